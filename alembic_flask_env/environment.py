@@ -1,0 +1,166 @@
+"""The migration environment that the ``flask`` template's ``env.py`` runs.
+
+Everything a hand-written Flask ``env.py`` used to do lives here, so that
+``pip install -U alembic-flask-env`` upgrades every project at once:
+configure logging, load the app named by ``flask_app``, enter its app context,
+take the engine and metadata from its SQLAlchemy extension, and run the
+migrations online or offline.
+
+The database is handed to Alembic as the app's own ``Engine`` (online) or its
+``URL`` object (offline), never as a string written back into the config:
+that round trip through ConfigParser breaks on a ``%`` in a password and,
+with SQLAlchemy 2, masks the password with ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from typing import Any
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.operations import MigrationScript
+    from alembic.runtime.migration import MigrationContext
+
+    from .database import Database
+
+log = logging.getLogger(__name__)
+
+RevisionDirectivesHook = Callable[
+    ["MigrationContext", "str | Iterable[str | None]", "list[MigrationScript]"],
+    None,
+]
+
+
+def run_migrations(
+    *, skip_empty_autogenerate: bool = True, **configure_options: Any
+) -> None:
+    """Run Alembic's migrations for the Flask app named by ``flask_app``.
+
+    Call this from ``env.py``; it reads Alembic's current ``context``.
+
+    :param skip_empty_autogenerate: when ``revision --autogenerate`` finds no
+        change, write no revision file and log
+        ``No changes in schema detected.`` (the empty file would otherwise be
+        committed by mistake and run as a no-op forever).
+    :param configure_options: passed to
+        :meth:`alembic.runtime.environment.EnvironmentContext.configure`,
+        overriding our defaults (``target_metadata`` from the app,
+        ``compare_type=True``, ``render_as_batch=True`` on SQLite), for
+        example ``compare_server_default=True`` or ``include_object=...``.
+        A ``process_revision_directives`` hook runs before the empty-revision
+        check.
+    """
+    from alembic import context
+
+    from .app_loading import load_app
+    from .app_loading import require_app_setting
+    from .database import find_default_database
+    from .settings import APP_ENVIRONMENT_VARIABLE
+    from .settings import APP_KEY
+    from .settings import find_setting
+
+    config = context.config
+    configure_logging(config)
+    _load_dotenv()
+
+    app_setting = require_app_setting(
+        find_setting(
+            config,
+            context.get_x_argument(as_dictionary=True),
+            APP_KEY,
+            APP_ENVIRONMENT_VARIABLE,
+        )
+    )
+    app = load_app(app_setting)
+    with app.app_context():
+        database = find_default_database(app, app_setting)
+        log.info("Flask app %r, database %s", app.name, database.describe())
+        options = _configure_options(
+            config, database, skip_empty_autogenerate, configure_options
+        )
+        if context.is_offline_mode():
+            context.configure(
+                url=database.engine.url,
+                literal_binds=True,
+                dialect_opts={"paramstyle": "named"},
+                **options,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+        else:
+            with database.engine.connect() as connection:
+                context.configure(connection=connection, **options)
+                with context.begin_transaction():
+                    context.run_migrations()
+
+
+def configure_logging(config: Config) -> None:
+    """Apply the ini file's logging sections, if it has any.
+
+    ``disable_existing_loggers=False`` keeps loggers that already exist (the
+    app's own, when migrations run from inside it) working; plain
+    ``fileConfig`` would silence them.
+    """
+    from logging.config import fileConfig
+
+    path = config.config_file_name
+    if path and os.path.isfile(path) and config.file_config.has_section("loggers"):
+        fileConfig(path, disable_existing_loggers=False)
+
+
+def _load_dotenv() -> None:
+    """Read ``.flaskenv`` and ``.env`` the way the ``flask`` command does,
+    so ``FLASK_APP`` and the app's own variables there apply to Alembic too.
+    A no-op unless python-dotenv is installed; ``FLASK_SKIP_DOTENV=1`` turns
+    it off.
+    """
+    from flask.cli import load_dotenv
+    from flask.helpers import get_load_dotenv
+
+    if get_load_dotenv():
+        load_dotenv()
+
+
+def _configure_options(
+    config: Config,
+    database: Database,
+    skip_empty_autogenerate: bool,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "target_metadata": database.metadata,
+        "compare_type": True,
+        # SQLite cannot ALTER most things; batch mode recreates the table.
+        "render_as_batch": database.engine.dialect.name == "sqlite",
+    }
+    options.update(overrides)
+    if skip_empty_autogenerate and getattr(config.cmd_opts, "autogenerate", False):
+        options["process_revision_directives"] = _skipping_empty_revisions(
+            options.get("process_revision_directives")
+        )
+    return options
+
+
+def _skipping_empty_revisions(
+    user_hook: RevisionDirectivesHook | None,
+) -> RevisionDirectivesHook:
+    def process_revision_directives(
+        context: MigrationContext,
+        revision: str | Iterable[str | None],
+        directives: list[MigrationScript],
+    ) -> None:
+        if user_hook is not None:
+            user_hook(context, revision, directives)
+        if directives and all(
+            script.upgrade_ops is None or script.upgrade_ops.is_empty()
+            for script in directives
+        ):
+            directives[:] = []
+            log.info("No changes in schema detected.")
+
+    return process_revision_directives

@@ -1,0 +1,129 @@
+"""Integration-test harness, shared by the test modules.
+
+Every test copies a complete mini-project from ``tests/projects/`` into
+``tmp_path`` and drives the real ``alembic`` console script of the installed
+package in a subprocess there, with an explicit environment, then looks at the
+real SQLite files it left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+PROJECTS = Path(__file__).resolve().parent / "projects"
+BIN_DIR = Path(sys.executable).parent
+ALEMBIC = shutil.which("alembic", path=str(BIN_DIR))
+
+# Variables of the developer's shell that would change what the app loads.
+_LEAKY_VARIABLES = ("FLASK_APP", "FLASK_DEBUG", "BLOGAPP_DATABASE_URI", "PYTHONPATH")
+
+
+def clean_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_VARIABLES}
+    env["PATH"] = os.pathsep.join([str(BIN_DIR), env.get("PATH", "")])
+    # python-dotenv is a test dependency; only the tests about .env use it.
+    env["FLASK_SKIP_DOTENV"] = "1"
+    env.pop("PYTHONDEVMODE", None)
+    return env
+
+
+class Project:
+    """A mini-project copied into a temporary directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env = clean_environment()
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        ok: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            list(args),
+            cwd=cwd or self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok and result.returncode != 0:
+            pytest.fail(
+                f"{args} exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        if not ok and result.returncode == 0:
+            pytest.fail(
+                f"{args} unexpectedly succeeded\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
+
+    @staticmethod
+    def output(result: subprocess.CompletedProcess[str]) -> str:
+        """Alembic prints FAILED: on stdout and its log on stderr."""
+        return result.stdout + result.stderr
+
+    def alembic(
+        self, *args: str, cwd: Path | None = None, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        assert ALEMBIC is not None, f"no alembic script in {BIN_DIR}"
+        return self.run(ALEMBIC, *args, cwd=cwd, ok=ok)
+
+    def python(
+        self, *args: str, cwd: Path | None = None, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(sys.executable, *args, cwd=cwd, ok=ok)
+
+    def init(self, template: str = "flask", directory: str = "migrations") -> None:
+        self.alembic("init", "-t", template, directory)
+
+    def set_ini_option(self, key: str, value: str, ini: str = "alembic.ini") -> None:
+        """Set ``key`` in the [alembic] section of an ini written by init."""
+        path = self.root / ini
+        text = path.read_text()
+        line = f"{key} = {value}"
+        pattern = re.compile(rf"^{re.escape(key)}\s*=.*$", re.MULTILINE)
+        if pattern.search(text):
+            text = pattern.sub(lambda _: line, text, count=1)
+        else:
+            text = text.replace("[alembic]\n", f"[alembic]\n{line}\n", 1)
+        path.write_text(text)
+
+    def revision_files(self, directory: str = "migrations") -> list[Path]:
+        return sorted((self.root / directory / "versions").glob("*.py"))
+
+    def database(self, name: str = "default.db") -> Path:
+        return self.root / "instance" / name
+
+    def tables(self, name: str = "default.db") -> set[str]:
+        path = self.database(name)
+        if not path.exists():
+            return set()
+        rows = self.query(name, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+
+    def version(self, name: str = "default.db") -> list[str]:
+        return [
+            row[0]
+            for row in self.query(name, "SELECT version_num FROM alembic_version")
+        ]
+
+    def query(self, name: str, sql: str) -> list[tuple[object, ...]]:
+        """Run ``sql`` on the SQLite database ``name`` of ``instance/``."""
+        with closing(sqlite3.connect(self.database(name))) as connection:
+            return connection.execute(sql).fetchall()
+
+
+ProjectFactory = Callable[..., Project]

@@ -1,0 +1,1 @@
+thing = "I am a string, not a Flask application"

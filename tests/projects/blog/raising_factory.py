@@ -1,0 +1,2 @@
+def create_app():
+    raise RuntimeError("the factory failed on purpose")

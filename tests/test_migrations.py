@@ -1,0 +1,112 @@
+"""The everyday commands through the plain ``alembic`` CLI on SQLite."""
+
+from __future__ import annotations
+
+import textwrap
+
+from harness import Project
+
+BLOG_TABLES = {"user", "post", "alembic_version"}
+
+
+def autogenerate(project: Project, message: str = "init") -> str:
+    return project.output(project.alembic("revision", "--autogenerate", "-m", message))
+
+
+def test_autogenerate_then_upgrade_creates_the_models_tables(blog: Project) -> None:
+    output = autogenerate(blog)
+    assert "Detected added table 'user'" in output
+    [revision] = blog.revision_files()
+    assert "op.create_table('post'" in revision.read_text()
+
+    blog.alembic("upgrade", "head")
+    assert blog.tables() == BLOG_TABLES
+    assert blog.version() == [revision.name.split("_")[0]]
+
+
+def test_downgrade_and_current(blog: Project) -> None:
+    autogenerate(blog)
+    blog.alembic("upgrade", "head")
+    [revision_id] = blog.version()
+    assert f"{revision_id} (head)" in blog.alembic("current").stdout
+
+    blog.alembic("downgrade", "base")
+    assert blog.tables() == {"alembic_version"}
+    assert blog.version() == []
+    assert revision_id not in blog.alembic("current").stdout
+
+
+def test_autogenerate_without_changes_writes_no_revision(blog: Project) -> None:
+    autogenerate(blog)
+    blog.alembic("upgrade", "head")
+
+    output = autogenerate(blog, "nothing")
+    assert "No changes in schema detected." in output
+    assert len(blog.revision_files()) == 1
+
+
+def test_check_reports_pending_model_changes(blog: Project) -> None:
+    result = blog.alembic("check", ok=False)
+    assert "New upgrade operations detected" in blog.output(result)
+
+    autogenerate(blog)
+    blog.alembic("upgrade", "head")
+    assert "No new upgrade operations detected." in blog.alembic("check").stdout
+
+
+def test_offline_mode_prints_sql_and_opens_no_database(blog: Project) -> None:
+    autogenerate(blog)
+    blog.database().unlink()  # autogenerate compared against it
+    result = blog.alembic("upgrade", "head", "--sql")
+    assert "CREATE TABLE user" in result.stdout
+    assert "INSERT INTO alembic_version" in result.stdout
+    assert not blog.database().exists()
+
+
+def test_sqlite_defaults_batch_mode_and_type_comparison(blog: Project) -> None:
+    autogenerate(blog)
+    blog.alembic("upgrade", "head")
+    models = blog.root / "blogapp" / "models.py"
+    models.write_text(
+        models.read_text().replace(
+            "name = db.Column(db.String(50)", "name = db.Column(db.String(120)"
+        )
+    )
+
+    output = autogenerate(blog, "widen name")
+    assert "Detected type change from VARCHAR(length=50)" in output
+    [newest_file] = [p for p in blog.revision_files() if "widen_name" in p.name]
+    newest = newest_file.read_text()
+    assert "with op.batch_alter_table('user'" in newest
+    blog.alembic("upgrade", "head")
+
+
+def test_runs_from_another_directory_with_dash_c(blog: Project) -> None:
+    elsewhere = blog.root.parent / "elsewhere"
+    elsewhere.mkdir()
+    config = str(blog.root / "alembic.ini")
+    blog.alembic("-c", config, "revision", "--autogenerate", "-m", "x", cwd=elsewhere)
+    blog.alembic("-c", config, "upgrade", "head", cwd=elsewhere)
+    assert blog.tables() == BLOG_TABLES
+    assert not (elsewhere / "instance").exists()
+
+
+def test_options_passed_to_run_migrations_override_defaults(blog: Project) -> None:
+    env_py = blog.root / "migrations" / "env.py"
+    env_py.write_text(
+        textwrap.dedent(
+            """
+            from alembic_flask_env import run_migrations
+
+
+            def include_object(obj, name, type_, reflected, compare_to):
+                return not (type_ == "table" and name == "post")
+
+
+            run_migrations(include_object=include_object)
+            """
+        )
+    )
+    output = autogenerate(blog)
+    assert "Detected added table 'user'" in output
+    assert "'post'" not in output
