@@ -1,0 +1,163 @@
+"""Bad input: one ``FAILED:`` paragraph naming the key, the value and the fix.
+Errors inside the user's own code: their own traceback.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import Project
+
+FORMS_HINT = (
+    "Set flask_app to 'module', 'module:app', 'module:create_app' or"
+    " \"module:create_app('arg')\", the same forms 'flask --app' accepts."
+)
+
+
+def failure(project: Project, *args: str) -> str:
+    """Run alembic, expect it to fail, return the text after ``FAILED:``."""
+    result = project.alembic(*args, ok=False)
+    assert "Traceback" not in project.output(result)
+    [line] = [
+        line for line in result.stdout.splitlines() if line.startswith("FAILED: ")
+    ]
+    return line.removeprefix("FAILED: ")
+
+
+def test_no_flask_app_anywhere(blog: Project) -> None:
+    blog.set_ini_option("flask_app", "")
+    assert failure(blog, "upgrade", "head") == (
+        "No Flask application is configured: 'flask_app' is not set. Add"
+        " 'flask_app = yourpackage:create_app' under [alembic] in alembic.ini"
+        " (or under [tool.alembic] in pyproject.toml), pass"
+        " '-x flask_app=yourpackage:create_app', or set the FLASK_APP"
+        " environment variable."
+    )
+
+
+@pytest.mark.parametrize(
+    ("flask_app", "message"),
+    [
+        (
+            "nosuchmodule:create_app",
+            "could not import module 'nosuchmodule'. Check the spelling, and"
+            " that the module is installed or lies in a directory on sys.path"
+            " (the flask template sets 'prepend_sys_path = %(here)s', the"
+            " directory of alembic.ini).",
+        ),
+        (
+            "blogapp.nosuchmodule",
+            "could not import module 'blogapp.nosuchmodule'. Check the"
+            " spelling, and that the module is installed or lies in a"
+            " directory on sys.path (the flask template sets"
+            " 'prepend_sys_path = %(here)s', the directory of alembic.ini).",
+        ),
+        (
+            "blogapp:nope",
+            f"Failed to find attribute 'nope' in 'blogapp'. {FORMS_HINT}",
+        ),
+        (
+            "needs_args",
+            "Detected factory 'create_app' in module 'needs_args', but could"
+            " not call it without arguments. Use 'needs_args:create_app(args)'"
+            f" to specify arguments. {FORMS_HINT}",
+        ),
+        (
+            "needs_args:create_app",
+            "The factory 'create_app' in module 'needs_args' could not be"
+            f" called with the specified arguments. {FORMS_HINT}",
+        ),
+        (
+            "not_an_app:thing",
+            "A valid Flask application was not obtained from"
+            f" 'not_an_app:thing'. {FORMS_HINT}",
+        ),
+        (
+            "blogapp:create_app(",
+            "Failed to parse 'create_app(' as an attribute name or function"
+            f" call. {FORMS_HINT}",
+        ),
+        (
+            "blogapp:create_app(os.environ)",
+            "Failed to parse arguments as literal values:"
+            f" 'create_app(os.environ)'. {FORMS_HINT}",
+        ),
+    ],
+)
+def test_flask_app_that_leads_to_no_app(
+    blog: Project, flask_app: str, message: str
+) -> None:
+    blog.set_ini_option("flask_app", flask_app)
+    expected = f"flask_app = {flask_app!r} (from [alembic] in alembic.ini): {message}"
+    assert failure(blog, "upgrade", "head") == expected
+    assert not blog.database().exists()
+
+
+@pytest.mark.parametrize(
+    ("flask_app", "message"),
+    [
+        ("blogapp:", f"names no application after the colon. {FORMS_HINT}"),
+        (":create_app", f"names no module before the colon. {FORMS_HINT}"),
+    ],
+)
+def test_malformed_flask_app(blog: Project, flask_app: str, message: str) -> None:
+    expected = f"flask_app = {flask_app!r} (from -x flask_app=...) {message}"
+    assert failure(blog, "-x", f"flask_app={flask_app}", "current") == expected
+
+
+def test_the_error_names_where_the_setting_came_from(blog: Project) -> None:
+    blog.set_ini_option("flask_app", "")
+    blog.env["FLASK_APP"] = "nosuchmodule"
+    assert failure(blog, "current").startswith(
+        "flask_app = 'nosuchmodule' (from the FLASK_APP environment variable):"
+    )
+    (blog.root / "pyproject.toml").write_text(
+        '[tool.alembic]\nflask_app = "blogapp:nope"\n'
+    )
+    assert failure(blog, "current").startswith(
+        "flask_app = 'blogapp:nope' (from [tool.alembic] in pyproject.toml):"
+    )
+
+
+def test_app_without_a_sqlalchemy_extension(blog: Project) -> None:
+    blog.set_ini_option("flask_app", "no_database")
+    assert failure(blog, "upgrade", "head") == (
+        "flask_app = 'no_database' (from [alembic] in alembic.ini) gives the"
+        " Flask app 'no_database', which has no SQLAlchemy extension"
+        " (app.extensions has no 'sqlalchemy' entry). Create it with"
+        " 'db = SQLAlchemy()' (Flask-SQLAlchemy 3.x) and call"
+        " 'db.init_app(app)' in the code that flask_app names, or point"
+        " flask_app at the application that does."
+    )
+
+
+@pytest.mark.parametrize(
+    ("flask_app", "last_lines"),
+    [
+        (
+            "raising_factory",
+            [
+                'raise RuntimeError("the factory failed on purpose")',
+                "RuntimeError: the factory failed on purpose",
+            ],
+        ),
+        (
+            "import_error_app",
+            [
+                "import a_dependency_that_is_not_installed  # noqa: F401",
+                "ModuleNotFoundError: No module named"
+                " 'a_dependency_that_is_not_installed'",
+            ],
+        ),
+    ],
+)
+def test_errors_in_the_users_code_keep_their_traceback(
+    blog: Project, flask_app: str, last_lines: list[str]
+) -> None:
+    blog.set_ini_option("flask_app", flask_app)
+    result = blog.alembic("upgrade", "head", ok=False)
+    assert "FAILED" not in blog.output(result)
+    assert "Traceback (most recent call last):" in result.stderr
+    assert f"{flask_app}.py" in result.stderr
+    lines = [line.strip() for line in result.stderr.strip().splitlines()]
+    assert [line for line in lines if not set(line) <= {"^", "~"}][-2:] == last_lines
