@@ -41,7 +41,12 @@ def run_migrations(
 ) -> None:
     """Run Alembic's migrations for the Flask app named by ``flask_app``.
 
-    Call this from ``env.py``; it reads Alembic's current ``context``.
+    Call this from ``env.py``; it reads Alembic's current ``context``. Inside an
+    active app context it migrates that ``current_app`` and ignores
+    ``flask_app``. If ``config.attributes["connection"]`` holds a SQLAlchemy
+    ``Connection`` or ``Engine`` (Alembic's documented way to share one, used
+    by pytest-alembic), it migrates over that and never opens the app's own
+    engine; the app still supplies the metadata.
 
     :param skip_empty_autogenerate: when ``revision --autogenerate`` finds no
         change, write no revision file and log
@@ -57,46 +62,49 @@ def run_migrations(
     """
     from alembic import context
 
-    from .app_loading import load_app
-    from .app_loading import require_app_setting
+    from .app_context import app_in_context
+    from .connection import connectable_to_migrate
+    from .connection import connected
     from .database import find_default_database
-    from .settings import APP_ENVIRONMENT_VARIABLE
-    from .settings import APP_KEY
-    from .settings import find_setting
 
     config = context.config
     configure_logging(config)
-    _load_dotenv()
 
-    app_setting = require_app_setting(
-        find_setting(
-            config,
-            context.get_x_argument(as_dictionary=True),
-            APP_KEY,
-            APP_ENVIRONMENT_VARIABLE,
+    with app_in_context(config, context.get_x_argument(as_dictionary=True)) as in_use:
+        database = find_default_database(in_use.app, in_use.setting)
+        target = connectable_to_migrate(config, database.engine)
+        log.info(
+            "Flask app %r, database %s",
+            in_use.app.name,
+            target.engine.url.render_as_string(hide_password=True),
         )
-    )
-    app = load_app(app_setting)
-    with app.app_context():
-        database = find_default_database(app, app_setting)
-        log.info("Flask app %r, database %s", app.name, database.describe())
         options = _configure_options(
-            config, database, skip_empty_autogenerate, configure_options
+            config,
+            database,
+            target.dialect.name,
+            skip_empty_autogenerate,
+            configure_options,
         )
-        if context.is_offline_mode():
-            context.configure(
-                url=database.engine.url,
-                literal_binds=True,
-                dialect_opts={"paramstyle": "named"},
-                **options,
-            )
-            with context.begin_transaction():
-                context.run_migrations()
-        else:
-            with database.engine.connect() as connection:
-                context.configure(connection=connection, **options)
+        try:
+            if context.is_offline_mode():
+                context.configure(
+                    url=target.engine.url,
+                    literal_binds=True,
+                    dialect_opts={"paramstyle": "named"},
+                    **options,
+                )
                 with context.begin_transaction():
                     context.run_migrations()
+            else:
+                with connected(target) as connection:
+                    context.configure(connection=connection, **options)
+                    with context.begin_transaction():
+                        context.run_migrations()
+        finally:
+            # Engines of an app we built are ours to close; a running app's
+            # pool belongs to the app.
+            if in_use.loaded_here:
+                database.engine.dispose()
 
 
 def configure_logging(config: Config) -> None:
@@ -113,22 +121,10 @@ def configure_logging(config: Config) -> None:
         fileConfig(path, disable_existing_loggers=False)
 
 
-def _load_dotenv() -> None:
-    """Read ``.flaskenv`` and ``.env`` the way the ``flask`` command does,
-    so ``FLASK_APP`` and the app's own variables there apply to Alembic too.
-    A no-op unless python-dotenv is installed; ``FLASK_SKIP_DOTENV=1`` turns
-    it off.
-    """
-    from flask.cli import load_dotenv
-    from flask.helpers import get_load_dotenv
-
-    if get_load_dotenv():
-        load_dotenv()
-
-
 def _configure_options(
     config: Config,
     database: Database,
+    dialect_name: str,
     skip_empty_autogenerate: bool,
     overrides: dict[str, Any],
 ) -> dict[str, Any]:
@@ -136,7 +132,7 @@ def _configure_options(
         "target_metadata": database.metadata,
         "compare_type": True,
         # SQLite cannot ALTER most things; batch mode recreates the table.
-        "render_as_batch": database.engine.dialect.name == "sqlite",
+        "render_as_batch": dialect_name == "sqlite",
     }
     options.update(overrides)
     if skip_empty_autogenerate and getattr(config.cmd_opts, "autogenerate", False):
