@@ -16,6 +16,7 @@ is a bug in their code and is re-raised with its own traceback.
 from __future__ import annotations
 
 import re
+import sys
 from typing import TYPE_CHECKING
 
 from .errors import AppNotConfigured
@@ -73,9 +74,22 @@ def load_app(setting: Setting) -> Flask:
     module_name = prepare_import(path)
     try:
         return locate_app(module_name, app_name)
+    except SyntaxError as exc:
+        code = (exc.text or "").strip()
+        raise AppNotFound(
+            f"{setting.describe()}: Python cannot compile {exc.filename}, line"
+            f" {exc.lineno}: {exc.msg}{f': {code!r}' if code else ''}. Fix the"
+            " syntax error there."
+        ) from None
+    except ModuleNotFoundError as exc:
+        # Raised by the factory rather than at import (Flask wraps those).
+        _raise_if_extension_missing(setting, exc)
+        raise
     except NoAppException as exc:
         cause = exc.__context__
         if isinstance(cause, ImportError):
+            if isinstance(cause, ModuleNotFoundError):
+                _raise_if_extension_missing(setting, cause)
             if not _is_module_missing(cause, module_name):
                 # Flask folded the user's own ImportError into a message;
                 # give it back with its traceback.
@@ -89,6 +103,30 @@ def load_app(setting: Setting) -> Flask:
             ) from None
         message = str(exc).strip()
         raise AppNotFound(f"{setting.describe()}: {message} {_FORMS_HINT}") from exc
+
+
+#: Extensions whose absence means "wrong environment", not "bug in your code".
+_EXTENSION_DISTRIBUTIONS = {
+    "flask_sqlalchemy": "Flask-SQLAlchemy",
+    "flask_sqlalchemy_lite": "Flask-SQLAlchemy-Lite",
+    "flask_migrate": "Flask-Migrate",
+}
+
+
+def _raise_if_extension_missing(setting: Setting, error: ModuleNotFoundError) -> None:
+    """The usual cause is running an ``alembic`` of another virtualenv than
+    the app's; say so, and name the interpreter.
+    """
+    top_level = (error.name or "").partition(".")[0]
+    distribution = _EXTENSION_DISTRIBUTIONS.get(top_level)
+    if distribution is not None:
+        raise AppNotFound(
+            f"{setting.describe()}: the app imports {top_level!r}, but"
+            f" {distribution} is not installed in the Python that runs alembic"
+            f" ({sys.executable}). Install it there ('{sys.executable} -m pip"
+            f" install {distribution}'), or run the alembic of the app's own"
+            " virtual environment."
+        ) from None
 
 
 def _is_module_missing(error: ImportError, module_name: str) -> bool:

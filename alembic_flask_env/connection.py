@@ -44,15 +44,48 @@ def connectable_to_migrate(config: Config, app_engine: Engine) -> Connection | E
     )
 
 
+class DatabaseUnreachable(FlaskEnvError):
+    """The database could not be connected to."""
+
+
 @contextmanager
-def connected(connectable: Connection | Engine) -> Iterator[Connection]:
+def connected(connectable: Connection | Engine, whose: str) -> Iterator[Connection]:
     """A connection to migrate over. A handed-in ``Connection`` stays open
     afterwards: its owner closes it.
+
+    :param whose: says whose database this is, for the error message.
+    :raises DatabaseUnreachable: connecting failed (server down, wrong
+        password, ...); the message masks the password.
     """
     from sqlalchemy.engine import Connection
+    from sqlalchemy.exc import DBAPIError
 
     if isinstance(connectable, Connection):
         yield connectable
-    else:
-        with connectable.connect() as connection:
-            yield connection
+        return
+    try:
+        connection = connectable.connect()
+    except DBAPIError as exc:
+        url = connectable.url
+        raise DatabaseUnreachable(
+            f"Could not connect to {url.render_as_string(hide_password=True)}"
+            f" ({whose}): {_driver_message(exc, url.password)} Check that the"
+            " server is running and reachable, and the user name and password"
+            " in the app's configuration."
+        ) from None
+    with connection:
+        yield connection
+
+
+def _driver_message(error: Exception, password: str | None) -> str:
+    """The driver's own words on one line, with the password masked in case
+    the driver echoes the connection string.
+    """
+    from urllib.parse import quote_plus
+
+    message = str(getattr(error, "orig", None) or error)
+    if password:
+        for secret in (password, quote_plus(password)):
+            message = message.replace(secret, "***")
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    return text if text.endswith(".") else text + "."

@@ -66,11 +66,16 @@ def run_migrations(
     from .connection import connectable_to_migrate
     from .connection import connected
     from .database import find_default_database
+    from .locking import migration_lock
+    from .locking import read_lock_settings
+    from .settings import read_x_arguments
 
     config = context.config
     configure_logging(config)
+    x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
+    lock_settings = read_lock_settings(config, x_arguments)
 
-    with app_in_context(config, context.get_x_argument(as_dictionary=True)) as in_use:
+    with app_in_context(config, x_arguments) as in_use:
         database = find_default_database(in_use.app, in_use.setting)
         target = connectable_to_migrate(config, database.engine)
         log.info(
@@ -96,10 +101,15 @@ def run_migrations(
                 with context.begin_transaction():
                     context.run_migrations()
             else:
-                with connected(target) as connection:
-                    context.configure(connection=connection, **options)
-                    with context.begin_transaction():
-                        context.run_migrations()
+                whose = f"the database of Flask app {in_use.app.name!r}"
+                with connected(target, whose) as connection:
+                    # A handed-in Connection belongs to its owner's
+                    # transaction, which taking the lock would commit.
+                    lock = lock_settings if target is not connection else None
+                    with migration_lock(connection, lock, _lock_id(options)):
+                        context.configure(connection=connection, **options)
+                        with context.begin_transaction():
+                            context.run_migrations()
         finally:
             # Engines of an app we built are ours to close; a running app's
             # pool belongs to the app.
@@ -140,6 +150,15 @@ def _configure_options(
             options.get("process_revision_directives")
         )
     return options
+
+
+def _lock_id(options: dict[str, Any]) -> int:
+    from .locking import lock_id
+
+    return lock_id(
+        options.get("version_table", "alembic_version"),
+        options.get("version_table_schema"),
+    )
 
 
 def _skipping_empty_revisions(

@@ -7,11 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .errors import FlaskEnvError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 APP_KEY = "flask_app"
 APP_ENVIRONMENT_VARIABLE = "FLASK_APP"
+LOCK_KEY = "migration_lock"
+LOCK_TIMEOUT_KEY = "migration_lock_timeout"
+#: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
+OUR_KEYS = (APP_KEY, LOCK_KEY, LOCK_TIMEOUT_KEY)
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ def find_setting(
 
     # Not get_alembic_option(): it stops at the ini's key even when that is
     # empty, as the template's "flask_app =" is until the user fills it in.
-    value = str(config.toml_alembic_config.get(key) or "").strip()
+    value = str(_toml_table(config).get(key) or "").strip()
     if value:
         return Setting(key, value, "[tool.alembic] in pyproject.toml")
 
@@ -60,6 +66,36 @@ def find_setting(
                 key, value, f"the {environment_variable} environment variable"
             )
     return None
+
+
+def read_x_arguments(arguments: list[str]) -> dict[str, str]:
+    """``-x key=value`` arguments as a dictionary, as Alembic's
+    ``get_x_argument(as_dictionary=True)`` makes it, but refusing one of our
+    keys without a value, which would otherwise be silently ignored.
+
+    :raises FlaskEnvError: ``-x flask_app`` and the like.
+    """
+    values = {}
+    for argument in arguments:
+        key, separator, value = argument.partition("=")
+        if not separator and key.strip() in OUR_KEYS:
+            raise FlaskEnvError(
+                f"-x {argument!r} has no value. Write -x {key.strip()}=VALUE,"
+                f" for example -x {APP_KEY}=yourpackage:create_app."
+            )
+        values[key] = value
+    return values
+
+
+def _toml_table(config: Config) -> Mapping[str, object]:
+    try:
+        return config.toml_alembic_config
+    except ValueError as exc:  # tomllib.TOMLDecodeError
+        raise FlaskEnvError(
+            f"{config.toml_file_name} is not valid TOML ({exc}), so its"
+            " [tool.alembic] table cannot be read. Fix the file, or run alembic"
+            " from a directory without it (or name another with -c)."
+        ) from None
 
 
 def _ini_name(config: Config) -> str:

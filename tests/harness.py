@@ -20,12 +20,19 @@ from pathlib import Path
 
 import pytest
 
+POSTGRESQL_URL_VARIABLE = "ALEMBIC_FLASK_ENV_TEST_POSTGRESQL_URL"
 PROJECTS = Path(__file__).resolve().parent / "projects"
 BIN_DIR = Path(sys.executable).parent
 ALEMBIC = shutil.which("alembic", path=str(BIN_DIR))
 
 # Variables of the developer's shell that would change what the app loads.
-_LEAKY_VARIABLES = ("FLASK_APP", "FLASK_DEBUG", "BLOGAPP_DATABASE_URI", "PYTHONPATH")
+_LEAKY_VARIABLES = (
+    "FLASK_APP",
+    "FLASK_DEBUG",
+    "BLOGAPP_DATABASE_URI",
+    "PYTHONPATH",
+    POSTGRESQL_URL_VARIABLE,
+)
 
 
 def clean_environment() -> dict[str, str]:

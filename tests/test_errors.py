@@ -4,8 +4,11 @@ Errors inside the user's own code: their own traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from harness import ALEMBIC
 from harness import Project
 
 FORMS_HINT = (
@@ -161,3 +164,87 @@ def test_errors_in_the_users_code_keep_their_traceback(
     assert f"{flask_app}.py" in result.stderr
     lines = [line.strip() for line in result.stderr.strip().splitlines()]
     assert [line for line in lines if not set(line) <= {"^", "~"}][-2:] == last_lines
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["-x", "flask_app"],
+            "-x 'flask_app' has no value. Write -x flask_app=VALUE, for example"
+            " -x flask_app=yourpackage:create_app.",
+        ),
+        (
+            ["-x", "migration_lock=maybe"],
+            "migration_lock = 'maybe' (from -x migration_lock=...) is not a"
+            " boolean. Set migration_lock = true (the default: one migration run"
+            " at a time) or migration_lock = false.",
+        ),
+        (
+            ["-x", "migration_lock_timeout=soon"],
+            "migration_lock_timeout = 'soon' (from -x migration_lock_timeout=...)"
+            " is not a positive number of seconds. Set migration_lock_timeout to"
+            " how long to wait for another migration run, for example"
+            " migration_lock_timeout = 600.",
+        ),
+    ],
+)
+def test_bad_dash_x_arguments(
+    blog: Project, arguments: list[str], message: str
+) -> None:
+    assert failure(blog, *arguments, "upgrade", "head") == message
+    assert not blog.database().exists()
+
+
+def test_a_module_with_a_syntax_error(blog: Project) -> None:
+    # Written here: a broken .py file in tests/projects would break the linters.
+    (blog.root / "syntax_error_app.py").write_text("from flask import Flask\nx = (\n")
+    blog.set_ini_option("flask_app", "syntax_error_app")
+    path = blog.root / "syntax_error_app.py"
+    assert failure(blog, "upgrade", "head") == (
+        "flask_app = 'syntax_error_app' (from [alembic] in alembic.ini): Python"
+        f" cannot compile {path}, line 2: '(' was never closed: 'x = ('. Fix the"
+        " syntax error there."
+    )
+
+
+def test_a_flask_extension_missing_from_alembics_environment(blog: Project) -> None:
+    # Flask-SQLAlchemy-Lite is not installed in the test environment: this is
+    # what running the alembic of another virtualenv looks like.
+    (blog.root / "lite_app.py").write_text(
+        "from flask import Flask\nfrom flask_sqlalchemy_lite import SQLAlchemy\n"
+    )
+    blog.set_ini_option("flask_app", "lite_app")
+    assert ALEMBIC is not None
+    python = Path(ALEMBIC).read_text().splitlines()[0].removeprefix("#!")
+    assert failure(blog, "upgrade", "head") == (
+        "flask_app = 'lite_app' (from [alembic] in alembic.ini): the app imports"
+        " 'flask_sqlalchemy_lite', but Flask-SQLAlchemy-Lite is not installed in"
+        f" the Python that runs alembic ({python}). Install it there ('{python}"
+        " -m pip install Flask-SQLAlchemy-Lite'), or run the alembic of the"
+        " app's own virtual environment."
+    )
+
+
+def test_init_into_a_directory_that_is_not_empty(blog: Project) -> None:
+    # Alembic's own check, listed in the README's troubleshooting table.
+    assert failure(blog, "init", "-t", "flask", "migrations") == (
+        "Directory migrations already exists and is not empty"
+    )
+
+
+def test_invalid_pyproject_toml_is_reported_by_alembic_not_by_us(
+    blog: Project,
+) -> None:
+    """Alembic parses pyproject.toml before env.py runs, so the error is its
+    own; it names the line and column. Our package is not in the traceback.
+    """
+    (blog.root / "pyproject.toml").write_text("[tool.alembic\n")
+    result = blog.alembic("upgrade", "head", ok=False)
+    assert (
+        "tomllib.TOMLDecodeError: Expected ']' at the end of a table declaration"
+        " (at line 1, column 14)"
+        in result.stderr
+        or "tomli._parser.TOMLDecodeError" in result.stderr
+    )
+    assert "alembic_flask_env" not in result.stderr

@@ -1,0 +1,253 @@
+"""On a real PostgreSQL server: failed migrations lose nothing, parallel
+deploys apply each revision once, and the password never appears.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+import urllib.parse
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from alembic_flask_env.locking import lock_id
+
+from harness import ALEMBIC
+from harness import Project
+
+pytestmark = pytest.mark.postgresql
+
+
+@pytest.fixture
+def pg(blog: Project, postgresql_url: str) -> Project:
+    """The blog project pointed at a fresh PostgreSQL database."""
+    blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
+    blog.postgresql_url = postgresql_url  # type: ignore[attr-defined]
+    return blog
+
+
+def query(project: Project, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(project.postgresql_url)  # type: ignore[attr-defined]
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def columns(project: Project, table: str) -> list[str]:
+    rows = query(
+        project,
+        "SELECT column_name FROM information_schema.columns"
+        f" WHERE table_name = '{table}' ORDER BY ordinal_position",
+    )
+    return [str(row[0]) for row in rows]
+
+
+def write_revision(
+    project: Project, revision: str, down: str | None, upgrade: str
+) -> None:
+    body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
+    (project.root / "migrations" / "versions" / f"{revision}.py").write_text(
+        f"from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        f"def upgrade():\n{body}\n\n\n"
+        "def downgrade():\n    pass\n"
+    )
+
+
+def write_notes_revisions(project: Project) -> None:
+    """r1 makes a table with two rows; r2 succeeds; r3 changes data, then fails."""
+    write_revision(
+        project,
+        "r1",
+        None,
+        """
+        op.execute("CREATE TABLE note (id integer PRIMARY KEY, body text)")
+        op.execute("INSERT INTO note VALUES (1, 'first'), (2, 'second')")
+        """,
+    )
+    write_revision(project, "r2", "r1", 'op.execute("CREATE TABLE tag (id integer)")')
+    write_revision(
+        project,
+        "r3",
+        "r2",
+        """
+        op.execute("ALTER TABLE note ADD COLUMN author text")
+        op.execute("UPDATE note SET body = 'overwritten'")
+        op.execute("DELETE FROM note WHERE id = 2")
+        op.execute("SELECT this_function_does_not_exist()")
+        """,
+    )
+
+
+def test_a_failed_run_rolls_everything_back_by_default(pg: Project) -> None:
+    write_notes_revisions(pg)
+    pg.alembic("upgrade", "r1")
+
+    result = pg.alembic("upgrade", "head", ok=False)
+    assert "this_function_does_not_exist() does not exist" in pg.output(result)
+    assert query(pg, "SELECT id, body FROM note ORDER BY id") == [
+        (1, "first"),
+        (2, "second"),
+    ]
+    assert columns(pg, "note") == ["id", "body"]
+    assert columns(pg, "tag") == [], "r2 ran in the same, rolled back transaction"
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("r1",)]
+
+
+def test_transaction_per_migration_keeps_the_revisions_that_succeeded(
+    pg: Project,
+) -> None:
+    (pg.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(transaction_per_migration=True)\n"
+    )
+    write_notes_revisions(pg)
+    pg.alembic("upgrade", "r1")
+
+    pg.alembic("upgrade", "head", ok=False)
+    assert columns(pg, "tag") == ["id"], "r2 was committed on its own"
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("r2",)]
+    assert query(pg, "SELECT id, body FROM note ORDER BY id") == [
+        (1, "first"),
+        (2, "second"),
+    ]
+    assert columns(pg, "note") == ["id", "body"]
+
+
+def test_eight_parallel_deploys_apply_each_revision_once(pg: Project) -> None:
+    write_revision(
+        pg,
+        "d1",
+        None,
+        """
+        op.execute("CREATE TABLE deploy_log (revision text)")
+        op.execute("SELECT pg_sleep(1)")  # widen the race window
+        op.execute("INSERT INTO deploy_log VALUES ('d1')")
+        """,
+    )
+    write_revision(
+        pg, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
+    )
+    write_revision(
+        pg,
+        "d3",
+        "d2",
+        """
+        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
+        op.execute("INSERT INTO deploy_log VALUES ('d3')")
+        """,
+    )
+    assert ALEMBIC is not None
+    processes = [
+        subprocess.Popen(
+            [ALEMBIC, "upgrade", "head"],
+            cwd=pg.root,
+            env=pg.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [p.returncode for p in processes] == [0] * 8, "\n".join(outputs)
+    assert sum(output.count("Running upgrade") for output in outputs) == 3
+    assert query(pg, "SELECT revision FROM deploy_log ORDER BY revision") == [
+        ("d1",),
+        ("d2",),
+        ("d3",),
+    ]
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("d3",)]
+
+
+def hold_the_migration_lock(project: Project):  # type: ignore[no-untyped-def]
+    engine = create_engine(project.postgresql_url)  # type: ignore[attr-defined]
+    connection = engine.connect()
+    key = lock_id("alembic_version", None)
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    connection.commit()
+    return engine, connection
+
+
+def test_a_held_lock_times_out_with_a_clear_error(pg: Project) -> None:
+    write_revision(pg, "t1", None, 'op.execute("CREATE TABLE t (id integer)")')
+    engine, connection = hold_the_migration_lock(pg)
+    try:
+        result = pg.alembic(
+            "-x", "migration_lock_timeout=1", "upgrade", "head", ok=False
+        )
+        assert (
+            "FAILED: Another migration run held the migration lock for 1 s"
+            " (migration_lock_timeout = '1' (from -x migration_lock_timeout=...))."
+            " Wait for it to finish and run again, raise migration_lock_timeout,"
+            " or set migration_lock = false if nothing else migrates this"
+            " database." in result.stdout
+        )
+        assert columns(pg, "t") == []
+
+        pg.alembic("-x", "migration_lock=false", "upgrade", "head")
+        assert columns(pg, "t") == ["id"]
+    finally:
+        connection.close()
+        engine.dispose()
+
+
+def password_forms(url: str) -> list[str]:
+    password = make_url(url).password
+    assert password
+    return [password, urllib.parse.quote_plus(password)]
+
+
+def test_the_password_never_appears(pg: Project) -> None:
+    secrets = password_forms(pg.postgresql_url)  # type: ignore[attr-defined]
+    outputs = [
+        pg.output(pg.alembic("revision", "--autogenerate", "-m", "init")),
+        pg.output(pg.alembic("upgrade", "head")),
+        pg.output(pg.alembic("current", "-v")),
+        pg.output(pg.alembic("history", "-v")),
+        pg.output(pg.alembic("upgrade", "head", "--sql")),
+        pg.output(pg.alembic("check")),
+    ]
+    masked = make_url(pg.postgresql_url).render_as_string(hide_password=True)  # type: ignore[attr-defined]
+    assert masked in outputs[1]
+    for output in outputs:
+        for secret in secrets:
+            assert secret not in output
+
+
+@pytest.mark.parametrize("failure", ["server down", "wrong password"])
+def test_an_unreachable_database_is_a_clear_error_without_the_password(
+    pg: Project, failure: str
+) -> None:
+    url = make_url(pg.postgresql_url)  # type: ignore[attr-defined]
+    if failure == "server down":
+        url = url.set(port=1)
+        expected = "Connection refused"
+    else:
+        url = url.set(password="wrong%pass@word:x")
+        expected = 'password authentication failed for user "migrator"'
+    rendered = url.render_as_string(hide_password=False)
+    pg.env["BLOGAPP_DATABASE_URI"] = rendered
+    result = pg.alembic("upgrade", "head", ok=False)
+    output = pg.output(result)
+    assert "Traceback" not in output
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    assert line.startswith(
+        f"FAILED: Could not connect to {url.render_as_string(hide_password=True)}"
+        " (the database of Flask app 'blogapp'): "
+    )
+    assert expected in line
+    assert line.endswith(
+        "Check that the server is running and reachable, and the user name and"
+        " password in the app's configuration."
+    )
+    for secret in password_forms(rendered):
+        assert secret not in output
