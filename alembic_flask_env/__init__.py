@@ -15,8 +15,9 @@ from typing import Any
 if TYPE_CHECKING:
     from .config_lookup import alembic_config
     from .environment import run_migrations
+    from .multidb import run_multidb_migrations
 
-__all__ = ["alembic_config", "run_migrations"]
+__all__ = ["alembic_config", "run_migrations", "run_multidb_migrations"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,6 +25,10 @@ def __getattr__(name: str) -> Any:
         from .environment import run_migrations
 
         return run_migrations
+    if name == "run_multidb_migrations":
+        from .multidb import run_multidb_migrations
+
+        return run_multidb_migrations
     if name == "alembic_config":
         from .config_lookup import alembic_config
 

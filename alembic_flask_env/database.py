@@ -42,6 +42,27 @@ def find_default_database(app: Flask, app_setting: Setting) -> Database:
 
     :raises DatabaseNotFound: the app has no such extension.
     """
+    extension = _extension(app, app_setting)
+    database = Database(
+        engine=extension.engines[None], metadata=extension.metadatas[None]
+    )
+    warn_if_empty(database.metadata, app.name, app_setting.key)
+    return database
+
+
+def warn_if_empty(metadata: MetaData, app_name: str, key: str, bind: str = "") -> None:
+    if not metadata.tables:
+        log.warning(
+            "The metadata of Flask app %r%s has no tables: autogenerate would"
+            " drop every table. Most often the models module is never"
+            " imported by the code that %s names; import it there.",
+            app_name,
+            f" for bind {bind!r}" if bind else "",
+            key,
+        )
+
+
+def _extension(app: Flask, app_setting: Setting) -> Any:
     extension: Any = app.extensions.get(EXTENSION_KEY)
     if extension is None:
         raise DatabaseNotFound(
@@ -60,15 +81,31 @@ def find_default_database(app: Flask, app_setting: Setting) -> Database:
             " without 'engines' and 'metadatas'. alembic_flask_env reads"
             " Flask-SQLAlchemy 3.x; upgrade Flask-SQLAlchemy to 3.x."
         )
-    database = Database(
-        engine=extension.engines[None], metadata=extension.metadatas[None]
-    )
-    if not database.metadata.tables:
-        log.warning(
-            "The metadata of Flask app %r has no tables: autogenerate would"
-            " drop every table. Most often the models module is never"
-            " imported by the code that %s names; import it there.",
-            app.name,
-            app_setting.key,
-        )
-    return database
+    return extension
+
+
+#: What the default bind (key ``None``) is called in flask_binds and in the
+#: names of the revision functions (``upgrade_default``).
+DEFAULT_BIND = "default"
+
+
+def find_binds(app: Flask, app_setting: Setting) -> dict[str, Database]:
+    """Every bind of the app's Flask-SQLAlchemy extension, by name, the
+    default bind first.
+
+    :raises DatabaseNotFound: the app has no such extension.
+    """
+    from sqlalchemy.schema import MetaData
+
+    extension = _extension(app, app_setting)
+    binds: dict[str, Database] = {}
+    for key, engine in sorted(
+        extension.engines.items(), key=lambda item: (item[0] is not None, item[0] or "")
+    ):
+        name = DEFAULT_BIND if key is None else key
+        metadata = extension.metadatas.get(key)
+        if metadata is None:
+            # No model names this bind yet: nothing to compare against.
+            metadata = MetaData()
+        binds[name] = Database(engine=engine, metadata=metadata)
+    return binds

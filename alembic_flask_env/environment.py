@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Callable
 from collections.abc import Iterable
+from types import ModuleType
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -25,8 +26,11 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.operations import MigrationScript
     from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
 
     from .database import Database
+    from .locking import LockSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +68,7 @@ def run_migrations(
 
     from .app_context import app_in_context
     from .connection import connectable_to_migrate
-    from .connection import connected
     from .database import find_default_database
-    from .locking import migration_lock
     from .locking import read_lock_settings
     from .settings import read_x_arguments
 
@@ -83,7 +85,7 @@ def run_migrations(
             in_use.app.name,
             target.engine.url.render_as_string(hide_password=True),
         )
-        options = _configure_options(
+        options = context_options(
             config,
             database,
             target.dialect.name,
@@ -91,30 +93,53 @@ def run_migrations(
             configure_options,
         )
         try:
-            if context.is_offline_mode():
-                context.configure(
-                    url=target.engine.url,
-                    literal_binds=True,
-                    dialect_opts={"paramstyle": "named"},
-                    **options,
-                )
-                with context.begin_transaction():
-                    context.run_migrations()
-            else:
-                whose = f"the database of Flask app {in_use.app.name!r}"
-                with connected(target, whose) as connection:
-                    # A handed-in Connection belongs to its owner's
-                    # transaction, which taking the lock would commit.
-                    lock = lock_settings if target is not connection else None
-                    with migration_lock(connection, lock, _lock_id(options)):
-                        context.configure(connection=connection, **options)
-                        with context.begin_transaction():
-                            context.run_migrations()
+            migrate_database(
+                context,
+                target,
+                options,
+                lock_settings,
+                whose=f"the database of Flask app {in_use.app.name!r}",
+            )
         finally:
             # Engines of an app we built are ours to close; a running app's
             # pool belongs to the app.
             if in_use.loaded_here:
                 database.engine.dispose()
+
+
+def migrate_database(
+    context: ModuleType,
+    target: Connection | Engine,
+    options: dict[str, Any],
+    lock_settings: LockSettings,
+    whose: str,
+    **run_arguments: Any,
+) -> None:
+    """Configure Alembic (``context`` is the ``alembic.context`` proxy
+    module) for one database and run its migrations, offline
+    (no connection) or online (one transaction, under the migration lock).
+    """
+    from .connection import connected
+    from .locking import migration_lock
+
+    if context.is_offline_mode():
+        context.configure(
+            url=target.engine.url,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            **options,
+        )
+        with context.begin_transaction():
+            context.run_migrations(**run_arguments)
+        return
+    with connected(target, whose) as connection:
+        # A handed-in Connection belongs to its owner's transaction, which
+        # taking the lock would commit.
+        lock = lock_settings if target is not connection else None
+        with migration_lock(connection, lock, _lock_id(options)):
+            context.configure(connection=connection, **options)
+            with context.begin_transaction():
+                context.run_migrations(**run_arguments)
 
 
 def configure_logging(config: Config) -> None:
@@ -131,13 +156,20 @@ def configure_logging(config: Config) -> None:
         fileConfig(path, disable_existing_loggers=False)
 
 
-def _configure_options(
+def context_options(
     config: Config,
     database: Database,
     dialect_name: str,
     skip_empty_autogenerate: bool,
     overrides: dict[str, Any],
+    databases_in_run: int = 1,
 ) -> dict[str, Any]:
+    """Our defaults for ``context.configure()``, then the user's overrides.
+
+    :param databases_in_run: how many databases one autogenerate compares;
+        Alembic calls the revision hook after each, and the revision is empty
+        only if all of them found nothing.
+    """
     options: dict[str, Any] = {
         "target_metadata": database.metadata,
         "compare_type": True,
@@ -147,7 +179,7 @@ def _configure_options(
     options.update(overrides)
     if skip_empty_autogenerate and getattr(config.cmd_opts, "autogenerate", False):
         options["process_revision_directives"] = _skipping_empty_revisions(
-            options.get("process_revision_directives")
+            options.get("process_revision_directives"), databases_in_run
         )
     return options
 
@@ -162,7 +194,7 @@ def _lock_id(options: dict[str, Any]) -> int:
 
 
 def _skipping_empty_revisions(
-    user_hook: RevisionDirectivesHook | None,
+    user_hook: RevisionDirectivesHook | None, databases_in_run: int
 ) -> RevisionDirectivesHook:
     def process_revision_directives(
         context: MigrationContext,
@@ -172,7 +204,8 @@ def _skipping_empty_revisions(
         if user_hook is not None:
             user_hook(context, revision, directives)
         if directives and all(
-            script.upgrade_ops is None or script.upgrade_ops.is_empty()
+            len(script.upgrade_ops_list) >= databases_in_run
+            and all(ops.is_empty() for ops in script.upgrade_ops_list)
             for script in directives
         ):
             directives[:] = []

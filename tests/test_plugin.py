@@ -30,8 +30,9 @@ def test_installed_package_ships_templates_and_py_typed() -> None:
         "tests must run against the installed wheel, not the source tree"
     )
     assert (package_dir / "py.typed").is_file()
-    flask_template = package_dir / "templates" / "flask"
-    assert {p.name for p in flask_template.iterdir()} >= TEMPLATE_FILES
+    for name in ("flask", "flask-multidb"):
+        template = package_dir / "templates" / name
+        assert {p.name for p in template.iterdir()} >= TEMPLATE_FILES
 
 
 def test_import_alembic_loads_neither_flask_nor_the_environment(
@@ -78,7 +79,7 @@ def test_list_templates_shows_flask_beside_alembics_own(
     lines = [line for line in output.splitlines() if " - " in line]
     names = [line.split(" - ")[0] for line in lines]
     assert "generic" in names
-    assert names[-1] == "flask", "ours come after Alembic's own"
+    assert names[-2:] == ["flask", "flask-multidb"], "ours come after Alembic's own"
     assert (
         "flask - Flask application, single database, configured by flask_app"
         " (alembic_flask_env)." in lines

@@ -1,0 +1,135 @@
+"""The environment of the ``flask-multidb`` template: every Flask-SQLAlchemy
+bind in one run, one revision for all of them.
+
+Each bind is migrated over its own engine, in its own transaction, with its
+own ``alembic_version`` table in its own database, in the order of
+``SQLALCHEMY_BINDS`` (the default bind first). A revision has an
+``upgrade_<bind>()`` and ``downgrade_<bind>()`` per bind; Alembic calls
+``upgrade(engine_name)``, which dispatches to them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .errors import FlaskEnvError
+from .settings import BINDS_KEY
+from .settings import Setting
+
+log = logging.getLogger(__name__)
+
+
+def run_multidb_migrations(
+    *, skip_empty_autogenerate: bool = True, **configure_options: Any
+) -> None:
+    """Run the migrations of every bind (or those ``flask_binds`` names)
+    of the Flask app named by ``flask_app``.
+
+    A failure in one bind rolls back that bind's transaction and stops the
+    run, with the bind named in the log and the original traceback; binds
+    before it stay migrated (they are other databases, committed on their own).
+    Offline (``--sql``), each bind's SQL follows a ``-- Bind ...`` header.
+
+    :param skip_empty_autogenerate: as for
+        :func:`~alembic_flask_env.run_migrations`; the revision is skipped
+        only if no bind changed.
+    :param configure_options: passed to ``context.configure()`` for every bind.
+    """
+    from alembic import context
+
+    from .app_context import app_in_context
+    from .database import find_binds
+    from .database import warn_if_empty
+    from .environment import configure_logging
+    from .environment import context_options
+    from .environment import migrate_database
+    from .locking import read_lock_settings
+    from .settings import find_setting
+    from .settings import read_x_arguments
+
+    config = context.config
+    configure_logging(config)
+    x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
+    lock_settings = read_lock_settings(config, x_arguments)
+    if config.attributes.get("connection") is not None:
+        raise FlaskEnvError(
+            "config.attributes['connection'] is set, but the flask-multidb"
+            " environment migrates one database per bind and cannot use a"
+            " single connection. Leave it unset."
+        )
+
+    with app_in_context(config, x_arguments) as in_use:
+        all_binds = find_binds(in_use.app, in_use.setting)
+        selected = select_binds(
+            list(all_binds), find_setting(config, x_arguments, BINDS_KEY)
+        )
+        done: list[str] = []
+        try:
+            for name in selected:
+                database = all_binds[name]
+                warn_if_empty(
+                    database.metadata, in_use.app.name, in_use.setting.key, name
+                )
+                url = database.engine.url.render_as_string(hide_password=True)
+                log.info(
+                    "Flask app %r, bind %r, database %s", in_use.app.name, name, url
+                )
+                if context.is_offline_mode():
+                    config.print_stdout(f"\n-- Bind {name!r}: {url}\n")
+                options = context_options(
+                    config,
+                    database,
+                    database.engine.dialect.name,
+                    skip_empty_autogenerate,
+                    {
+                        "upgrade_token": f"{name}_upgrades",
+                        "downgrade_token": f"{name}_downgrades",
+                        "template_args": {"binds": list(all_binds)},
+                        **configure_options,
+                    },
+                    databases_in_run=len(selected),
+                )
+                try:
+                    migrate_database(
+                        context,
+                        database.engine,
+                        options,
+                        lock_settings,
+                        whose=f"bind {name!r} of Flask app {in_use.app.name!r}",
+                        engine_name=name,
+                    )
+                except FlaskEnvError:
+                    raise
+                except Exception:
+                    log.error(
+                        "Migrating bind %r failed; its transaction was rolled"
+                        " back. Binds migrated before it in this run: %s.",
+                        name,
+                        ", ".join(repr(d) for d in done) or "none",
+                    )
+                    raise
+                done.append(name)
+        finally:
+            if in_use.loaded_here:
+                for database in all_binds.values():
+                    database.engine.dispose()
+
+
+def select_binds(available: list[str], setting: Setting | None) -> list[str]:
+    """The binds ``flask_binds`` names, in the app's order; all without it.
+
+    :raises FlaskEnvError: a name is not a bind of the app.
+    """
+    if setting is None:
+        return available
+    wanted = [name.strip() for name in setting.value.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in available]
+    if unknown:
+        raise FlaskEnvError(
+            f"{setting.describe()} names {', '.join(map(repr, unknown))}, which"
+            f" {'is not a bind' if len(unknown) == 1 else 'are not binds'} of the"
+            f" app. Its binds are: {', '.join(available)}. Set {BINDS_KEY} to"
+            " some of them, separated by commas, or leave it empty for all."
+        )
+    return [name for name in available if name in wanted]

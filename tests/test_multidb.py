@@ -1,0 +1,137 @@
+"""The flask-multidb template: every Flask-SQLAlchemy bind in one run."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import Project
+from harness import ProjectFactory
+
+
+@pytest.fixture
+def multiblog(project_factory: ProjectFactory) -> Project:
+    project = project_factory("multiblog")
+    project.init("flask-multidb")
+    project.set_ini_option("flask_app", "multiblog:create_app")
+    return project
+
+
+def autogenerate(project: Project, message: str = "init") -> str:
+    return project.output(project.alembic("revision", "--autogenerate", "-m", message))
+
+
+def test_listed_and_written_by_init(multiblog: Project) -> None:
+    listing = multiblog.alembic("list_templates").stdout
+    assert (
+        "flask-multidb - Flask application with several Flask-SQLAlchemy binds"
+        " (SQLALCHEMY_BINDS), one revision for all (alembic_flask_env)." in listing
+    )
+    ini = (multiblog.root / "alembic.ini").read_text()
+    assert "\nflask_binds =\n" in ini
+    assert "\nrevision_environment = true\n" in ini
+
+
+def test_one_revision_migrates_every_bind_into_its_own_database(
+    multiblog: Project,
+) -> None:
+    output = autogenerate(multiblog)
+    assert "Detected added table 'post'" in output
+    assert "Detected added table 'account'" in output
+    [revision] = multiblog.revision_files()
+    source = revision.read_text()
+    assert "def upgrade_default() -> None:" in source
+    assert "def upgrade_users() -> None:" in source
+    revision_id = revision.name.split("_")[0]
+
+    multiblog.alembic("upgrade", "head")
+    assert multiblog.tables("main.db") == {"post", "alembic_version"}
+    assert multiblog.tables("users.db") == {"account", "alembic_version"}
+    assert multiblog.version("main.db") == [revision_id]
+    assert multiblog.version("users.db") == [revision_id]
+
+    multiblog.alembic("downgrade", "base")
+    assert multiblog.tables("main.db") == {"alembic_version"}
+    assert multiblog.tables("users.db") == {"alembic_version"}
+
+
+def test_no_revision_when_no_bind_changed(multiblog: Project) -> None:
+    autogenerate(multiblog)
+    multiblog.alembic("upgrade", "head")
+    assert "No changes in schema detected." in autogenerate(multiblog, "nothing")
+    assert len(multiblog.revision_files()) == 1
+
+
+def test_a_plain_revision_has_a_function_per_bind(multiblog: Project) -> None:
+    multiblog.alembic("revision", "-m", "by hand")
+    [revision] = multiblog.revision_files()
+    source = revision.read_text()
+    for function in ("upgrade_default", "downgrade_default", "upgrade_users"):
+        assert f"def {function}() -> None:" in source
+
+
+def test_flask_binds_restricts_the_run(multiblog: Project) -> None:
+    autogenerate(multiblog)
+    multiblog.alembic("-x", "flask_binds=users", "upgrade", "head")
+    assert multiblog.tables("users.db") == {"account", "alembic_version"}
+    # (autogenerate made an empty alembic_version in each bind)
+    assert "post" not in multiblog.tables("main.db")
+    assert multiblog.version("main.db") == []
+
+    multiblog.set_ini_option("flask_binds", "default")
+    multiblog.alembic("upgrade", "head")
+    assert multiblog.tables("main.db") == {"post", "alembic_version"}
+
+
+def test_an_unknown_bind_is_a_clear_error(multiblog: Project) -> None:
+    result = multiblog.alembic(
+        "-x", "flask_binds=users, nope", "upgrade", "head", ok=False
+    )
+    assert (
+        "FAILED: flask_binds = 'users, nope' (from -x flask_binds=...) names"
+        " 'nope', which is not a bind of the app. Its binds are: default, users."
+        " Set flask_binds to some of them, separated by commas, or leave it"
+        " empty for all." in result.stdout
+    )
+    assert multiblog.tables("users.db") == set()
+
+
+def test_offline_sql_is_labelled_by_bind(multiblog: Project) -> None:
+    autogenerate(multiblog)
+    for name in ("main.db", "users.db"):
+        multiblog.database(name).unlink()
+    output = multiblog.alembic("upgrade", "head", "--sql").stdout
+    default_header = f"-- Bind 'default': sqlite:///{multiblog.database('main.db')}"
+    users_header = f"-- Bind 'users': sqlite:///{multiblog.database('users.db')}"
+    default_part, users_part = output.split(users_header)
+    assert default_header in default_part
+    assert "CREATE TABLE post" in default_part
+    assert "CREATE TABLE account" not in default_part
+    assert "CREATE TABLE account" in users_part
+    assert "CREATE TABLE post" not in users_part
+    assert not multiblog.database("main.db").exists()
+
+
+def test_a_failing_bind_stops_the_run_and_is_named(multiblog: Project) -> None:
+    autogenerate(multiblog)
+    multiblog.alembic("upgrade", "head")
+    first = multiblog.version("main.db")
+    multiblog.alembic("revision", "-m", "breaks users")
+    [new] = [p for p in multiblog.revision_files() if "breaks_users" in p.name]
+    source = new.read_text()
+    marker = "def upgrade_users() -> None:\n"
+    assert marker in source
+    new.write_text(
+        source.replace(
+            marker, marker + "    op.execute('SELECT * FROM no_such_table')\n"
+        )
+    )
+
+    result = multiblog.alembic("upgrade", "head", ok=False)
+    assert (
+        "Migrating bind 'users' failed; its transaction was rolled back. Binds"
+        " migrated before it in this run: 'default'." in result.stderr
+    )
+    assert "no such table: no_such_table" in result.stderr
+    assert "Traceback (most recent call last):" in result.stderr
+    assert multiblog.version("users.db") == first
+    assert multiblog.version("main.db") == [new.name.split("_")[0]]
