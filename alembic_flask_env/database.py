@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from .errors import DatabaseNotFound
+from .settings import METADATA_KEY
 from .settings import Setting
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "sqlalchemy"
+URI_CONFIG_KEY = "SQLALCHEMY_DATABASE_URI"
 
 
 @dataclass(frozen=True)
@@ -31,21 +33,82 @@ class Database:
 
     engine: Engine
     metadata: MetaData
+    #: Made by us from SQLALCHEMY_DATABASE_URI: ours to dispose.
+    owns_engine: bool = False
 
     def describe(self) -> str:
         """The URL with its password masked: safe to print."""
         return self.engine.url.render_as_string(hide_password=True)
 
 
-def find_default_database(app: Flask, app_setting: Setting) -> Database:
-    """The default bind of the app's Flask-SQLAlchemy extension.
+def find_default_database(
+    app: Flask, app_setting: Setting, metadata_setting: Setting | None = None
+) -> Database:
+    """The default database of the app, with the metadata to compare.
 
-    :raises DatabaseNotFound: the app has no such extension.
+    The engine is the default one of the app's ``sqlalchemy`` extension
+    (Flask-SQLAlchemy 3.x keys it ``None``, Flask-SQLAlchemy-Lite
+    ``"default"``); without an extension, one made from
+    ``SQLALCHEMY_DATABASE_URI`` (plain SQLAlchemy). The metadata is the one
+    ``flask_metadata`` names, else Flask-SQLAlchemy's.
+
+    :raises DatabaseNotFound: no engine, or no metadata.
     """
-    extension = _extension(app, app_setting)
-    database = Database(
-        engine=extension.engines[None], metadata=extension.metadatas[None]
-    )
+    extension: Any = app.extensions.get(EXTENSION_KEY)
+    owns_engine = False
+    metadata = None
+    if extension is None:
+        uri = app.config.get(URI_CONFIG_KEY)
+        if not uri:
+            raise DatabaseNotFound(
+                f"{app_setting.describe()} gives the Flask app {app.name!r}, which"
+                f" has no SQLAlchemy extension (app.extensions has no"
+                f" {EXTENSION_KEY!r} entry) and no {URI_CONFIG_KEY} in its config."
+                f" Call 'db.init_app(app)' (Flask-SQLAlchemy or"
+                f" Flask-SQLAlchemy-Lite) in the code that {app_setting.key} names,"
+                f" or, with plain SQLAlchemy, set {URI_CONFIG_KEY} and"
+                f" {METADATA_KEY}."
+            )
+        from sqlalchemy import create_engine
+
+        engine = create_engine(uri)
+        owns_engine = True
+    else:
+        engines = getattr(extension, "engines", None)
+        if engines is None:
+            raise DatabaseNotFound(
+                f"{app_setting.describe()} gives the Flask app {app.name!r}, whose"
+                f" app.extensions[{EXTENSION_KEY!r}] is a"
+                f" {type(extension).__module__}.{type(extension).__qualname__}"
+                " without 'engines'. alembic_flask_env reads Flask-SQLAlchemy 3.x"
+                " and Flask-SQLAlchemy-Lite; upgrade Flask-SQLAlchemy to 3.x."
+            )
+        engine = engines.get(None) or engines.get("default")
+        if engine is None:
+            raise DatabaseNotFound(
+                f"{app_setting.describe()} gives the Flask app {app.name!r}, whose"
+                f" SQLAlchemy extension has no default engine (only"
+                f" {', '.join(map(repr, engines)) or 'none'}). Configure the"
+                " default database of the extension."
+            )
+        metadatas = getattr(extension, "metadatas", None)
+        if metadatas is not None:
+            metadata = metadatas.get(None)
+    if metadata_setting is not None:
+        from .metadata_loading import load_metadata
+
+        metadata = load_metadata(metadata_setting)
+    if metadata is None:
+        if owns_engine:
+            engine.dispose()
+        raise DatabaseNotFound(
+            f"{app_setting.describe()} gives the Flask app {app.name!r}, which"
+            " has a database but no metadata that alembic_flask_env knows of"
+            " (Flask-SQLAlchemy-Lite and plain SQLAlchemy keep it on your own"
+            f" declarative Base). Set {METADATA_KEY} ="
+            " yourpackage.models:Base.metadata in alembic.ini."
+        )
+    database = Database(engine=engine, metadata=metadata, owns_engine=owns_engine)
     warn_if_empty(database.metadata, app.name, app_setting.key)
     return database
 

@@ -70,6 +70,8 @@ def run_migrations(
     from .connection import connectable_to_migrate
     from .database import find_default_database
     from .locking import read_lock_settings
+    from .settings import METADATA_KEY
+    from .settings import find_setting
     from .settings import read_x_arguments
 
     config = context.config
@@ -78,7 +80,11 @@ def run_migrations(
     lock_settings = read_lock_settings(config, x_arguments)
 
     with app_in_context(config, x_arguments) as in_use:
-        database = find_default_database(in_use.app, in_use.setting)
+        database = find_default_database(
+            in_use.app,
+            in_use.setting,
+            find_setting(config, x_arguments, METADATA_KEY),
+        )
         target = connectable_to_migrate(config, database.engine)
         log.info(
             "Flask app %r, database %s",
@@ -103,7 +109,7 @@ def run_migrations(
         finally:
             # Engines of an app we built are ours to close; a running app's
             # pool belongs to the app.
-            if in_use.loaded_here:
+            if in_use.loaded_here or database.owns_engine:
                 database.engine.dispose()
 
 

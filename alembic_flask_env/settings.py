@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 APP_KEY = "flask_app"
 APP_ENVIRONMENT_VARIABLE = "FLASK_APP"
 BINDS_KEY = "flask_binds"
+METADATA_KEY = "flask_metadata"
 LOCK_KEY = "migration_lock"
 LOCK_TIMEOUT_KEY = "migration_lock_timeout"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
-OUR_KEYS = (APP_KEY, BINDS_KEY, LOCK_KEY, LOCK_TIMEOUT_KEY)
+OUR_KEYS = (APP_KEY, BINDS_KEY, METADATA_KEY, LOCK_KEY, LOCK_TIMEOUT_KEY)
 
 
 @dataclass(frozen=True)

@@ -127,10 +127,11 @@ def test_app_without_a_sqlalchemy_extension(blog: Project) -> None:
     assert failure(blog, "upgrade", "head") == (
         "flask_app = 'no_database' (from [alembic] in alembic.ini) gives the"
         " Flask app 'no_database', which has no SQLAlchemy extension"
-        " (app.extensions has no 'sqlalchemy' entry). Create it with"
-        " 'db = SQLAlchemy()' (Flask-SQLAlchemy 3.x) and call"
-        " 'db.init_app(app)' in the code that flask_app names, or point"
-        " flask_app at the application that does."
+        " (app.extensions has no 'sqlalchemy' entry) and no"
+        " SQLALCHEMY_DATABASE_URI in its config. Call 'db.init_app(app)'"
+        " (Flask-SQLAlchemy or Flask-SQLAlchemy-Lite) in the code that flask_app"
+        " names, or, with plain SQLAlchemy, set SQLALCHEMY_DATABASE_URI and"
+        " flask_metadata."
     )
 
 
@@ -209,20 +210,21 @@ def test_a_module_with_a_syntax_error(blog: Project) -> None:
 
 
 def test_a_flask_extension_missing_from_alembics_environment(blog: Project) -> None:
-    # Flask-SQLAlchemy-Lite is not installed in the test environment: this is
-    # what running the alembic of another virtualenv looks like.
+    # Flask-Migrate is not installed in the test environment: this is what
+    # running the alembic of another virtualenv looks like. (If a later test
+    # needs Flask-Migrate installed, point this at another missing extension.)
     (blog.root / "lite_app.py").write_text(
-        "from flask import Flask\nfrom flask_sqlalchemy_lite import SQLAlchemy\n"
+        "from flask import Flask\nfrom flask_migrate import Migrate\n"
     )
     blog.set_ini_option("flask_app", "lite_app")
     assert ALEMBIC is not None
     python = Path(ALEMBIC).read_text().splitlines()[0].removeprefix("#!")
     assert failure(blog, "upgrade", "head") == (
         "flask_app = 'lite_app' (from [alembic] in alembic.ini): the app imports"
-        " 'flask_sqlalchemy_lite', but Flask-SQLAlchemy-Lite is not installed in"
-        f" the Python that runs alembic ({python}). Install it there ('{python}"
-        " -m pip install Flask-SQLAlchemy-Lite'), or run the alembic of the"
-        " app's own virtual environment."
+        " 'flask_migrate', but Flask-Migrate is not installed in the Python that"
+        f" runs alembic ({python}). Install it there ('{python} -m pip install"
+        " Flask-Migrate'), or run the alembic of the app's own virtual"
+        " environment."
     )
 
 

@@ -30,7 +30,7 @@ def test_installed_package_ships_templates_and_py_typed() -> None:
         "tests must run against the installed wheel, not the source tree"
     )
     assert (package_dir / "py.typed").is_file()
-    for name in ("flask", "flask-multidb"):
+    for name in ("flask", "flask-multidb", "flask-pyproject"):
         template = package_dir / "templates" / name
         assert {p.name for p in template.iterdir()} >= TEMPLATE_FILES
 
@@ -79,7 +79,9 @@ def test_list_templates_shows_flask_beside_alembics_own(
     lines = [line for line in output.splitlines() if " - " in line]
     names = [line.split(" - ")[0] for line in lines]
     assert "generic" in names
-    assert names[-2:] == ["flask", "flask-multidb"], "ours come after Alembic's own"
+    assert names[-3:] == ["flask", "flask-multidb", "flask-pyproject"], (
+        "ours come after Alembic's own"
+    )
     assert (
         "flask - Flask application, single database, configured by flask_app"
         " (alembic_flask_env)." in lines

@@ -1,0 +1,62 @@
+"""Resolve ``flask_metadata = module:attribute`` to a ``MetaData``.
+
+Apps without Flask-SQLAlchemy (Flask-SQLAlchemy-Lite, plain SQLAlchemy) keep
+their tables on their own declarative ``Base.metadata``, which no extension
+knows about; this key names it. The grammar is ``module:attr.attr``,
+resolved with :func:`importlib.import_module` and :func:`getattr`, never
+``eval``, inside the app context (a models module may use ``current_app``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .errors import DatabaseNotFound
+from .settings import Setting
+
+if TYPE_CHECKING:
+    from sqlalchemy.schema import MetaData
+
+_EXAMPLE = "yourpackage.models:Base.metadata"
+
+
+def load_metadata(setting: Setting) -> MetaData:
+    """:raises DatabaseNotFound: the setting does not lead to a ``MetaData``."""
+    from sqlalchemy.schema import MetaData
+
+    module_name, _, attribute_path = (
+        part.strip() for part in setting.value.partition(":")
+    )
+    if not module_name or not attribute_path:
+        raise DatabaseNotFound(
+            f"{setting.describe()} is not 'module:attribute'. Name the metadata"
+            f" of your models, for example {setting.key} = {_EXAMPLE}."
+        )
+    try:
+        target: object = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name != missing and not module_name.startswith(missing + "."):
+            raise  # the models module's own import failed: its traceback
+        raise DatabaseNotFound(
+            f"{setting.describe()}: could not import module {module_name!r}."
+            f" Check the spelling, for example {setting.key} = {_EXAMPLE}."
+        ) from None
+    for attribute in attribute_path.split("."):
+        try:
+            target = getattr(target, attribute)
+        except AttributeError:
+            raise DatabaseNotFound(
+                f"{setting.describe()}: {attribute!r} was not found in"
+                f" {type(target).__name__} {getattr(target, '__name__', target)!r}."
+                f" Name the metadata of your models, for example {setting.key} ="
+                f" {_EXAMPLE}."
+            ) from None
+    if not isinstance(target, MetaData):
+        raise DatabaseNotFound(
+            f"{setting.describe()} is a {type(target).__module__}."
+            f"{type(target).__qualname__}, not a sqlalchemy MetaData. Name the"
+            f" metadata itself, for example {setting.key} = {_EXAMPLE}."
+        )
+    return target
