@@ -105,7 +105,7 @@ def load_app(setting: Setting) -> Flask:
         raise AppNotFound(f"{setting.describe()}: {message} {_FORMS_HINT}") from exc
 
 
-#: Extensions whose absence means "wrong environment", not "bug in your code".
+#: Distribution names of the extensions this package reads.
 _EXTENSION_DISTRIBUTIONS = {
     "flask_sqlalchemy": "Flask-SQLAlchemy",
     "flask_sqlalchemy_lite": "Flask-SQLAlchemy-Lite",
@@ -114,19 +114,27 @@ _EXTENSION_DISTRIBUTIONS = {
 
 
 def _raise_if_extension_missing(setting: Setting, error: ModuleNotFoundError) -> None:
-    """The usual cause is running an ``alembic`` of another virtualenv than
-    the app's; say so, and name the interpreter.
+    """A missing Flask extension (a ``flask_*`` module) means the ``alembic``
+    being run belongs to another environment than the app, not that the app's
+    code is wrong; say so, and name the interpreter.
     """
-    top_level = (error.name or "").partition(".")[0]
+    top_level = error.name or ""
+    # Only the extension itself: a missing submodule of an installed one is
+    # a bad import in the app's code, which keeps its traceback.
+    if not top_level.startswith("flask_") or "." in top_level:
+        return
     distribution = _EXTENSION_DISTRIBUTIONS.get(top_level)
-    if distribution is not None:
-        raise AppNotFound(
-            f"{setting.describe()}: the app imports {top_level!r}, but"
-            f" {distribution} is not installed in the Python that runs alembic"
-            f" ({sys.executable}). Install it there ('{sys.executable} -m pip"
-            f" install {distribution}'), or run the alembic of the app's own"
-            " virtual environment."
-        ) from None
+    install = (
+        f"'{sys.executable} -m pip install {distribution}'"
+        if distribution
+        else f"with the pip of {sys.executable}"
+    )
+    raise AppNotFound(
+        f"{setting.describe()}: the app imports the Flask extension"
+        f" {top_level!r}, which is not installed in the Python that runs alembic"
+        f" ({sys.executable}). Install it there ({install}), or run the alembic"
+        " of the app's own virtual environment."
+    ) from None
 
 
 def _is_module_missing(error: ImportError, module_name: str) -> bool:

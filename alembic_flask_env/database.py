@@ -54,7 +54,10 @@ def find_default_database(
 
     :raises DatabaseNotFound: no engine, or no metadata.
     """
-    extension: Any = app.extensions.get(EXTENSION_KEY)
+    from .flask_migrate_compat import migrate_db
+
+    # Migrate(app, db) names the db to migrate; else the registered extension.
+    extension: Any = migrate_db(app) or app.extensions.get(EXTENSION_KEY)
     owns_engine = False
     metadata = None
     if extension is None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.operations import MigrationScript
     from alembic.runtime.migration import MigrationContext
+    from flask import Flask
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
 
@@ -69,6 +70,7 @@ def run_migrations(
     from .app_context import app_in_context
     from .connection import connectable_to_migrate
     from .database import find_default_database
+    from .flask_migrate_compat import call_configure_callbacks
     from .locking import read_lock_settings
     from .settings import METADATA_KEY
     from .settings import find_setting
@@ -91,7 +93,9 @@ def run_migrations(
             in_use.app.name,
             target.engine.url.render_as_string(hide_password=True),
         )
+        call_configure_callbacks(in_use.app, config)
         options = context_options(
+            in_use.app,
             config,
             database,
             target.dialect.name,
@@ -163,6 +167,7 @@ def configure_logging(config: Config) -> None:
 
 
 def context_options(
+    app: Flask,
     config: Config,
     database: Database,
     dialect_name: str,
@@ -170,18 +175,23 @@ def context_options(
     overrides: dict[str, Any],
     databases_in_run: int = 1,
 ) -> dict[str, Any]:
-    """Our defaults for ``context.configure()``, then the user's overrides.
+    """Our defaults for ``context.configure()``, then a Flask-Migrate app's
+    ``Migrate(...)`` arguments, then ``env.py``'s own.
 
     :param databases_in_run: how many databases one autogenerate compares;
         Alembic calls the revision hook after each, and the revision is empty
         only if all of them found nothing.
     """
+    from .flask_migrate_compat import migrate_configure_args
+
     options: dict[str, Any] = {
         "target_metadata": database.metadata,
         "compare_type": True,
         # SQLite cannot ALTER most things; batch mode recreates the table.
         "render_as_batch": dialect_name == "sqlite",
     }
+    # A Flask-Migrate app's Migrate(...) arguments, then env.py's own.
+    options.update(migrate_configure_args(app))
     options.update(overrides)
     if skip_empty_autogenerate and getattr(config.cmd_opts, "autogenerate", False):
         options["process_revision_directives"] = _skipping_empty_revisions(

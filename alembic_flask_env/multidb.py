@@ -44,6 +44,7 @@ def run_multidb_migrations(
     from .environment import configure_logging
     from .environment import context_options
     from .environment import migrate_database
+    from .flask_migrate_compat import call_configure_callbacks
     from .locking import read_lock_settings
     from .settings import find_setting
     from .settings import read_x_arguments
@@ -60,6 +61,7 @@ def run_multidb_migrations(
         )
 
     with app_in_context(config, x_arguments) as in_use:
+        call_configure_callbacks(in_use.app, config)
         all_binds = find_binds(in_use.app, in_use.setting)
         selected = select_binds(
             list(all_binds), find_setting(config, x_arguments, BINDS_KEY)
@@ -78,6 +80,7 @@ def run_multidb_migrations(
                 if context.is_offline_mode():
                     config.print_stdout(f"\n-- Bind {name!r}: {url}\n")
                 options = context_options(
+                    in_use.app,
                     config,
                     database,
                     database.engine.dialect.name,
