@@ -1,0 +1,52 @@
+"""``python -m alembic_flask_env convert [DIRECTORY] [--app APP]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .convert import ConversionError
+from .convert import convert
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alembic_flask_env")
+    commands = parser.add_subparsers(dest="command", required=True)
+    converting = commands.add_parser(
+        "convert",
+        help="convert a 'flask db init' folder to plain alembic",
+        description="Replace env.py with alembic_flask_env's and move"
+        " alembic.ini next to the folder; revisions and the database are not"
+        " touched. Safe to run twice.",
+    )
+    converting.add_argument(
+        "directory",
+        nargs="?",
+        default="migrations",
+        type=Path,
+        help="the migrations folder (default: migrations)",
+    )
+    converting.add_argument(
+        "--app", default="", help="flask_app to write, e.g. yourpackage:create_app"
+    )
+    arguments = parser.parse_args(argv)
+
+    try:
+        result = convert(arguments.directory, arguments.app)
+    except ConversionError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    if not result.changed:
+        print(f"{arguments.directory} is converted already; nothing to do.")
+        return 0
+    for path in result.changed:
+        print(f"{'removed' if not path.exists() else 'wrote'} {path}")
+    if not arguments.app:
+        print(f"Set flask_app in {result.ini}, or keep FLASK_APP set.")
+    print("Now run 'alembic current' to check: it reports what 'flask db current' did.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
