@@ -88,6 +88,15 @@ class Project:
         assert ALEMBIC is not None, f"no alembic script in {BIN_DIR}"
         return self.run(ALEMBIC, *args, cwd=cwd, ok=ok)
 
+    def failure(self, *args: str) -> str:
+        """Run alembic, expect one ``FAILED:`` line and no traceback, and
+        return the message after ``FAILED: ``.
+        """
+        result = self.alembic(*args, ok=False)
+        assert "Traceback" not in self.output(result)
+        [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+        return line.removeprefix("FAILED: ")
+
     def python(
         self, *args: str, cwd: Path | None = None, ok: bool = True
     ) -> subprocess.CompletedProcess[str]:

@@ -17,19 +17,9 @@ FORMS_HINT = (
 )
 
 
-def failure(project: Project, *args: str) -> str:
-    """Run alembic, expect it to fail, return the text after ``FAILED:``."""
-    result = project.alembic(*args, ok=False)
-    assert "Traceback" not in project.output(result)
-    [line] = [
-        line for line in result.stdout.splitlines() if line.startswith("FAILED: ")
-    ]
-    return line.removeprefix("FAILED: ")
-
-
 def test_no_flask_app_anywhere(blog: Project) -> None:
     blog.set_ini_option("flask_app", "")
-    assert failure(blog, "upgrade", "head") == (
+    assert blog.failure("upgrade", "head") == (
         "No Flask application is configured: 'flask_app' is not set. Add"
         " 'flask_app = yourpackage:create_app' under [alembic] in alembic.ini"
         " (or under [tool.alembic] in pyproject.toml), pass"
@@ -92,7 +82,7 @@ def test_flask_app_that_leads_to_no_app(
 ) -> None:
     blog.set_ini_option("flask_app", flask_app)
     expected = f"flask_app = {flask_app!r} (from [alembic] in alembic.ini): {message}"
-    assert failure(blog, "upgrade", "head") == expected
+    assert blog.failure("upgrade", "head") == expected
     assert not blog.database().exists()
 
 
@@ -105,26 +95,26 @@ def test_flask_app_that_leads_to_no_app(
 )
 def test_malformed_flask_app(blog: Project, flask_app: str, message: str) -> None:
     expected = f"flask_app = {flask_app!r} (from -x flask_app=...) {message}"
-    assert failure(blog, "-x", f"flask_app={flask_app}", "current") == expected
+    assert blog.failure("-x", f"flask_app={flask_app}", "current") == expected
 
 
 def test_the_error_names_where_the_setting_came_from(blog: Project) -> None:
     blog.set_ini_option("flask_app", "")
     blog.env["FLASK_APP"] = "nosuchmodule"
-    assert failure(blog, "current").startswith(
+    assert blog.failure("current").startswith(
         "flask_app = 'nosuchmodule' (from the FLASK_APP environment variable):"
     )
     (blog.root / "pyproject.toml").write_text(
         '[tool.alembic]\nflask_app = "blogapp:nope"\n'
     )
-    assert failure(blog, "current").startswith(
+    assert blog.failure("current").startswith(
         "flask_app = 'blogapp:nope' (from [tool.alembic] in pyproject.toml):"
     )
 
 
 def test_app_without_a_sqlalchemy_extension(blog: Project) -> None:
     blog.set_ini_option("flask_app", "no_database")
-    assert failure(blog, "upgrade", "head") == (
+    assert blog.failure("upgrade", "head") == (
         "flask_app = 'no_database' (from [alembic] in alembic.ini) gives the"
         " Flask app 'no_database', which has no SQLAlchemy extension"
         " (app.extensions has no 'sqlalchemy' entry) and no"
@@ -193,7 +183,7 @@ def test_errors_in_the_users_code_keep_their_traceback(
 def test_bad_dash_x_arguments(
     blog: Project, arguments: list[str], message: str
 ) -> None:
-    assert failure(blog, *arguments, "upgrade", "head") == message
+    assert blog.failure(*arguments, "upgrade", "head") == message
     assert not blog.database().exists()
 
 
@@ -202,7 +192,7 @@ def test_a_module_with_a_syntax_error(blog: Project) -> None:
     (blog.root / "syntax_error_app.py").write_text("from flask import Flask\nx = (\n")
     blog.set_ini_option("flask_app", "syntax_error_app")
     path = blog.root / "syntax_error_app.py"
-    assert failure(blog, "upgrade", "head") == (
+    assert blog.failure("upgrade", "head") == (
         "flask_app = 'syntax_error_app' (from [alembic] in alembic.ini): Python"
         f" cannot compile {path}, line 2: '(' was never closed: 'x = ('. Fix the"
         " syntax error there."
@@ -227,7 +217,7 @@ def test_a_flask_extension_missing_from_alembics_environment(
     assert ALEMBIC is not None
     python = Path(ALEMBIC).read_text().splitlines()[0].removeprefix("#!")
     top_level = extension
-    assert failure(blog, "upgrade", "head") == (
+    assert blog.failure("upgrade", "head") == (
         "flask_app = 'extension_app' (from [alembic] in alembic.ini): the app"
         f" imports the Flask extension {top_level!r}, which is not installed in"
         f" the Python that runs alembic ({python}). Install it there"
@@ -238,7 +228,7 @@ def test_a_flask_extension_missing_from_alembics_environment(
 
 def test_init_into_a_directory_that_is_not_empty(blog: Project) -> None:
     # Alembic's own check, listed in the README's troubleshooting table.
-    assert failure(blog, "init", "-t", "flask", "migrations") == (
+    assert blog.failure("init", "-t", "flask", "migrations") == (
         "Directory migrations already exists and is not empty"
     )
 

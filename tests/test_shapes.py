@@ -40,17 +40,10 @@ def test_flask_metadata_also_overrides_flask_sqlalchemys(blog: Project) -> None:
     assert blog.tables() == {"user", "post", "alembic_version"}
 
 
-def failure(project: Project) -> str:
-    result = project.alembic("upgrade", "head", ok=False)
-    assert "Traceback" not in project.output(result)
-    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
-    return line.removeprefix("FAILED: ")
-
-
 def test_lite_without_flask_metadata(shapes: Project) -> None:
     shapes.set_ini_option("flask_app", "lite_app:create_app")
     shapes.set_ini_option("flask_metadata", "")
-    assert failure(shapes) == (
+    assert shapes.failure("upgrade", "head") == (
         "flask_app = 'lite_app:create_app' (from [alembic] in alembic.ini) gives"
         " the Flask app 'lite_app', which has a database but no metadata that"
         " alembic_flask_env knows of (Flask-SQLAlchemy-Lite and plain SQLAlchemy"
@@ -89,4 +82,4 @@ def test_bad_flask_metadata(shapes: Project, value: str, message: str) -> None:
     shapes.set_ini_option("flask_app", "plain_app:create_app")
     shapes.set_ini_option("flask_metadata", value)
     expected = f"flask_metadata = {value!r} (from [alembic] in alembic.ini){message}"
-    assert failure(shapes) == expected
+    assert shapes.failure("upgrade", "head") == expected
