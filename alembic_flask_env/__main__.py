@@ -16,9 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     converting = commands.add_parser(
         "convert",
         help="convert a 'flask db init' folder to plain alembic",
-        description="Replace env.py with alembic_flask_env's and move"
-        " alembic.ini next to the folder; revisions and the database are not"
-        " touched. Safe to run twice.",
+        description="Replace env.py (and for several databases"
+        " script.py.mako) with alembic_flask_env's, keeping the old files"
+        " beside them, and move alembic.ini next to the folder; revisions and"
+        " the database are not touched. Safe to run twice.",
     )
     converting.add_argument(
         "directory",
@@ -37,11 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConversionError as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
-    if not result.changed:
+    if not result.written:
         print(f"{arguments.directory} is converted already; nothing to do.")
         return 0
-    for path in result.changed:
-        print(f"{'removed' if not path.exists() else 'wrote'} {path}")
+    for path in result.written:
+        print(f"wrote {path}")
+    for path in result.removed:
+        print(f"removed {path}")
+    for path in result.backups:
+        print(f"kept the old file as {path}: carry over what you changed in it")
     if not arguments.app:
         print(f"Set flask_app in {result.ini}, or keep FLASK_APP set.")
     print("Now run 'alembic current' to check: it reports what 'flask db current' did.")

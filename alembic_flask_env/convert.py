@@ -3,37 +3,59 @@
 Flask-Migrate keeps ``alembic.ini`` inside the migrations folder and an
 ``env.py`` that only works under ``flask db``. Conversion:
 
-- replaces ``env.py`` with the ``flask`` template's,
+- replaces ``env.py`` with the ``flask`` (or ``flask-multidb``) template's,
+  keeping the old one beside it as ``env.py.flask-migrate`` because projects
+  do customise it;
+- for a multi-database folder, also replaces ``script.py.mako`` (Flask-Migrate's
+  asks ``current_app`` for the binds while rendering, after plain Alembic has
+  left the app context) and has the new ``env.py`` call the default bind
+  ``''`` as Flask-Migrate's revisions do;
 - moves ``alembic.ini`` to the project directory (where plain ``alembic``
-  looks for it), adding ``script_location``, ``prepend_sys_path`` and
-  ``flask_app`` and the ``alembic_flask_env`` logger, and keeping everything
-  else in it,
+  looks for it), adding ``script_location``, ``prepend_sys_path``,
+  ``flask_app`` and the ``alembic_flask_env`` logger and keeping everything
+  else in it;
 - and touches nothing else: every revision file and the database stay as
   they are, so ``alembic current`` reports what ``flask db current`` did.
 
-Running it again on a converted folder changes nothing. Multi-database
-folders are refused for now (their revisions name the default bind ``''``).
+Every check runs before the first write, and running it again on a converted
+folder changes nothing.
 """
 
 from __future__ import annotations
 
+import configparser
 import re
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from .template_lookup import TEMPLATES_DIR
 
 _OUR_MARKER = "alembic_flask_env"
+BACKUP_SUFFIX = ".flask-migrate"
+
+#: What makes the multidb env.py call the default bind '' in revisions.
+_MULTIDB_CALL = "run_multidb_migrations(\n"
+_FLASK_MIGRATE_NAMING = (
+    "run_multidb_migrations(\n"
+    "    # Converted from Flask-Migrate, whose revisions call the default bind\n"
+    "    # '' (upgrade_()); new revisions keep that name.\n"
+    '    default_engine_name="",\n'
+)
 
 
 class ConversionError(Exception):
     """The folder cannot be converted; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Result:
-    changed: list[Path]
+    """What a conversion did, for the command to report."""
+
     ini: Path
+    written: list[Path] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
 
 
 def convert(directory: Path, flask_app: str = "") -> Result:
@@ -41,8 +63,8 @@ def convert(directory: Path, flask_app: str = "") -> Result:
 
     :param flask_app: written as ``flask_app``; empty leaves ``FLASK_APP`` to
         be used.
-    :raises ConversionError: not a Flask-Migrate folder, a multi-database
-        one, or an ``alembic.ini`` of something else is in the way.
+    :raises ConversionError: not a Flask-Migrate folder, an async one, or a
+        file of something else is in the way.
     """
     directory = directory.resolve()
     env_py = directory / "env.py"
@@ -55,18 +77,17 @@ def convert(directory: Path, flask_app: str = "") -> Result:
         )
     env_source = env_py.read_text()
     if _OUR_MARKER in env_source and not folder_ini.exists():
-        return Result(changed=[], ini=project_ini)  # converted already
-    if "bind_names" in env_source:
-        raise ConversionError(
-            f"{env_py} is Flask-Migrate's multi-database env.py, which this"
-            " version cannot convert yet: its revisions name the default bind"
-            " '' (upgrade_()), the flask-multidb template 'default'. Keep using"
-            " 'flask db' for this folder for now."
-        )
+        return Result(ini=project_ini)  # converted already
     if "current_app" not in env_source:
         raise ConversionError(
             f"{env_py} is not Flask-Migrate's env.py. Only folders created by"
             " 'flask db init' are converted."
+        )
+    if "asyncio" in env_source:
+        raise ConversionError(
+            f"{env_py} is Flask-Migrate's asyncio env.py ('flask db init -t"
+            " aioflask'), and alembic_flask_env migrates over synchronous"
+            " engines only. Keep using 'flask db' for this folder."
         )
     if not folder_ini.is_file():
         raise ConversionError(
@@ -79,27 +100,81 @@ def convert(directory: Path, flask_app: str = "") -> Result:
             " Move it aside (or merge it by hand) and run again."
         )
 
-    ini = _with_our_settings(folder_ini.read_text(), directory.name, flask_app)
+    multidb = "bind_names" in env_source
+    template = TEMPLATES_DIR / ("flask-multidb" if multidb else "flask")
+    new_env = (template / "env.py").read_text()
+    replacements = {env_py: new_env}
+    if multidb:
+        if _MULTIDB_CALL not in new_env:  # pragma: no cover - packaging bug
+            raise RuntimeError("the flask-multidb env.py has no call to patch")
+        replacements[env_py] = new_env.replace(_MULTIDB_CALL, _FLASK_MIGRATE_NAMING)
+        replacements[directory / "script.py.mako"] = (
+            template / "script.py.mako"
+        ).read_text()
+    for path in replacements:
+        backup = _backup_path(path)
+        if backup.exists():
+            raise ConversionError(
+                f"{backup} already exists, and converting would replace it with"
+                f" the old {path.name}. Move it aside and run again."
+            )
+    ini = _with_our_settings(folder_ini, directory.name, flask_app, multidb)
+
+    result = Result(ini=project_ini)
     project_ini.write_text(ini)
-    env_py.write_text((TEMPLATES_DIR / "flask" / "env.py").read_text())
+    result.written.append(project_ini)
+    for path, text in replacements.items():
+        if path.exists():
+            path.rename(_backup_path(path))
+            result.backups.append(_backup_path(path))
+        path.write_text(text)
+        result.written.append(path)
     folder_ini.unlink()
-    return Result(changed=[project_ini, env_py, folder_ini], ini=project_ini)
+    result.removed.append(folder_ini)
+    return result
 
 
-def _with_our_settings(ini: str, folder: str, flask_app: str) -> str:
-    settings = (
+def _backup_path(path: Path) -> Path:
+    return path.with_name(path.name + BACKUP_SUFFIX)
+
+
+def _with_our_settings(
+    folder_ini: Path, folder: str, flask_app: str, multidb: bool
+) -> str:
+    ini = folder_ini.read_text()
+    settings = {
+        "script_location": f"%(here)s/{folder}",
+        "prepend_sys_path": "%(here)s",
+        "path_separator": "os",
+        "flask_app": flask_app,
+    }
+    if multidb:
+        settings["flask_binds"] = ""
+        settings["revision_environment"] = "true"
+    _refuse_keys_set_already(folder_ini, ini, settings)
+
+    block = (
         "[alembic]\n"
         "# Added by 'python -m alembic_flask_env convert' (was under flask db).\n"
-        f"script_location = %(here)s/{folder}\n"
-        "prepend_sys_path = %(here)s\n"
-        "path_separator = os\n"
+        f"script_location = {settings['script_location']}\n"
+        f"prepend_sys_path = {settings['prepend_sys_path']}\n"
+        f"path_separator = {settings['path_separator']}\n"
         "# The Flask app, in the forms 'flask --app' accepts; empty: FLASK_APP.\n"
         f"flask_app = {flask_app}\n"
     )
+    if multidb:
+        block += (
+            '# The binds to migrate ("default" is the default database),'
+            " separated\n# by commas. Empty: all of them.\n"
+            "flask_binds =\n"
+            "# Revisions have an upgrade_<bind>() per bind, so even a plain\n"
+            "# 'alembic revision' must ask the app which binds there are.\n"
+            "revision_environment = true\n"
+        )
     if "[alembic]\n" not in ini:
-        ini = settings + "\n" + ini
+        ini = block + "\n" + ini
     else:
-        ini = ini.replace("[alembic]\n", settings, 1)
+        ini = ini.replace("[alembic]\n", block, 1)
     keys = re.search(r"^\[loggers\]\nkeys\s*=\s*(.*)$", ini, re.MULTILINE)
     if keys and _OUR_MARKER not in keys.group(1):
         ini = (ini[: keys.end(1)] + f",{_OUR_MARKER}" + ini[keys.end(1) :]).rstrip(
@@ -109,3 +184,28 @@ def _with_our_settings(ini: str, folder: str, flask_app: str) -> str:
             f"qualname = {_OUR_MARKER}\n"
         )
     return ini
+
+
+def _refuse_keys_set_already(
+    folder_ini: Path, ini: str, settings: dict[str, str]
+) -> None:
+    # Adding a key the section has already would make the ini unreadable
+    # (configparser refuses duplicates), and silently keeping either value
+    # could change what runs.
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(ini, source=str(folder_ini))
+    except configparser.Error as error:
+        raise ConversionError(
+            f"{folder_ini} cannot be read ({error}). Fix it and run again."
+        ) from None
+    if not parser.has_section("alembic"):
+        return
+    clashing = [key for key in settings if parser.has_option("alembic", key)]
+    if clashing:
+        raise ConversionError(
+            f"{folder_ini} sets {', '.join(clashing)} in [alembic] already, and"
+            " converting writes those keys itself. Remove them from it and run"
+            " again (conversion sets script_location to the folder and"
+            " prepend_sys_path to the project directory)."
+        )

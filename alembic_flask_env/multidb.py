@@ -2,10 +2,15 @@
 bind in one run, one revision for all of them.
 
 Each bind is migrated over its own engine, in its own transaction, with its
-own ``alembic_version`` table in its own database, in the order of
-``SQLALCHEMY_BINDS`` (the default bind first). A revision has an
-``upgrade_<bind>()`` and ``downgrade_<bind>()`` per bind; Alembic calls
-``upgrade(engine_name)``, which dispatches to them.
+own ``alembic_version`` table in its own database, the default bind
+first, then the others by name. A revision has an ``upgrade_<bind>()`` and
+``downgrade_<bind>()`` per bind; Alembic calls ``upgrade(engine_name)``,
+which dispatches to them.
+
+The default bind is ``default`` in revisions, in ``flask_binds`` and in the
+log. Flask-Migrate's multi-database revisions call it ``''`` instead
+(``upgrade_()``), and revision files are history that must not be edited,
+so a folder converted from ``flask db`` passes ``default_engine_name=""``.
 """
 
 from __future__ import annotations
@@ -13,15 +18,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .database import DEFAULT_BIND
 from .errors import FlaskEnvError
 from .settings import BINDS_KEY
 from .settings import Setting
 
 log = logging.getLogger(__name__)
 
+DEFAULT_ENGINE_NAME = DEFAULT_BIND
+
 
 def run_multidb_migrations(
-    *, skip_empty_autogenerate: bool = True, **configure_options: Any
+    *,
+    default_engine_name: str = DEFAULT_ENGINE_NAME,
+    skip_empty_autogenerate: bool = True,
+    **configure_options: Any,
 ) -> None:
     """Run the migrations of every bind (or those ``flask_binds`` names)
     of the Flask app named by ``flask_app``.
@@ -31,6 +42,8 @@ def run_multidb_migrations(
     before it stay migrated (they are other databases, committed on their own).
     Offline (``--sql``), each bind's SQL follows a ``-- Bind ...`` header.
 
+    :param default_engine_name: the default bind's name in revision files
+        (``upgrade_<name>()``); ``""`` for revisions Flask-Migrate wrote.
     :param skip_empty_autogenerate: as for
         :func:`~alembic_flask_env.run_migrations`; the revision is skipped
         only if no bind changed.
@@ -66,6 +79,10 @@ def run_multidb_migrations(
         selected = select_binds(
             list(all_binds), find_setting(config, x_arguments, BINDS_KEY)
         )
+        engine_names = {
+            name: default_engine_name if name == DEFAULT_BIND else name
+            for name in all_binds
+        }
         done: list[str] = []
         try:
             for name in selected:
@@ -86,9 +103,9 @@ def run_multidb_migrations(
                     database.engine.dialect.name,
                     skip_empty_autogenerate,
                     {
-                        "upgrade_token": f"{name}_upgrades",
-                        "downgrade_token": f"{name}_downgrades",
-                        "template_args": {"binds": list(all_binds)},
+                        "upgrade_token": f"{engine_names[name]}_upgrades",
+                        "downgrade_token": f"{engine_names[name]}_downgrades",
+                        "template_args": {"binds": list(engine_names.values())},
                         **configure_options,
                     },
                     databases_in_run=len(selected),
@@ -100,7 +117,7 @@ def run_multidb_migrations(
                         options,
                         lock_settings,
                         whose=f"bind {name!r} of Flask app {in_use.app.name!r}",
-                        engine_name=name,
+                        engine_name=engine_names[name],
                     )
                 except FlaskEnvError:
                     raise

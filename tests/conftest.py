@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +37,10 @@ def blog(project_factory: ProjectFactory) -> Project:
 
 
 @pytest.fixture
-def postgresql_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test; its URL, password
-    included (``.ci/start-postgresql`` makes one with ``%``, ``@`` and ``:``).
+def postgresql_databases() -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty PostgreSQL databases for one test: each call
+    returns a new one's URL, password included (``.ci/start-postgresql`` makes
+    one with ``%``, ``@`` and ``:``). They are dropped after the test.
     """
     from sqlalchemy import create_engine
     from sqlalchemy import text
@@ -53,13 +55,26 @@ def postgresql_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    name = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
+
     try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            for name in names:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgresql_url(postgresql_databases: Callable[[], str]) -> str:
+    """A fresh, empty PostgreSQL database for one test; its URL."""
+    return postgresql_databases()

@@ -17,16 +17,34 @@ FLASK = shutil.which("flask", path=str(BIN_DIR))
 
 
 def digest(paths: list[Path]) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def files(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.rglob("*") if path.is_file())
+
+
+def flask_db(project: Project, app: str, *arguments: str) -> str:
+    assert FLASK is not None
+    return project.run(FLASK, "--app", app, "db", *arguments).stdout
 
 
 @pytest.fixture
 def flask_migrate_project(project_factory: ProjectFactory) -> Project:
     """The shop app after 'flask db init', 'flask db migrate', 'flask db upgrade'."""
-    assert FLASK is not None
     project = project_factory("migrated")
     for command in (["init"], ["migrate", "-m", "init"], ["upgrade"]):
-        project.run(FLASK, "--app", "shop:create_app", "db", *command)
+        flask_db(project, "shop:create_app", *command)
+    return project
+
+
+@pytest.fixture
+def flask_migrate_multidb_project(project_factory: ProjectFactory) -> Project:
+    """The two-database depot app after 'flask db init --multidb', 'flask db
+    migrate' and 'flask db upgrade'."""
+    project = project_factory("migrated")
+    for command in (["init", "--multidb"], ["migrate", "-m", "init"], ["upgrade"]):
+        flask_db(project, "depot:create_app", *command)
     return project
 
 
@@ -41,10 +59,10 @@ def test_alembic_reports_what_flask_db_did_and_keeps_working(
     flask_migrate_project: Project,
 ) -> None:
     project = flask_migrate_project
-    assert FLASK is not None
-    flask_current = project.run(FLASK, "--app", "shop:create_app", "db", "current")
+    flask_current = flask_db(project, "shop:create_app", "current")
     [revision_id] = project.version("shop.db")
-    assert f"{revision_id} (head)" in flask_current.stdout
+    assert f"{revision_id} (head)" in flask_current
+    old_env = (project.root / "migrations" / "env.py").read_text()
     revisions = project.revision_files()
     before = digest([*revisions, project.database("shop.db")])
 
@@ -52,6 +70,9 @@ def test_alembic_reports_what_flask_db_did_and_keeps_working(
     assert f"wrote {project.root / 'alembic.ini'}" in output
     assert not (project.root / "migrations" / "alembic.ini").exists()
     assert "alembic_flask_env" in (project.root / "migrations" / "env.py").read_text()
+    backup = project.root / "migrations" / "env.py.flask-migrate"
+    assert f"kept the old file as {backup}" in output
+    assert backup.read_text() == old_env
 
     assert f"{revision_id} (head)" in project.alembic("current").stdout
     assert digest([*revisions, project.database("shop.db")]) == before
@@ -96,3 +117,137 @@ def test_not_a_migrations_folder(project_factory: ProjectFactory) -> None:
         " and versions/). Pass the folder 'flask db init' created, by default"
         " 'migrations'." in output
     )
+
+
+def test_a_multidb_folder_keeps_flask_migrates_revisions_working(
+    flask_migrate_multidb_project: Project,
+) -> None:
+    project = flask_migrate_multidb_project
+    migrations = project.root / "migrations"
+    [revision_id] = project.version("depot.db")
+    assert project.version("stock.db") == [revision_id]
+    assert "def upgrade_():" in project.revision_files()[0].read_text()
+    flask_current = flask_db(project, "depot:create_app", "current")
+    revisions = project.revision_files()
+    databases = [project.database("depot.db"), project.database("stock.db")]
+    before = digest([*revisions, *databases])
+
+    output = convert(project, "--app", "depot:create_app")
+    assert f"wrote {migrations / 'script.py.mako'}" in output
+    assert 'default_engine_name=""' in (migrations / "env.py").read_text()
+    assert "current_app" in (migrations / "script.py.mako.flask-migrate").read_text()
+    assert project.alembic("current").stdout == flask_current
+    assert digest([*revisions, *databases]) == before
+    assert "converted already" in convert(project)
+
+    # No change in any bind: no revision file.
+    project.alembic("revision", "--autogenerate", "-m", "nothing")
+    assert project.revision_files() == revisions
+
+    models = project.root / "depot" / "models.py"
+    models.write_text(
+        models.read_text()
+        + "\n\nclass Note(db.Model):\n"
+        + "    id = db.Column(db.Integer, primary_key=True)\n"
+        + "\n\nclass Crate(db.Model):\n"
+        + '    __bind_key__ = "stock"\n'
+        + "    id = db.Column(db.Integer, primary_key=True)\n"
+    )
+    project.alembic("revision", "--autogenerate", "-m", "more")
+    [new_revision] = set(project.revision_files()) - set(revisions)
+    source = new_revision.read_text()
+    # The default bind keeps Flask-Migrate's name, so old and new revisions
+    # form one history.
+    assert "def upgrade_() -> None:" in source
+    assert "def upgrade_default" not in source
+    assert source.index("create_table('note'") < source.index("def downgrade_()")
+    assert "create_table('crate'" in source.split("def upgrade_stock()")[1]
+
+    project.alembic("upgrade", "head")
+    assert project.tables("depot.db") == {"order", "note", "alembic_version"}
+    assert project.tables("stock.db") == {"pallet", "crate", "alembic_version"}
+
+    # Down through Flask-Migrate's own revision too.
+    project.alembic("downgrade", "base")
+    assert project.tables("depot.db") == {"alembic_version"}
+    assert project.tables("stock.db") == {"alembic_version"}
+    assert project.version("depot.db") == project.version("stock.db") == []
+
+
+def test_an_asyncio_folder_is_refused(project_factory: ProjectFactory) -> None:
+    project = project_factory("migrated")
+    flask_db(project, "shop:create_app", "init", "-t", "aioflask")
+    output = convert(project, ok=False)
+    assert (
+        f"FAILED: {project.root / 'migrations' / 'env.py'} is Flask-Migrate's"
+        " asyncio env.py ('flask db init -t aioflask'), and alembic_flask_env"
+        " migrates over synchronous engines only. Keep using 'flask db' for"
+        " this folder." in output
+    )
+
+
+def test_what_conversion_would_overwrite_stops_it_before_any_change(
+    flask_migrate_project: Project,
+) -> None:
+    project = flask_migrate_project
+    migrations = project.root / "migrations"
+    folder_ini = migrations / "alembic.ini"
+    folder_ini.write_text(
+        folder_ini.read_text().replace(
+            "[alembic]\n", "[alembic]\nscript_location = elsewhere\n", 1
+        )
+    )
+    before = digest(files(migrations))
+
+    output = convert(project, ok=False)
+    assert digest(files(migrations)) == before
+    assert (
+        f"FAILED: {folder_ini} sets script_location in [alembic] already, and"
+        " converting writes those keys itself. Remove them from it and run"
+        " again" in output
+    )
+
+    folder_ini.write_text(
+        folder_ini.read_text().replace("script_location = elsewhere\n", "")
+    )
+    (migrations / "env.py.flask-migrate").write_text("# mine\n")
+    before = digest(files(migrations))
+    output = convert(project, ok=False)
+    assert (
+        f"FAILED: {migrations / 'env.py.flask-migrate'} already exists, and"
+        " converting would replace it with the old env.py. Move it aside and"
+        " run again." in output
+    )
+    assert digest(files(migrations)) == before
+    assert not (project.root / "alembic.ini").exists()
+
+
+def test_a_folder_of_another_alembic_setup_is_refused(
+    project_factory: ProjectFactory,
+) -> None:
+    project = project_factory("migrated")
+    project.alembic("init", "-t", "generic", "migrations")
+    output = convert(project, ok=False)
+    assert (
+        f"FAILED: {project.root / 'migrations' / 'env.py'} is not Flask-Migrate's"
+        " env.py. Only folders created by 'flask db init' are converted." in output
+    )
+
+
+def test_a_missing_alembic_ini_is_named(flask_migrate_project: Project) -> None:
+    folder_ini = flask_migrate_project.root / "migrations" / "alembic.ini"
+    folder_ini.unlink()
+    output = convert(flask_migrate_project, ok=False)
+    assert (
+        f"FAILED: {folder_ini} is missing; 'flask db init' writes it. Restore it"
+        " and run again." in output
+    )
+
+
+def test_an_unreadable_alembic_ini_is_named(flask_migrate_project: Project) -> None:
+    folder_ini = flask_migrate_project.root / "migrations" / "alembic.ini"
+    folder_ini.write_text(folder_ini.read_text() + "\n[alembic]\n")
+    output = convert(flask_migrate_project, ok=False)
+    assert f"FAILED: {folder_ini} cannot be read (While reading from" in output
+    assert "section 'alembic' already exists" in output
+    assert not (flask_migrate_project.root / "alembic.ini").exists()

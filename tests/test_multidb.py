@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from harness import Project
 from harness import ProjectFactory
@@ -135,3 +138,71 @@ def test_a_failing_bind_stops_the_run_and_is_named(multiblog: Project) -> None:
     assert "Traceback (most recent call last):" in result.stderr
     assert multiblog.version("users.db") == first
     assert multiblog.version("main.db") == [new.name.split("_")[0]]
+
+
+def pg_tables_and_version(url: str) -> tuple[set[str], list[str]]:
+    from sqlalchemy import create_engine
+    from sqlalchemy import inspect
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            query = text("SELECT version_num FROM alembic_version")
+            versions = [row[0] for row in connection.execute(query)]
+        return tables, versions
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_a_failing_bind_rolls_back_only_its_own_work(
+    multiblog: Project, postgresql_databases: Callable[[], str]
+) -> None:
+    main_url, users_url = postgresql_databases(), postgresql_databases()
+    multiblog.env["MULTIBLOG_DATABASE_URI"] = main_url
+    multiblog.env["MULTIBLOG_USERS_URI"] = users_url
+    autogenerate(multiblog)
+    multiblog.alembic("upgrade", "head")
+    [first] = pg_tables_and_version(users_url)[1]
+
+    # A revision that creates a table in each bind, then fails in 'users'.
+    multiblog.alembic("revision", "-m", "audit")
+    [new] = [p for p in multiblog.revision_files() if "audit" in p.name]
+    source = new.read_text()
+    for bind, then in (("default", ""), ("users", FAILING_STATEMENT)):
+        marker = f"def upgrade_{bind}() -> None:\n"
+        create = f"    op.create_table('audit_{bind}', sa.Column('id', sa.Integer))\n"
+        source = source.replace(marker, marker + create + then)
+    new.write_text(source)
+    new_id = new.name.split("_")[0]
+
+    result = multiblog.alembic("upgrade", "head", ok=False)
+    assert (
+        "Migrating bind 'users' failed; its transaction was rolled back. Binds"
+        " migrated before it in this run: 'default'." in result.stderr
+    )
+    assert 'relation "no_such_table" does not exist' in result.stderr
+    # The failing bind's CREATE TABLE was rolled back with its version row;
+    # the default bind, another database, committed on its own.
+    assert pg_tables_and_version(users_url) == ({"account", "alembic_version"}, [first])
+    assert pg_tables_and_version(main_url) == (
+        {"post", "audit_default", "alembic_version"},
+        [new_id],
+    )
+    for url in (main_url, users_url):
+        password = make_url(url).password
+        assert password and password not in result.stdout + result.stderr
+
+    # Fixed, the next run migrates only the bind that is behind.
+    new.write_text(new.read_text().replace(FAILING_STATEMENT, ""))
+    output = multiblog.output(multiblog.alembic("upgrade", "head"))
+    assert output.count(f"Running upgrade {first} -> {new_id}") == 1
+    assert pg_tables_and_version(users_url) == (
+        {"account", "audit_users", "alembic_version"},
+        [new_id],
+    )
+
+
+FAILING_STATEMENT = "    op.execute('SELECT * FROM no_such_table')\n"
