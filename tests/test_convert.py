@@ -55,6 +55,13 @@ def convert(project: Project, *arguments: str, ok: bool = True) -> str:
     return project.output(result)
 
 
+def assert_refused(project: Project, message: str, *arguments: str) -> None:
+    """Conversion fails with ``FAILED: message`` and changes no file."""
+    before = digest(files(project.root))
+    assert f"FAILED: {message}" in convert(project, *arguments, ok=False)
+    assert digest(files(project.root)) == before
+
+
 def test_alembic_reports_what_flask_db_did_and_keeps_working(
     flask_migrate_project: Project,
 ) -> None:
@@ -99,23 +106,21 @@ def test_an_unrelated_alembic_ini_is_not_overwritten(
 ) -> None:
     project = flask_migrate_project
     (project.root / "alembic.ini").write_text("[alembic]\n# mine\n")
-    output = convert(project, "migrations", ok=False)
-    assert (
-        f"FAILED: {project.root / 'alembic.ini'} already exists, and converting"
-        " would replace it. Move it aside (or merge it by hand) and run again."
-        in output
+    assert_refused(
+        project,
+        f"{project.root / 'alembic.ini'} already exists, and converting would"
+        " replace it. Move it aside (or merge it by hand) and run again.",
     )
-    assert (project.root / "alembic.ini").read_text() == "[alembic]\n# mine\n"
-    assert (project.root / "migrations" / "alembic.ini").exists()
 
 
 def test_not_a_migrations_folder(project_factory: ProjectFactory) -> None:
     project = project_factory("migrated")
-    output = convert(project, "shop", ok=False)
-    assert (
-        f"FAILED: {project.root / 'shop'} is not a migrations folder (no env.py"
-        " and versions/). Pass the folder 'flask db init' created, by default"
-        " 'migrations'." in output
+    assert_refused(
+        project,
+        f"{project.root / 'shop'} is not a migrations folder (no env.py and"
+        " versions/). Pass the folder 'flask db init' created, by default"
+        " 'migrations'.",
+        "shop",
     )
 
 
@@ -177,12 +182,11 @@ def test_a_multidb_folder_keeps_flask_migrates_revisions_working(
 def test_an_asyncio_folder_is_refused(project_factory: ProjectFactory) -> None:
     project = project_factory("migrated")
     flask_db(project, "shop:create_app", "init", "-t", "aioflask")
-    output = convert(project, ok=False)
-    assert (
-        f"FAILED: {project.root / 'migrations' / 'env.py'} is Flask-Migrate's"
-        " asyncio env.py ('flask db init -t aioflask'), and alembic_flask_env"
-        " migrates over synchronous engines only. Keep using 'flask db' for"
-        " this folder." in output
+    assert_refused(
+        project,
+        f"{project.root / 'migrations' / 'env.py'} is Flask-Migrate's asyncio"
+        " env.py ('flask db init -t aioflask'), and alembic_flask_env migrates"
+        " over synchronous engines only. Keep using 'flask db' for this folder.",
     )
 
 
@@ -197,29 +201,21 @@ def test_what_conversion_would_overwrite_stops_it_before_any_change(
             "[alembic]\n", "[alembic]\nscript_location = elsewhere\n", 1
         )
     )
-    before = digest(files(migrations))
-
-    output = convert(project, ok=False)
-    assert digest(files(migrations)) == before
-    assert (
-        f"FAILED: {folder_ini} sets script_location in [alembic] already, and"
-        " converting writes those keys itself. Remove them from it and run"
-        " again" in output
+    assert_refused(
+        project,
+        f"{folder_ini} sets script_location in [alembic] already, and converting"
+        " writes those keys itself. Remove them from it and run again",
     )
 
     folder_ini.write_text(
         folder_ini.read_text().replace("script_location = elsewhere\n", "")
     )
     (migrations / "env.py.flask-migrate").write_text("# mine\n")
-    before = digest(files(migrations))
-    output = convert(project, ok=False)
-    assert (
-        f"FAILED: {migrations / 'env.py.flask-migrate'} already exists, and"
-        " converting would replace it with the old env.py. Move it aside and"
-        " run again." in output
+    assert_refused(
+        project,
+        f"{migrations / 'env.py.flask-migrate'} already exists, and converting"
+        " would replace it with the old env.py. Move it aside and run again.",
     )
-    assert digest(files(migrations)) == before
-    assert not (project.root / "alembic.ini").exists()
 
 
 def test_a_folder_of_another_alembic_setup_is_refused(
@@ -227,27 +223,31 @@ def test_a_folder_of_another_alembic_setup_is_refused(
 ) -> None:
     project = project_factory("migrated")
     project.alembic("init", "-t", "generic", "migrations")
-    output = convert(project, ok=False)
-    assert (
-        f"FAILED: {project.root / 'migrations' / 'env.py'} is not Flask-Migrate's"
-        " env.py. Only folders created by 'flask db init' are converted." in output
+    assert_refused(
+        project,
+        f"{project.root / 'migrations' / 'env.py'} is not Flask-Migrate's env.py."
+        " Only folders created by 'flask db init' are converted.",
     )
 
 
 def test_a_missing_alembic_ini_is_named(flask_migrate_project: Project) -> None:
     folder_ini = flask_migrate_project.root / "migrations" / "alembic.ini"
     folder_ini.unlink()
-    output = convert(flask_migrate_project, ok=False)
-    assert (
-        f"FAILED: {folder_ini} is missing; 'flask db init' writes it. Restore it"
-        " and run again." in output
+    assert_refused(
+        flask_migrate_project,
+        f"{folder_ini} is missing; 'flask db init' writes it. Restore it and run"
+        " again.",
     )
 
 
 def test_an_unreadable_alembic_ini_is_named(flask_migrate_project: Project) -> None:
     folder_ini = flask_migrate_project.root / "migrations" / "alembic.ini"
-    folder_ini.write_text(folder_ini.read_text() + "\n[alembic]\n")
-    output = convert(flask_migrate_project, ok=False)
-    assert f"FAILED: {folder_ini} cannot be read (While reading from" in output
-    assert "section 'alembic' already exists" in output
-    assert not (flask_migrate_project.root / "alembic.ini").exists()
+    ini = folder_ini.read_text()
+    folder_ini.write_text(ini + "\n[alembic]\n")
+    line = len(ini.splitlines()) + 2
+    assert_refused(
+        flask_migrate_project,
+        f"{folder_ini} cannot be read (While reading from {str(folder_ini)!r}"
+        f" [line {line:2d}]: section 'alembic' already exists). Fix it and run"
+        " again.",
+    )
