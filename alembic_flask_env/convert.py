@@ -78,6 +78,28 @@ def convert(directory: Path, flask_app: str = "") -> Result:
     env_source = env_py.read_text()
     if _OUR_MARKER in env_source and not folder_ini.exists():
         return Result(ini=project_ini)  # converted already
+    _refuse_what_cannot_convert(env_py, env_source, folder_ini, project_ini)
+    multidb = "bind_names" in env_source
+    replacements = _replacements(directory, multidb)
+    ini = _with_our_settings(folder_ini, directory.name, flask_app, multidb)
+
+    result = Result(ini=project_ini)
+    project_ini.write_text(ini)
+    result.written.append(project_ini)
+    for path, text in replacements.items():
+        if path.exists():
+            path.rename(_backup_path(path))
+            result.backups.append(_backup_path(path))
+        path.write_text(text)
+        result.written.append(path)
+    folder_ini.unlink()
+    result.removed.append(folder_ini)
+    return result
+
+
+def _refuse_what_cannot_convert(
+    env_py: Path, env_source: str, folder_ini: Path, project_ini: Path
+) -> None:
     if "current_app" not in env_source:
         raise ConversionError(
             f"{env_py} is not Flask-Migrate's env.py. Only folders created by"
@@ -100,14 +122,21 @@ def convert(directory: Path, flask_app: str = "") -> Result:
             " Move it aside (or merge it by hand) and run again."
         )
 
-    multidb = "bind_names" in env_source
+
+def _replacements(directory: Path, multidb: bool) -> dict[Path, str]:
+    """The files conversion replaces, with their new text.
+
+    :raises ConversionError: the backup of one of them would overwrite a file.
+    """
     template = TEMPLATES_DIR / ("flask-multidb" if multidb else "flask")
     new_env = (template / "env.py").read_text()
-    replacements = {env_py: new_env}
+    replacements = {directory / "env.py": new_env}
     if multidb:
         if _MULTIDB_CALL not in new_env:  # pragma: no cover - packaging bug
             raise RuntimeError("the flask-multidb env.py has no call to patch")
-        replacements[env_py] = new_env.replace(_MULTIDB_CALL, _FLASK_MIGRATE_NAMING)
+        replacements[directory / "env.py"] = new_env.replace(
+            _MULTIDB_CALL, _FLASK_MIGRATE_NAMING
+        )
         replacements[directory / "script.py.mako"] = (
             template / "script.py.mako"
         ).read_text()
@@ -118,20 +147,7 @@ def convert(directory: Path, flask_app: str = "") -> Result:
                 f"{backup} already exists, and converting would replace it with"
                 f" the old {path.name}. Move it aside and run again."
             )
-    ini = _with_our_settings(folder_ini, directory.name, flask_app, multidb)
-
-    result = Result(ini=project_ini)
-    project_ini.write_text(ini)
-    result.written.append(project_ini)
-    for path, text in replacements.items():
-        if path.exists():
-            path.rename(_backup_path(path))
-            result.backups.append(_backup_path(path))
-        path.write_text(text)
-        result.written.append(path)
-    folder_ini.unlink()
-    result.removed.append(folder_ini)
-    return result
+    return replacements
 
 
 def _backup_path(path: Path) -> Path:
