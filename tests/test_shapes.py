@@ -42,6 +42,8 @@ def test_migrates_with_the_named_metadata(
     assert "No changes in schema detected." in shapes.output(
         shapes.alembic("revision", "--autogenerate", "-m", "again")
     )
+    shapes.alembic("downgrade", "base")
+    assert shapes.tables(database) == {"alembic_version"}
 
 
 def test_flask_metadata_also_overrides_flask_sqlalchemys(blog: Project) -> None:
