@@ -1,14 +1,16 @@
 """The Alembic migration environment for Flask applications.
 
-The public API is :func:`run_migrations`, called from the ``env.py`` that the
-``flask`` template writes, and :func:`alembic_config`, for running Alembic
-commands from Python. Both are imported lazily: this package is imported by
-Alembic's plugin loader on every ``import alembic``, and that must not pull in
-Flask or the migration machinery.
+The public API is :func:`run_migrations` and :func:`run_multidb_migrations`,
+called from the ``env.py`` that the templates write, and
+:func:`alembic_config`, for running Alembic commands from Python. All three
+are imported lazily: this package is imported by Alembic's plugin loader on
+every ``import alembic``, and that must not pull in Flask or the migration
+machinery.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -20,17 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["alembic_config", "run_migrations", "run_multidb_migrations"]
 
 
+#: Each public name and the module that defines it.
+_MODULE_OF = {
+    "alembic_config": ".config_lookup",
+    "run_migrations": ".environment",
+    "run_multidb_migrations": ".multidb",
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "run_migrations":
-        from .environment import run_migrations
-
-        return run_migrations
-    if name == "run_multidb_migrations":
-        from .multidb import run_multidb_migrations
-
-        return run_multidb_migrations
-    if name == "alembic_config":
-        from .config_lookup import alembic_config
-
-        return alembic_config
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_MODULE_OF[name], __name__), name)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .connection import CONNECTION_ATTRIBUTE
 from .errors import FlaskEnvError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def alembic_config(
     pyproject = ini.parent / "pyproject.toml"
     config = Config(str(ini), toml_file=str(pyproject) if pyproject.is_file() else None)
     if connection is not None:
-        config.attributes["connection"] = connection
+        config.attributes[CONNECTION_ATTRIBUTE] = connection
     return config
 
 

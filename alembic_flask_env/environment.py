@@ -71,15 +71,10 @@ def run_migrations(
     from .connection import connectable_to_migrate
     from .database import find_default_database
     from .flask_migrate_compat import call_configure_callbacks
-    from .locking import read_lock_settings
     from .settings import METADATA_KEY
     from .settings import find_setting
-    from .settings import read_x_arguments
 
-    config = context.config
-    configure_logging(config)
-    x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
-    lock_settings = read_lock_settings(config, x_arguments)
+    config, x_arguments, lock_settings = start_run(context)
 
     with app_in_context(config, x_arguments) as in_use:
         database = find_default_database(
@@ -115,6 +110,20 @@ def run_migrations(
             # pool belongs to the app.
             if in_use.loaded_here or database.owns_engine:
                 database.engine.dispose()
+
+
+def start_run(context: ModuleType) -> tuple[Config, dict[str, str], LockSettings]:
+    """What every run reads before it loads the app: Alembic's config (with
+    its logging applied first, so loading the app logs as configured), the
+    ``-x`` arguments and the lock settings, so bad values fail early.
+    """
+    from .locking import read_lock_settings
+    from .settings import read_x_arguments
+
+    config: Config = context.config
+    configure_logging(config)
+    x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
+    return config, x_arguments, read_lock_settings(config, x_arguments)
 
 
 def migrate_database(

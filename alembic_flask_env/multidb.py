@@ -25,12 +25,10 @@ from .settings import Setting
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENGINE_NAME = DEFAULT_BIND
-
 
 def run_multidb_migrations(
     *,
-    default_engine_name: str = DEFAULT_ENGINE_NAME,
+    default_engine_name: str = DEFAULT_BIND,
     skip_empty_autogenerate: bool = True,
     **configure_options: Any,
 ) -> None:
@@ -52,23 +50,19 @@ def run_multidb_migrations(
     from alembic import context
 
     from .app_context import app_in_context
+    from .connection import CONNECTION_ATTRIBUTE
     from .database import find_binds
     from .database import warn_if_empty
-    from .environment import configure_logging
     from .environment import context_options
     from .environment import migrate_database
+    from .environment import start_run
     from .flask_migrate_compat import call_configure_callbacks
-    from .locking import read_lock_settings
     from .settings import find_setting
-    from .settings import read_x_arguments
 
-    config = context.config
-    configure_logging(config)
-    x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
-    lock_settings = read_lock_settings(config, x_arguments)
-    if config.attributes.get("connection") is not None:
+    config, x_arguments, lock_settings = start_run(context)
+    if config.attributes.get(CONNECTION_ATTRIBUTE) is not None:
         raise FlaskEnvError(
-            "config.attributes['connection'] is set, but the flask-multidb"
+            f"config.attributes[{CONNECTION_ATTRIBUTE!r}] is set, but the flask-multidb"
             " environment migrates one database per bind and cannot use a"
             " single connection. Leave it unset."
         )
@@ -90,7 +84,7 @@ def run_multidb_migrations(
                 warn_if_empty(
                     database.metadata, in_use.app.name, in_use.setting.key, name
                 )
-                url = database.engine.url.render_as_string(hide_password=True)
+                url = database.describe()
                 log.info(
                     "Flask app %r, bind %r, database %s", in_use.app.name, name, url
                 )

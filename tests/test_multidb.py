@@ -140,6 +140,30 @@ def test_a_failing_bind_stops_the_run_and_is_named(multiblog: Project) -> None:
     assert multiblog.version("main.db") == [new.name.split("_")[0]]
 
 
+def test_a_handed_in_connection_is_refused(multiblog: Project) -> None:
+    script = multiblog.root / "script.py"
+    script.write_text(
+        "from alembic import command\n"
+        "from alembic.util import CommandError\n"
+        "from sqlalchemy import create_engine\n"
+        "from alembic_flask_env import alembic_config\n"
+        "\n"
+        "engine = create_engine('sqlite:///other.db')\n"
+        "try:\n"
+        "    command.upgrade(alembic_config(connection=engine), 'head')\n"
+        "except CommandError as error:\n"
+        "    print(error)\n"
+        "engine.dispose()\n"
+    )
+    output = multiblog.python(str(script)).stdout
+    assert output.strip() == (
+        "config.attributes['connection'] is set, but the flask-multidb"
+        " environment migrates one database per bind and cannot use a single"
+        " connection. Leave it unset."
+    )
+    assert not multiblog.database("main.db").exists()
+
+
 def pg_tables_and_version(url: str) -> tuple[set[str], list[str]]:
     from sqlalchemy import create_engine
     from sqlalchemy import inspect
