@@ -14,15 +14,20 @@ Two cases, decided by whether an app context is already active:
 from __future__ import annotations
 
 import contextvars
+import logging
+import traceback
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .app_loading import load_app
 from .app_loading import require_app_setting
 from .errors import AppNotFound
+from .settings import ACTIVE_APP_CONTEXT
 from .settings import APP_ENVIRONMENT_VARIABLE
 from .settings import APP_KEY
 from .settings import Setting
@@ -31,6 +36,10 @@ from .settings import find_setting
 if TYPE_CHECKING:
     from alembic.config import Config
     from flask import Flask
+
+log = logging.getLogger(__name__)
+
+_DOTENV_NAMES = (".flaskenv", ".env")
 
 # Set while we import the app or call its factory, to catch a factory that
 # runs an Alembic command itself without an app context: that command would
@@ -58,7 +67,7 @@ def app_in_context(
 
     if has_app_context():
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        setting = Setting(APP_KEY, app.import_name, "the active Flask app context")
+        setting = Setting(APP_KEY, app.import_name, ACTIVE_APP_CONTEXT)
         yield AppInUse(app, setting, loaded_here=False)
         return
 
@@ -84,8 +93,24 @@ def _load_once(setting: Setting) -> Flask:
     try:
         with _alembic_context_kept():
             return load_app(setting)
+    except SystemExit as exc:
+        # Exiting with 0 would make "alembic upgrade" succeed having done
+        # nothing.
+        raise AppNotFound(
+            f"{setting.describe()}: loading the app raised SystemExit"
+            f"({exc.code!r}){_where_raised(exc)}, so there is no app to migrate."
+            " Put that exit under \"if __name__ == '__main__':\", or point"
+            f" {APP_KEY} at code that builds the app without exiting."
+        ) from exc
     finally:
         _loading.reset(token)
+
+
+def _where_raised(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    return f" at {frames[-1].filename}, line {frames[-1].lineno}"
 
 
 @contextmanager
@@ -124,5 +149,24 @@ def _load_dotenv() -> None:
     from flask.cli import load_dotenv
     from flask.helpers import get_load_dotenv
 
-    if get_load_dotenv():
-        load_dotenv()
+    if not get_load_dotenv():
+        return
+    if find_spec("dotenv") is None:
+        # Flask would look in the working directory only; python-dotenv,
+        # had it been installed, would have searched upwards.
+        for directory in (Path.cwd(), *Path.cwd().parents):
+            found = [directory / n for n in _DOTENV_NAMES if (directory / n).is_file()]
+            if found:
+                log.warning(
+                    "%s %s present, but python-dotenv is not installed, so"
+                    " the variables in %s are not set (FLASK_APP among"
+                    " them). Install python-dotenv (pip install"
+                    " 'alembic-flask-env[dotenv]'), or set FLASK_SKIP_DOTENV=1"
+                    " to silence this.",
+                    " and ".join(str(path) for path in found),
+                    "is" if len(found) == 1 else "are",
+                    "it" if len(found) == 1 else "them",
+                )
+                return
+        return
+    load_dotenv()

@@ -9,14 +9,19 @@ handed in is used as it is, and the app's own engine is then never opened.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .errors import FlaskEnvError
+from .url_masking import masked_url
+from .url_masking import safe_url
+from .url_masking import scrub
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.engine import URL
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
 
@@ -64,28 +69,53 @@ def connected(connectable: Connection | Engine, whose: str) -> Iterator[Connecti
         yield connectable
         return
     try:
-        connection = connectable.connect()
+        connection = _printing_safely(connectable).connect()
     except DBAPIError as exc:
         url = connectable.url
         raise DatabaseUnreachable(
-            f"Could not connect to {url.render_as_string(hide_password=True)}"
-            f" ({whose}): {_driver_message(exc, url.password)} Check that the"
-            " server is running and reachable, and the user name and password"
-            " in the app's configuration."
+            f"Could not connect to {safe_url(url)} ({whose}):"
+            f" {_driver_message(exc, url)} {_advice(url)}"
         ) from None
     with connection:
         yield connection
 
 
-def _driver_message(error: Exception, password: str | None) -> str:
-    """The driver's own words on one line, with the password masked in case
+def _printing_safely(engine: Engine) -> Engine:
+    """``engine``, or a copy sharing its pool whose ``url`` has the secret
+    query values masked. Alembic prints ``connection.engine.url`` itself
+    (``alembic current -v``) and masks only the userinfo password; the
+    connection is made from the pool's own arguments, so the copy's ``url``
+    is only ever printed. The app's engine is not changed.
+    """
+    masked = masked_url(engine.url)
+    if masked is engine.url:
+        return engine
+    copy = engine.execution_options()
+    copy.url = masked
+    return copy
+
+
+def _advice(url: URL) -> str:
+    if url.get_backend_name() != "sqlite":
+        return (
+            "Check that the server is running and reachable, and the user name"
+            " and password in the app's configuration."
+        )
+    path = url.database or ""
+    if not path or path == ":memory:":
+        return "Check the SQLite URL in the app's configuration."
+    return (
+        f"SQLite could not open the file {path}: check that its directory"
+        f" {os.path.dirname(os.path.abspath(path))} exists and is writable, and"
+        " that the path names a file, not a directory (a relative path is"
+        " relative to the working directory)."
+    )
+
+
+def _driver_message(error: Exception, url: URL) -> str:
+    """The driver's own words on one line, with the secrets masked in case
     the driver echoes the connection string.
     """
-    from urllib.parse import quote_plus
-
-    message = str(getattr(error, "orig", None) or error)
-    if password:
-        for secret in (password, quote_plus(password)):
-            message = message.replace(secret, "***")
+    message = scrub(str(getattr(error, "orig", None) or error), url)
     text = " ".join(line.strip() for line in message.splitlines() if line.strip())
-    return text if text.endswith(".") else text + "."
+    return text if text.endswith((".", "?", "!")) else text + "."

@@ -15,6 +15,8 @@ from typing import Any
 from .errors import DatabaseNotFound
 from .settings import METADATA_KEY
 from .settings import Setting
+from .settings import where_to_set
+from .url_masking import safe_url
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -37,8 +39,10 @@ class Database:
     owns_engine: bool = False
 
     def describe(self) -> str:
-        """The URL with its password masked: safe to print."""
-        return self.engine.url.render_as_string(hide_password=True)
+        """The URL with its password and secret parameters masked: safe to
+        print.
+        """
+        return safe_url(self.engine.url)
 
 
 def find_default_database(
@@ -109,7 +113,7 @@ def find_default_database(
             " has a database but no metadata that alembic_flask_env knows of"
             " (Flask-SQLAlchemy-Lite and plain SQLAlchemy keep it on your own"
             f" declarative Base). Set {METADATA_KEY} ="
-            " yourpackage.models:Base.metadata in alembic.ini."
+            f" yourpackage.models:Base.metadata {where_to_set(app_setting)}."
         )
     database = Database(engine=engine, metadata=metadata, owns_engine=owns_engine)
     warn_if_empty(database.metadata, app.name, app_setting.key)

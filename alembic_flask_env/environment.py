@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
+    from sqlalchemy.schema import MetaData
 
     from .database import Database
     from .locking import LockSettings
@@ -73,7 +74,9 @@ def run_migrations(
     from .flask_migrate_compat import call_configure_callbacks
     from .settings import METADATA_KEY
     from .settings import find_setting
+    from .url_masking import safe_url
 
+    refuse_unknown_options(configure_options, "run_migrations")
     config, x_arguments, lock_settings = start_run(context)
 
     with app_in_context(config, x_arguments) as in_use:
@@ -86,7 +89,7 @@ def run_migrations(
         log.info(
             "Flask app %r, database %s",
             in_use.app.name,
-            target.engine.url.render_as_string(hide_password=True),
+            safe_url(target.engine.url),
         )
         call_configure_callbacks(in_use.app, config)
         options = context_options(
@@ -152,13 +155,39 @@ def migrate_database(
             context.run_migrations(**run_arguments)
         return
     with connected(target, whose) as connection:
+        owned = target is not connection
+        if owned:
+            in_real_transactions(connection)
+        context.configure(connection=connection, **options)
         # A handed-in Connection belongs to its owner's transaction, which
-        # taking the lock would commit.
-        lock = lock_settings if target is not connection else None
-        with migration_lock(connection, lock, _lock_id(options)):
-            context.configure(connection=connection, **options)
-            with context.begin_transaction():
-                context.run_migrations(**run_arguments)
+        # taking the lock would commit; and commands that only read the
+        # version (current, check, autogenerate) must not wait for a deploy.
+        lock = lock_settings if owned and writes_versions(context) else None
+        with (
+            migration_lock(connection, lock, _lock_id(options)),
+            context.begin_transaction(),
+        ):
+            context.run_migrations(**run_arguments)
+
+
+def in_real_transactions(connection: Connection) -> None:
+    """Make the migration connection transactional, even when the app's
+    engine is set to ``isolation_level="AUTOCOMMIT"``: otherwise every DDL
+    and data change of a failing run would stay committed while
+    ``alembic_version`` stays behind, and Alembic would still report
+    transactional DDL. The level is the one the database reports for the
+    connection (its default, or what the app chose), so only autocommit
+    changes; the app's engine and its other connections are left alone.
+    """
+    level = connection.get_isolation_level()
+    connection.execution_options(isolation_level=level)
+
+
+def writes_versions(context: ModuleType) -> bool:
+    """Whether this command may change ``alembic_version`` (upgrade,
+    downgrade, stamp): Alembic gives exactly those a destination revision.
+    """
+    return "destination_rev" in context.get_context().opts
 
 
 def configure_logging(config: Config) -> None:
@@ -202,11 +231,55 @@ def context_options(
     # A Flask-Migrate app's Migrate(...) arguments, then env.py's own.
     options.update(migrate_configure_args(app))
     options.update(overrides)
-    if skip_empty_autogenerate and getattr(config.cmd_opts, "autogenerate", False):
-        options["process_revision_directives"] = _skipping_empty_revisions(
-            options.get("process_revision_directives"), databases_in_run
-        )
+    skip_empty = skip_empty_autogenerate and getattr(
+        config.cmd_opts, "autogenerate", False
+    )
+    options["process_revision_directives"] = _revision_hook(
+        options.get("process_revision_directives"),
+        options["target_metadata"],
+        app.name,
+        databases_in_run if skip_empty else None,
+    )
     return options
+
+
+#: What SQLAlchemy and Alembic call the dialects whose options (such as
+#: ``mssql_batch_separator``) ``context.configure()`` passes on.
+_DIALECT_PREFIXES = ("mssql", "mysql", "mariadb", "oracle", "postgresql", "sqlite")
+
+
+def refuse_unknown_options(options: dict[str, Any], function: str) -> None:
+    """Refuse keyword arguments that ``context.configure()`` would accept
+    silently and ignore, such as ``compare_server_defaults=True``.
+
+    :raises FlaskEnvError: a name is neither a parameter of
+        ``context.configure()`` nor a dialect option.
+    """
+    import difflib
+    import inspect
+
+    from alembic.runtime.environment import EnvironmentContext
+
+    from .errors import FlaskEnvError
+
+    parameters = [
+        name
+        for name, parameter in inspect.signature(
+            EnvironmentContext.configure
+        ).parameters.items()
+        if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+    ]
+    for name in options:
+        if name in parameters or name.split("_", 1)[0] in _DIALECT_PREFIXES:
+            continue
+        close = difflib.get_close_matches(name, parameters, n=1)
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        raise FlaskEnvError(
+            f"{function}({name}=...) in env.py: {name!r} is not a parameter of"
+            f" Alembic's context.configure(), which would ignore it.{guess} Pass"
+            " only parameters of context.configure(), or dialect options named"
+            " after their dialect (such as mssql_batch_separator)."
+        )
 
 
 def _lock_id(options: dict[str, Any]) -> int:
@@ -218,9 +291,18 @@ def _lock_id(options: dict[str, Any]) -> int:
     )
 
 
-def _skipping_empty_revisions(
-    user_hook: RevisionDirectivesHook | None, databases_in_run: int
+def _revision_hook(
+    user_hook: RevisionDirectivesHook | None,
+    metadata: MetaData,
+    app_name: str,
+    databases_in_run: int | None,
 ) -> RevisionDirectivesHook:
+    """Alembic's ``process_revision_directives``: the user's hook, then a
+    refusal to drop every table because the models were never imported,
+    then (when ``databases_in_run`` is given) dropping an autogenerated
+    revision that found no change in any of that many databases.
+    """
+
     def process_revision_directives(
         context: MigrationContext,
         revision: str | Iterable[str | None],
@@ -228,12 +310,50 @@ def _skipping_empty_revisions(
     ) -> None:
         if user_hook is not None:
             user_hook(context, revision, directives)
-        if directives and all(
-            len(script.upgrade_ops_list) >= databases_in_run
-            and all(ops.is_empty() for ops in script.upgrade_ops_list)
-            for script in directives
+        if not metadata.tables:
+            _refuse_dropping_everything(directives, app_name)
+        if (
+            databases_in_run is not None
+            and directives
+            and all(
+                len(script.upgrade_ops_list) >= databases_in_run
+                and all(ops.is_empty() for ops in script.upgrade_ops_list)
+                for script in directives
+            )
         ):
             directives[:] = []
             log.info("No changes in schema detected.")
 
     return process_revision_directives
+
+
+def _refuse_dropping_everything(
+    directives: list[MigrationScript], app_name: str
+) -> None:
+    """:raises EmptyMetadata: the revision would drop tables although the
+    metadata has none, which means the models were not imported, not that
+    every table is to go.
+    """
+    from alembic.operations.ops import DropTableOp
+
+    from .errors import EmptyMetadata
+    from .settings import APP_KEY
+
+    for script in directives:
+        if not script.upgrade_ops_list:
+            continue
+        dropped = [
+            op.table_name
+            for op in script.upgrade_ops_list[-1].ops
+            if isinstance(op, DropTableOp)
+        ]
+        if dropped:
+            raise EmptyMetadata(
+                f"The metadata of Flask app {app_name!r} has no tables, so"
+                f" autogenerate would drop every table of the database"
+                f" ({', '.join(sorted(dropped))}); no revision was written. Most"
+                f" often the models module is never imported by the code that"
+                f" {APP_KEY} names; import it there. To drop every table on"
+                " purpose, write that revision by hand ('alembic revision -m"
+                " ...' and op.drop_table())."
+            )

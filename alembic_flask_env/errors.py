@@ -27,3 +27,15 @@ class AppNotFound(FlaskEnvError):
 
 class DatabaseNotFound(FlaskEnvError):
     """The Flask application has no usable SQLAlchemy extension."""
+
+
+class EmptyMetadata(FlaskEnvError):
+    """Autogenerate would drop every table: the metadata has none, which
+    means the models were never imported.
+    """
+
+
+class UnknownBindFunctions(FlaskEnvError):
+    """A multi-database revision has functions for a bind the app does not
+    have, so running it would change nothing.
+    """

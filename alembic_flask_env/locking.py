@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 _POLL_SECONDS = 0.2
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 
 
 class MigrationLockTimeout(FlaskEnvError):
@@ -56,17 +55,21 @@ def read_lock_settings(config: Config, x_arguments: Mapping[str, str]) -> LockSe
     """``migration_lock`` (default true) and ``migration_lock_timeout``
     (seconds, default 300), from ``-x``, the ini or pyproject.toml.
 
-    :raises FlaskEnvError: a value is not a boolean or a positive number.
+    :raises FlaskEnvError: a value is not a boolean, or not a finite number
+        of seconds that is 0 or more (0: do not wait).
     """
+    from sqlalchemy.util import asbool
+
     enabled = True
     lock = find_setting(config, x_arguments, LOCK_KEY)
     if lock is not None:
-        if lock.value.lower() not in _TRUE | _FALSE:
+        try:
+            enabled = asbool(lock.value)
+        except ValueError:
             raise FlaskEnvError(
                 f"{lock.describe()} is not a boolean. Set {LOCK_KEY} = true (the"
                 f" default: one migration run at a time) or {LOCK_KEY} = false."
-            )
-        enabled = lock.value.lower() in _TRUE
+            ) from None
 
     timeout_setting = find_setting(config, x_arguments, TIMEOUT_KEY) or Setting(
         TIMEOUT_KEY, str(DEFAULT_TIMEOUT_SECONDS), "the default"
@@ -74,12 +77,12 @@ def read_lock_settings(config: Config, x_arguments: Mapping[str, str]) -> LockSe
     try:
         timeout = float(timeout_setting.value)
     except ValueError:
-        timeout = -1.0
-    if not timeout > 0:
+        timeout = math.nan
+    if not (math.isfinite(timeout) and timeout >= 0):
         raise FlaskEnvError(
-            f"{timeout_setting.describe()} is not a positive number of seconds."
-            f" Set {TIMEOUT_KEY} to how long to wait for another migration run,"
-            f" for example {TIMEOUT_KEY} = 600."
+            f"{timeout_setting.describe()} is not a number of seconds (finite,"
+            f" 0 or more). Set {TIMEOUT_KEY} to how long to wait for another"
+            f" migration run, for example {TIMEOUT_KEY} = 600 (0: do not wait)."
         )
     return LockSettings(enabled, timeout, timeout_setting)
 
@@ -141,8 +144,17 @@ def migration_lock(
         try:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             connection.commit()
-        except Exception:
-            # Never hide the migration's own error; closing the connection
-            # releases the lock too.
-            log.warning("Could not release the migration lock", exc_info=True)
+        except Exception as error:
+            # Never hide the migration's own error (its traceback is the one
+            # that matters); closing the connection releases the lock too.
+            log.warning(
+                "Could not release the migration lock (%s); closing the"
+                " connection releases it.",
+                _first_line(error),
+            )
             connection.invalidate()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

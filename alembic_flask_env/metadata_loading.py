@@ -33,6 +33,12 @@ def load_metadata(setting: Setting) -> MetaData:
             f"{setting.describe()} is not 'module:attribute'. Name the metadata"
             f" of your models, for example {setting.key} = {_EXAMPLE}."
         )
+    if module_name.startswith("."):
+        raise DatabaseNotFound(
+            f"{setting.describe()} names the relative module {module_name!r},"
+            " which has no package to be relative to. Write the module's full"
+            f" name, for example {setting.key} = {_EXAMPLE}."
+        )
     try:
         target: object = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -16,14 +16,26 @@ so a folder converted from ``flask db`` passes ``default_engine_name=""``.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 from typing import Any
 
 from .database import DEFAULT_BIND
 from .errors import FlaskEnvError
+from .errors import UnknownBindFunctions
 from .settings import BINDS_KEY
 from .settings import Setting
 
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationInfo
+    from alembic.script import ScriptDirectory
+
 log = logging.getLogger(__name__)
+
+#: A revision's function for one bind: upgrade_<bind>() or downgrade_<bind>().
+_BIND_FUNCTION = re.compile(r"^(upgrade|downgrade)_(\w*)$")
 
 
 def run_multidb_migrations(
@@ -55,10 +67,12 @@ def run_multidb_migrations(
     from .database import warn_if_empty
     from .environment import context_options
     from .environment import migrate_database
+    from .environment import refuse_unknown_options
     from .environment import start_run
     from .flask_migrate_compat import call_configure_callbacks
     from .settings import find_setting
 
+    refuse_unknown_options(configure_options, "run_multidb_migrations")
     config, x_arguments, lock_settings = start_run(context)
     if config.attributes.get(CONNECTION_ATTRIBUTE) is not None:
         raise FlaskEnvError(
@@ -77,6 +91,9 @@ def run_multidb_migrations(
             name: default_engine_name if name == DEFAULT_BIND else name
             for name in all_binds
         }
+        check_revision_functions(
+            context.script, engine_names.values(), default_engine_name
+        )
         done: list[str] = []
         try:
             for name in selected:
@@ -103,6 +120,10 @@ def run_multidb_migrations(
                         **configure_options,
                     },
                     databases_in_run=len(selected),
+                )
+                options["on_version_apply"] = (
+                    *_as_tuple(options.get("on_version_apply")),
+                    _logging_skipped_binds(name, engine_names[name]),
                 )
                 try:
                     migrate_database(
@@ -138,6 +159,12 @@ def select_binds(available: list[str], setting: Setting | None) -> list[str]:
     if setting is None:
         return available
     wanted = [name.strip() for name in setting.value.split(",") if name.strip()]
+    if not wanted:
+        raise FlaskEnvError(
+            f"{setting.describe()} names no bind. Set {BINDS_KEY} to some of"
+            f" {', '.join(available)}, separated by commas, or leave it empty"
+            " (or unset) for all."
+        )
     unknown = [name for name in wanted if name not in available]
     if unknown:
         raise FlaskEnvError(
@@ -147,3 +174,83 @@ def select_binds(available: list[str], setting: Setting | None) -> list[str]:
             " some of them, separated by commas, or leave it empty for all."
         )
     return [name for name in available if name in wanted]
+
+
+def check_revision_functions(
+    script: ScriptDirectory, engine_names: Collection[str], default_engine_name: str
+) -> None:
+    """Refuse a revision with ``upgrade_<x>()``/``downgrade_<x>()`` for an
+    ``x`` that is no bind of the app: its dispatch would find no function
+    for the real binds, run nothing, and stamp the revision done.
+
+    :raises UnknownBindFunctions: the first such revision.
+    """
+    for revision in script.walk_revisions():
+        module = getattr(revision, "module", None)
+        functions = {
+            name: match.group(2)
+            for name, value in vars(module).items()
+            if callable(value) and (match := _BIND_FUNCTION.match(name))
+        }
+        unknown = sorted({bind for bind in functions.values()} - set(engine_names))
+        if not unknown:
+            continue
+        if "" in unknown and default_engine_name != "":
+            fix = (
+                "Revisions written by Flask-Migrate name the default bind ''"
+                ' (upgrade_()): pass default_engine_name="" to'
+                " run_multidb_migrations() in env.py, as 'python -m"
+                " alembic_flask_env convert' does."
+            )
+        else:
+            fix = (
+                "Rename the functions after the binds they are for, or delete"
+                " the functions of a bind the app no longer has."
+            )
+        raise UnknownBindFunctions(
+            f"Revision {revision.revision} ({revision.path}) defines"
+            f" {', '.join(f'{name}()' for name in sorted(functions))}, but"
+            f" {', '.join(repr(bind) for bind in unknown)}"
+            f" {'is not a bind' if len(unknown) == 1 else 'are not binds'} of"
+            f" the app; its binds are named"
+            f" {', '.join(repr(name) for name in engine_names)} in revisions."
+            f" Running it would change nothing and mark it done. {fix}"
+        )
+
+
+def _logging_skipped_binds(bind: str, engine_name: str) -> Any:
+    """An ``on_version_apply`` hook that says when a revision had no
+    function for this bind (it was written before the bind existed), so
+    that running nothing for it is never silent.
+    """
+
+    def on_version_apply(
+        *,
+        ctx: MigrationContext,
+        step: MigrationInfo,
+        heads: set[str],
+        run_args: dict[str, Any],
+    ) -> None:
+        if step.is_stamp:
+            return
+        revision = step.up_revision
+        function = f"{'upgrade' if step.is_upgrade else 'downgrade'}_{engine_name}"
+        module = getattr(revision, "module", None)
+        if revision is not None and not hasattr(module, function):
+            log.info(
+                "Revision %s has no %s(): nothing ran for bind %r (the"
+                " revision predates the bind).",
+                revision.revision,
+                function,
+                bind,
+            )
+
+    return on_version_apply
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if callable(value):
+        return (value,)
+    return tuple(value)

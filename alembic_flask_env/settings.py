@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,34 @@ LOCK_TIMEOUT_KEY = "migration_lock_timeout"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
 OUR_KEYS = (APP_KEY, BINDS_KEY, METADATA_KEY, LOCK_KEY, LOCK_TIMEOUT_KEY)
 
+#: An example value of each key, for the messages that ask for one.
+EXAMPLES = {
+    APP_KEY: "yourpackage:create_app",
+    BINDS_KEY: "default,users",
+    METADATA_KEY: "yourpackage.models:Base.metadata",
+    LOCK_KEY: "false",
+    LOCK_TIMEOUT_KEY: "600",
+}
+
+#: The TOML types each key accepts in [tool.alembic], besides a string. A
+#: TOML value is turned into the text the same key would have in the ini
+#: file, so every key is parsed in one place whatever file it came from.
+_TOML_TYPES: dict[str, tuple[type, ...]] = {
+    BINDS_KEY: (list,),
+    LOCK_KEY: (bool,),
+    LOCK_TIMEOUT_KEY: (int, float),
+}
+_TOML_TYPE_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a float",
+    list: "a list of strings",
+}
+
+#: Where a Setting of the app comes from when an app context was active
+#: and flask_app was never read.
+ACTIVE_APP_CONTEXT = "the active Flask app context"
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -33,6 +62,8 @@ class Setting:
     source: str
 
     def describe(self) -> str:
+        if self.source == ACTIVE_APP_CONTEXT:
+            return f"{ACTIVE_APP_CONTEXT} ({self.key} is not read there)"
         return f"{self.key} = {self.value!r} (from {self.source})"
 
 
@@ -51,15 +82,15 @@ def find_setting(
     if value:
         return Setting(key, value, f"-x {key}=...")
 
-    value = (config.get_main_option(key) or "").strip()
+    value = _ini_value(config, key).strip()
     if value:
         return Setting(key, value, _ini_name(config))
 
     # Not get_alembic_option(): it stops at the ini's key even when that is
     # empty, as the template's "flask_app =" is until the user fills it in.
-    value = str(_toml_table(config).get(key) or "").strip()
+    value = _toml_value(config, key).strip()
     if value:
-        return Setting(key, value, "[tool.alembic] in pyproject.toml")
+        return Setting(key, value, TOML_SOURCE)
 
     if environment_variable is not None:
         value = os.environ.get(environment_variable, "").strip()
@@ -68,6 +99,90 @@ def find_setting(
                 key, value, f"the {environment_variable} environment variable"
             )
     return None
+
+
+TOML_SOURCE = "[tool.alembic] in pyproject.toml"
+
+
+def _ini_value(config: Config, key: str) -> str:
+    """The key's value in the ini file, "" if it is not there.
+
+    :raises FlaskEnvError: the value has a ``%`` that ConfigParser cannot
+        interpolate; its own exception names neither the key nor the fix.
+    """
+    try:
+        return config.get_main_option(key) or ""
+    except configparser.InterpolationError:
+        section = config.config_ini_section
+        raw = config.file_config.get(section, key, raw=True)
+        raise FlaskEnvError(
+            f"{key} = {raw!r} (from {_ini_name(config)}) has a '%' that the ini"
+            " file reads as the start of a %(name)s substitution. Write each"
+            f" literal '%' in {key} as '%%'."
+        ) from None
+
+
+def _toml_value(config: Config, key: str) -> str:
+    """The key's value in [tool.alembic] as the text the ini would hold:
+    ``true``/``false`` for booleans, numbers as written, lists of strings
+    joined by commas.
+
+    :raises FlaskEnvError: a TOML type the key does not take.
+    """
+    value = config.toml_alembic_config.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    allowed = _TOML_TYPES.get(key, ())
+    # bool is an int in Python, but not a number of seconds in TOML.
+    if isinstance(value, allowed) and not (
+        isinstance(value, bool) and bool not in allowed
+    ):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list):
+            if all(isinstance(item, str) for item in value):
+                return ",".join(value) if value else ","
+        else:
+            return str(value)
+    kinds = ["a string", *(_TOML_TYPE_NAMES[t] for t in allowed)]
+    accepted = " or ".join(
+        [", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds
+    )
+    raise FlaskEnvError(
+        f"{key} = {value!r} (from {TOML_SOURCE}) is {_toml_type_name(value)},"
+        f" which {key} cannot be. It takes {accepted}, for example"
+        f" {key} = {_toml_example(key)}."
+    )
+
+
+def _toml_type_name(value: object) -> str:
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+        return "a list with items that are not strings"
+    for kind, name in _TOML_TYPE_NAMES.items():
+        if type(value) is kind:
+            return name
+    return f"a {type(value).__name__}"
+
+
+def _toml_example(key: str) -> str:
+    example = EXAMPLES[key]
+    if key in (LOCK_KEY, LOCK_TIMEOUT_KEY):
+        return example
+    if key == BINDS_KEY:
+        return "[" + ", ".join(f'"{name}"' for name in example.split(",")) + "]"
+    return f'"{example}"'
+
+
+def where_to_set(setting: Setting) -> str:
+    """Where the user keeps this package's keys, judged by where ``setting``
+    came from, for messages that ask them to add another key: "in
+    alembic.ini", "under [tool.alembic] in pyproject.toml", or both.
+    """
+    if setting.source == TOML_SOURCE:
+        return f"under {TOML_SOURCE}"
+    if setting.source.startswith("["):  # [alembic] in <ini file>
+        return f"in {setting.source.partition(' in ')[2]}"
+    return f"in alembic.ini (or under {TOML_SOURCE})"
 
 
 def read_x_arguments(arguments: list[str]) -> dict[str, str]:
@@ -80,24 +195,14 @@ def read_x_arguments(arguments: list[str]) -> dict[str, str]:
     values = {}
     for argument in arguments:
         key, separator, value = argument.partition("=")
-        if not separator and key.strip() in OUR_KEYS:
+        name = key.strip()
+        if not separator and name in OUR_KEYS:
             raise FlaskEnvError(
-                f"-x {argument!r} has no value. Write -x {key.strip()}=VALUE,"
-                f" for example -x {APP_KEY}=yourpackage:create_app."
+                f"-x {argument!r} has no value. Write -x {name}=VALUE,"
+                f" for example -x {name}={EXAMPLES[name]}."
             )
         values[key] = value
     return values
-
-
-def _toml_table(config: Config) -> Mapping[str, object]:
-    try:
-        return config.toml_alembic_config
-    except ValueError as exc:  # tomllib.TOMLDecodeError
-        raise FlaskEnvError(
-            f"{config.toml_file_name} is not valid TOML ({exc}), so its"
-            " [tool.alembic] table cannot be read. Fix the file, or run alembic"
-            " from a directory without it (or name another with -c)."
-        ) from None
 
 
 def _ini_name(config: Config) -> str:

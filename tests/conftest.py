@@ -78,3 +78,11 @@ def postgresql_databases() -> Iterator[Callable[[], str]]:
 def postgresql_url(postgresql_databases: Callable[[], str]) -> str:
     """A fresh, empty PostgreSQL database for one test; its URL."""
     return postgresql_databases()
+
+
+@pytest.fixture
+def pg(blog: Project, postgresql_url: str) -> Project:
+    """The blog project pointed at a fresh PostgreSQL database."""
+    blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
+    blog.postgresql_url = postgresql_url
+    return blog

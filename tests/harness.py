@@ -14,11 +14,17 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
 
 POSTGRESQL_URL_VARIABLE = "ALEMBIC_FLASK_ENV_TEST_POSTGRESQL_URL"
 PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -30,6 +36,7 @@ _LEAKY_VARIABLES = (
     "FLASK_APP",
     "FLASK_DEBUG",
     "BLOGAPP_DATABASE_URI",
+    "BLOGAPP_ISOLATION_LEVEL",
     "PYTHONPATH",
     POSTGRESQL_URL_VARIABLE,
 )
@@ -38,7 +45,8 @@ _LEAKY_VARIABLES = (
 def clean_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _LEAKY_VARIABLES}
     env["PATH"] = os.pathsep.join([str(BIN_DIR), env.get("PATH", "")])
-    # python-dotenv is a test dependency; only the tests about .env use it.
+    # python-dotenv is a test dependency (except in min); only the tests
+    # about .env files read them.
     env["FLASK_SKIP_DOTENV"] = "1"
     env.pop("PYTHONDEVMODE", None)
     return env
@@ -50,6 +58,8 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.env = clean_environment()
+        #: Set by the ``pg`` fixture: the project's PostgreSQL database.
+        self.postgresql_url = ""
 
     def run(
         self,
@@ -143,3 +153,63 @@ class Project:
 
 
 ProjectFactory = Callable[..., Project]
+
+
+# -- PostgreSQL ------------------------------------------------------------
+
+
+def query(project: Project, sql: str) -> list[tuple[object, ...]]:
+    """Run ``sql`` on the project's PostgreSQL database."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(project.postgresql_url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def columns(project: Project, table: str) -> list[str]:
+    rows = query(
+        project,
+        "SELECT column_name FROM information_schema.columns"
+        f" WHERE table_name = '{table}' ORDER BY ordinal_position",
+    )
+    return [str(row[0]) for row in rows]
+
+
+def write_revision(
+    project: Project, revision: str, down: str | None, upgrade: str
+) -> Path:
+    """A revision file with ``upgrade`` as the body of ``upgrade()``."""
+    body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
+    path = project.root / "migrations" / "versions" / f"{revision}.py"
+    path.write_text(
+        f"from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        f"def upgrade():\n{body}\n\n\n"
+        "def downgrade():\n    pass\n"
+    )
+    return path
+
+
+def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
+    """Take the migration lock of the project's database in this process,
+    as a running deploy would; close the connection to release it.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    from alembic_flask_env.locking import lock_id
+
+    engine = create_engine(project.postgresql_url)
+    connection = engine.connect()
+    key = lock_id("alembic_version", None)
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    connection.commit()
+    return engine, connection

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from harness import Project
@@ -65,6 +67,10 @@ def test_the_ini_wins_over_pyproject_toml(blog: Project) -> None:
     loads_app_with_database(blog, "ini.db")
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("dotenv") is None,
+    reason="python-dotenv is not installed (the min environment runs without it)",
+)
 def test_flask_app_from_flaskenv_like_the_flask_command(blog: Project) -> None:
     blog.set_ini_option("flask_app", "")
     (blog.root / ".flaskenv").write_text("FLASK_APP=blogapp:create_app('dotenv')\n")

@@ -174,9 +174,9 @@ def test_errors_in_the_users_code_keep_their_traceback(
         (
             ["-x", "migration_lock_timeout=soon"],
             "migration_lock_timeout = 'soon' (from -x migration_lock_timeout=...)"
-            " is not a positive number of seconds. Set migration_lock_timeout to"
-            " how long to wait for another migration run, for example"
-            " migration_lock_timeout = 600.",
+            " is not a number of seconds (finite, 0 or more). Set"
+            " migration_lock_timeout to how long to wait for another migration"
+            " run, for example migration_lock_timeout = 600 (0: do not wait).",
         ),
     ],
 )

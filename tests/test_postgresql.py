@@ -5,61 +5,19 @@ deploys apply each revision once, and the password never appears.
 from __future__ import annotations
 
 import subprocess
-import textwrap
 import urllib.parse
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-
-from alembic_flask_env.locking import lock_id
 
 from harness import ALEMBIC
 from harness import Project
+from harness import columns
+from harness import hold_the_migration_lock
+from harness import query
+from harness import write_revision
 
 pytestmark = pytest.mark.postgresql
-
-
-@pytest.fixture
-def pg(blog: Project, postgresql_url: str) -> Project:
-    """The blog project pointed at a fresh PostgreSQL database."""
-    blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
-    blog.postgresql_url = postgresql_url  # type: ignore[attr-defined]
-    return blog
-
-
-def query(project: Project, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(project.postgresql_url)  # type: ignore[attr-defined]
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-def columns(project: Project, table: str) -> list[str]:
-    rows = query(
-        project,
-        "SELECT column_name FROM information_schema.columns"
-        f" WHERE table_name = '{table}' ORDER BY ordinal_position",
-    )
-    return [str(row[0]) for row in rows]
-
-
-def write_revision(
-    project: Project, revision: str, down: str | None, upgrade: str
-) -> None:
-    body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
-    (project.root / "migrations" / "versions" / f"{revision}.py").write_text(
-        f"from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {down!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{body}\n\n\n"
-        "def downgrade():\n    pass\n"
-    )
 
 
 def write_notes_revisions(project: Project) -> None:
@@ -168,15 +126,6 @@ def test_eight_parallel_deploys_apply_each_revision_once(pg: Project) -> None:
     assert query(pg, "SELECT version_num FROM alembic_version") == [("d3",)]
 
 
-def hold_the_migration_lock(project: Project):  # type: ignore[no-untyped-def]
-    engine = create_engine(project.postgresql_url)  # type: ignore[attr-defined]
-    connection = engine.connect()
-    key = lock_id("alembic_version", None)
-    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-    connection.commit()
-    return engine, connection
-
-
 def test_a_held_lock_times_out_with_a_clear_error(pg: Project) -> None:
     write_revision(pg, "t1", None, 'op.execute("CREATE TABLE t (id integer)")')
     engine, connection = hold_the_migration_lock(pg)
@@ -207,7 +156,7 @@ def password_forms(url: str) -> list[str]:
 
 
 def test_the_password_never_appears(pg: Project) -> None:
-    secrets = password_forms(pg.postgresql_url)  # type: ignore[attr-defined]
+    secrets = password_forms(pg.postgresql_url)
     outputs = [
         pg.output(pg.alembic("revision", "--autogenerate", "-m", "init")),
         pg.output(pg.alembic("upgrade", "head")),
@@ -216,7 +165,7 @@ def test_the_password_never_appears(pg: Project) -> None:
         pg.output(pg.alembic("upgrade", "head", "--sql")),
         pg.output(pg.alembic("check")),
     ]
-    masked = make_url(pg.postgresql_url).render_as_string(hide_password=True)  # type: ignore[attr-defined]
+    masked = make_url(pg.postgresql_url).render_as_string(hide_password=True)
     assert masked in outputs[1]
     for output in outputs:
         for secret in secrets:
@@ -227,7 +176,7 @@ def test_the_password_never_appears(pg: Project) -> None:
 def test_an_unreachable_database_is_a_clear_error_without_the_password(
     pg: Project, failure: str
 ) -> None:
-    url = make_url(pg.postgresql_url)  # type: ignore[attr-defined]
+    url = make_url(pg.postgresql_url)
     if failure == "server down":
         url = url.set(port=1)
         expected = "Connection refused"
@@ -245,6 +194,7 @@ def test_an_unreachable_database_is_a_clear_error_without_the_password(
         " (the database of Flask app 'blogapp'): "
     )
     assert expected in line
+    assert "?." not in line, "the driver's question got a full stop"
     assert line.endswith(
         "Check that the server is running and reachable, and the user name and"
         " password in the app's configuration."

@@ -14,6 +14,9 @@ def create_app(config_name="default"):
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
         "BLOGAPP_DATABASE_URI", f"sqlite:///{config_name}.db"
     )
+    isolation_level = os.environ.get("BLOGAPP_ISOLATION_LEVEL")
+    if isolation_level:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"isolation_level": isolation_level}
     db.init_app(app)
     from . import models  # noqa: F401  (registers the tables on db.metadata)
 

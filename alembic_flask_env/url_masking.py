@@ -1,0 +1,75 @@
+"""Database URLs that are safe to print.
+
+SQLAlchemy's ``render_as_string(hide_password=True)`` masks the password of
+the userinfo only, but libpq and most drivers also take secrets as query
+parameters (``?password=...``, ``?sslpassword=...``, API tokens), which would
+then reach the log of every command, a ``FAILED:`` line, or the SQL file a
+DBA is sent. Every URL this package prints goes through :func:`safe_url`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+from urllib.parse import quote_plus
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+MASK = "***"
+# Survives percent-encoding unchanged, unlike "***" in a query value.
+_PLACEHOLDER = "MASKEDBYALEMBICFLASKENV"
+#: Shorter secrets are not scrubbed from free text: replacing every "ab" in
+#: a driver's message would garble it more than it protects.
+_SHORTEST_SCRUBBED = 4
+
+#: Query parameter names that hold a secret: exact names, then fragments.
+_SECRET_NAMES = frozenset({"password", "passwd", "pwd", "pass", "sslpassword"})
+_SECRET_FRAGMENT = re.compile(r"password|passwd|secret|token|key|credential", re.I)
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a URL query parameter of this name holds a secret."""
+    return name.lower() in _SECRET_NAMES or bool(_SECRET_FRAGMENT.search(name))
+
+
+def safe_url(url: URL) -> str:
+    """``url`` as text, with its password and every secret query value
+    replaced by ``***``.
+    """
+    rendered = masked_url(url, _PLACEHOLDER).render_as_string(hide_password=True)
+    return rendered.replace(_PLACEHOLDER, MASK)
+
+
+def masked_url(url: URL, mask: str = MASK) -> URL:
+    """``url`` with every secret query value replaced by ``mask`` (the
+    userinfo password stays: SQLAlchemy masks that one when rendering).
+    """
+    secret = {name: mask for name in url.query if is_secret_parameter(name)}
+    return url.update_query_dict(secret) if secret else url
+
+
+def secrets_of(url: URL) -> Iterator[str]:
+    """Every secret in ``url``, raw and percent-encoded, longest first, so a
+    driver's message that echoes the connection string can be scrubbed.
+    """
+    values: list[str] = [url.password or ""] if url.password else []
+    for name, value in url.query.items():
+        if is_secret_parameter(name):
+            values += [value] if isinstance(value, str) else list(value)
+    forms = {
+        form
+        for value in values
+        if len(value) >= _SHORTEST_SCRUBBED
+        for form in (value, quote_plus(value), quote(value, safe=""))
+    }
+    yield from sorted(forms, key=len, reverse=True)
+
+
+def scrub(text: str, url: URL) -> str:
+    """``text`` with every secret of ``url`` replaced by ``***``."""
+    for secret in secrets_of(url):
+        text = text.replace(secret, MASK)
+    return text

@@ -1,0 +1,505 @@
+"""Inputs at the edges: nothing may make the environment do the wrong thing
+silently. Each case runs the real ``alembic`` script on SQLite; the cases
+that need a server are in ``test_postgresql_edges.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import Project
+from harness import ProjectFactory
+
+BLOG_TABLES = {"user", "post", "alembic_version"}
+
+
+def write_pyproject(project: Project, table: str) -> None:
+    (project.root / "pyproject.toml").write_text(
+        "[tool.alembic]\n" + textwrap.dedent(table).lstrip()
+    )
+
+
+# -- Autogenerate against empty metadata ------------------------------------
+
+
+def test_autogenerate_never_drops_every_table_because_models_were_not_imported(
+    blog: Project,
+) -> None:
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    blog.alembic("upgrade", "head")
+    before = blog.revision_files()
+    blog.set_ini_option("flask_app", "bare_app:create_app")
+
+    assert blog.failure("revision", "--autogenerate", "-m", "oops") == (
+        "The metadata of Flask app 'bare_app' has no tables, so autogenerate"
+        " would drop every table of the database (post, user); no revision was"
+        " written. Most often the models module is never imported by the code"
+        " that flask_app names; import it there. To drop every table on"
+        " purpose, write that revision by hand ('alembic revision -m ...' and"
+        " op.drop_table())."
+    )
+    assert blog.revision_files() == before
+    assert blog.tables() == BLOG_TABLES
+
+    # A revision written by hand is still possible.
+    blog.alembic("revision", "-m", "by hand")
+    assert len(blog.revision_files()) == len(before) + 1
+
+
+def test_autogenerate_with_empty_metadata_and_an_empty_database_is_fine(
+    blog: Project,
+) -> None:
+    blog.set_ini_option("flask_app", "bare_app:create_app")
+    output = blog.output(blog.alembic("revision", "--autogenerate", "-m", "none"))
+    assert "No changes in schema detected." in output
+    assert blog.revision_files() == []
+
+
+# -- Settings that were silently misread ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            "flask_app = 1",
+            "flask_app = 1 (from [tool.alembic] in pyproject.toml) is an"
+            " integer, which flask_app cannot be. It takes a string, for"
+            ' example flask_app = "yourpackage:create_app".',
+        ),
+        (
+            "migration_lock = 1",
+            "migration_lock = 1 (from [tool.alembic] in pyproject.toml) is an"
+            " integer, which migration_lock cannot be. It takes a string or a"
+            " boolean, for example migration_lock = false.",
+        ),
+        (
+            "migration_lock_timeout = true",
+            "migration_lock_timeout = True (from [tool.alembic] in"
+            " pyproject.toml) is a boolean, which migration_lock_timeout cannot"
+            " be. It takes a string, an integer or a float, for example"
+            " migration_lock_timeout = 600.",
+        ),
+        (
+            'migration_lock_timeout = ["1"]',
+            "migration_lock_timeout = ['1'] (from [tool.alembic] in"
+            " pyproject.toml) is a list of strings, which migration_lock_timeout"
+            " cannot be. It takes a string, an integer or a float, for example"
+            " migration_lock_timeout = 600.",
+        ),
+        (
+            "flask_metadata = {module = 'x'}",
+            "flask_metadata = {'module': 'x'} (from [tool.alembic] in"
+            " pyproject.toml) is a dict, which flask_metadata cannot be. It"
+            " takes a string, for example flask_metadata ="
+            ' "yourpackage.models:Base.metadata".',
+        ),
+        (
+            "migration_lock_timeout = inf",
+            "migration_lock_timeout = 'inf' (from [tool.alembic] in"
+            " pyproject.toml) is not a number of seconds (finite, 0 or more)."
+            " Set migration_lock_timeout to how long to wait for another"
+            " migration run, for example migration_lock_timeout = 600 (0: do not"
+            " wait).",
+        ),
+        (
+            "migration_lock = 'maybe'",
+            "migration_lock = 'maybe' (from [tool.alembic] in pyproject.toml)"
+            " is not a boolean. Set migration_lock = true (the default: one"
+            " migration run at a time) or migration_lock = false.",
+        ),
+    ],
+)
+def test_pyproject_values_of_a_type_the_key_does_not_take(
+    blog: Project, table: str, message: str
+) -> None:
+    if table.startswith("flask_app"):
+        blog.set_ini_option("flask_app", "")
+    write_pyproject(blog, table)
+    assert blog.failure("upgrade", "head") == message
+    assert not blog.database().exists()
+
+
+@pytest.mark.parametrize("timeout", ["0", "2", "2.5"])
+def test_pyproject_numbers_and_booleans_are_read_as_such(
+    blog: Project, timeout: str
+) -> None:
+    """On SQLite the lock is never taken, so what is shown is that each value
+    is accepted; test_postgresql_edges shows that they take effect.
+    """
+    write_pyproject(
+        blog, f"migration_lock = false\nmigration_lock_timeout = {timeout}\n"
+    )
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    blog.alembic("upgrade", "head")
+    assert blog.tables() == BLOG_TABLES
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("flask_app", "blogapp:create_app('100%')"),
+        ("migration_lock_timeout", "5%"),
+        ("flask_metadata", "blogapp.models:%(nothing)s"),
+    ],
+)
+def test_a_percent_in_one_of_our_ini_keys(blog: Project, key: str, value: str) -> None:
+    blog.set_ini_option(key, value)
+    assert blog.failure("current") == (
+        f"{key} = {value!r} (from [alembic] in alembic.ini) has a '%' that the"
+        " ini file reads as the start of a %(name)s substitution. Write each"
+        f" literal '%' in {key} as '%%'."
+    )
+
+
+def test_a_doubled_percent_is_a_literal_one(blog: Project) -> None:
+    blog.set_ini_option("flask_app", "blogapp:create_app('100%%')")
+    blog.alembic("current")
+    assert blog.database("100%.db").exists()
+
+
+@pytest.mark.parametrize("timeout", ["inf", "1e309", "-1", "nan", "-0.5"])
+def test_a_lock_timeout_that_is_no_finite_number_of_seconds(
+    blog: Project, timeout: str
+) -> None:
+    assert blog.failure("-x", f"migration_lock_timeout={timeout}", "current") == (
+        f"migration_lock_timeout = {timeout!r} (from -x"
+        " migration_lock_timeout=...) is not a number of seconds (finite, 0 or"
+        " more). Set migration_lock_timeout to how long to wait for another"
+        " migration run, for example migration_lock_timeout = 600 (0: do not"
+        " wait)."
+    )
+
+
+def test_dash_x_without_a_value_gives_an_example_for_that_key(blog: Project) -> None:
+    assert blog.failure("-x", "migration_lock", "current") == (
+        "-x 'migration_lock' has no value. Write -x migration_lock=VALUE, for"
+        " example -x migration_lock=false."
+    )
+
+
+# -- Keyword arguments that Alembic would ignore -----------------------------
+
+
+@pytest.mark.parametrize(("function", "template"), [("run_migrations", "flask")])
+def test_an_unknown_keyword_argument_in_env_py(
+    blog: Project, function: str, template: str
+) -> None:
+    (blog.root / "migrations" / "env.py").write_text(
+        f"from alembic_flask_env import {function}\n\n"
+        f"{function}(compare_server_defaults=True)\n"
+    )
+    assert blog.failure("upgrade", "head") == (
+        f"{function}(compare_server_defaults=...) in env.py:"
+        " 'compare_server_defaults' is not a parameter of Alembic's"
+        " context.configure(), which would ignore it. Did you mean"
+        " 'compare_server_default'? Pass only parameters of"
+        " context.configure(), or dialect options named after their dialect"
+        " (such as mssql_batch_separator)."
+    )
+
+
+def test_dialect_options_and_real_parameters_are_passed_on(blog: Project) -> None:
+    (blog.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(compare_server_default=True,"
+        " mssql_batch_separator='GO', sqlite_autoincrement=False)\n"
+    )
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    blog.alembic("upgrade", "head")
+    assert blog.tables() == BLOG_TABLES
+
+
+# -- Messages that misled -----------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["missing directory", "a directory"])
+def test_a_sqlite_file_that_cannot_be_opened(blog: Project, shape: str) -> None:
+    if shape == "missing directory":
+        path = blog.root / "no" / "such" / "dir" / "blog.db"
+    else:
+        path = blog.root / "a_directory.db"
+        path.mkdir()
+    blog.env["BLOGAPP_DATABASE_URI"] = f"sqlite:///{path}"
+    message = blog.failure("upgrade", "head")
+    assert message == (
+        f"Could not connect to sqlite:///{path} (the database of Flask app"
+        " 'blogapp'): unable to open database file. SQLite could not open the"
+        f" file {path}: check that its directory {path.parent} exists and is"
+        " writable, and that the path names a file, not a directory (a"
+        " relative path is relative to the working directory)."
+    )
+    assert "server is running" not in message
+
+
+def test_a_relative_flask_metadata_module(blog: Project) -> None:
+    blog.set_ini_option("flask_metadata", ".models:db.metadata")
+    assert blog.failure("current") == (
+        "flask_metadata = '.models:db.metadata' (from [alembic] in alembic.ini)"
+        " names the relative module '.models', which has no package to be"
+        " relative to. Write the module's full name, for example"
+        " flask_metadata = yourpackage.models:Base.metadata."
+    )
+
+
+def test_the_missing_metadata_message_names_pyproject_when_settings_live_there(
+    project_factory: ProjectFactory,
+) -> None:
+    project = project_factory("shapes")
+    project.init("flask-pyproject")
+    pyproject = project.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'flask_app = ""', 'flask_app = "plain_app:create_app"'
+        )
+    )
+    assert project.failure("current") == (
+        "flask_app = 'plain_app:create_app' (from [tool.alembic] in"
+        " pyproject.toml) gives the Flask app 'plain_app', which has a database"
+        " but no metadata that alembic_flask_env knows of (Flask-SQLAlchemy-Lite"
+        " and plain SQLAlchemy keep it on your own declarative Base). Set"
+        " flask_metadata = yourpackage.models:Base.metadata under"
+        " [tool.alembic] in pyproject.toml."
+    )
+
+
+def test_inside_an_active_app_context_no_message_claims_flask_app_was_read(
+    blog: Project,
+) -> None:
+    script = blog.root / "migrate_inside.py"
+    script.write_text(
+        "from alembic import command\n"
+        "from alembic.util import CommandError\n"
+        "from alembic_flask_env import alembic_config\n"
+        "from no_database import app\n"
+        "with app.app_context():\n"
+        "    try:\n"
+        "        command.upgrade(alembic_config('alembic.ini'), 'head')\n"
+        "    except CommandError as error:\n"
+        "        print(error)\n"
+    )
+    assert blog.python(str(script)).stdout.strip() == (
+        "the active Flask app context (flask_app is not read there) gives the"
+        " Flask app 'no_database', which has no SQLAlchemy extension"
+        " (app.extensions has no 'sqlalchemy' entry) and no"
+        " SQLALCHEMY_DATABASE_URI in its config. Call 'db.init_app(app)'"
+        " (Flask-SQLAlchemy or Flask-SQLAlchemy-Lite) in the code that"
+        " flask_app names, or, with plain SQLAlchemy, set"
+        " SQLALCHEMY_DATABASE_URI and flask_metadata."
+    )
+
+
+def test_an_app_that_exits_while_loading_is_an_error_not_a_success(
+    blog: Project,
+) -> None:
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    blog.set_ini_option("flask_app", "exiting_app")
+    path = blog.root / "exiting_app.py"
+    assert blog.failure("upgrade", "head") == (
+        f"flask_app = 'exiting_app' (from [alembic] in alembic.ini): loading the"
+        f" app raised SystemExit(0) at {path}, line 5, so there is no app to"
+        " migrate. Put that exit under \"if __name__ == '__main__':\", or point"
+        " flask_app at code that builds the app without exiting."
+    )
+    assert blog.version() == []
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("dotenv") is not None,
+    reason="python-dotenv is installed here; the min environment runs without it",
+)
+def test_a_flaskenv_that_cannot_be_read_is_mentioned(blog: Project) -> None:
+    blog.set_ini_option("flask_app", "")
+    (blog.root / ".flaskenv").write_text("FLASK_APP=blogapp:create_app\n")
+    del blog.env["FLASK_SKIP_DOTENV"]
+    # python-dotenv would find the file from a subdirectory too.
+    result = blog.alembic(
+        "-c",
+        str(blog.root / "alembic.ini"),
+        "current",
+        cwd=blog.root / "migrations",
+        ok=False,
+    )
+    assert (
+        f"{blog.root / '.flaskenv'} is present, but python-dotenv is not"
+        " installed, so the variables in it are not set (FLASK_APP among them)."
+        " Install python-dotenv (pip install 'alembic-flask-env[dotenv]'), or"
+        " set FLASK_SKIP_DOTENV=1 to silence this." in result.stderr
+    )
+
+
+# -- flask-multidb: revisions whose functions name no bind ---------------------
+
+
+@pytest.fixture
+def multiblog(project_factory: ProjectFactory) -> Project:
+    project = project_factory("multiblog")
+    project.init("flask-multidb")
+    project.set_ini_option("flask_app", "multiblog:create_app")
+    return project
+
+
+def write_multidb_revision(
+    project: Project, revision: str, down: str | None, functions: dict[str, str]
+) -> Path:
+    """A revision with the template's dispatch and ``functions`` (name:
+    statement) written out.
+    """
+    body = "".join(
+        f"\n\ndef {name}():\n    {statement}\n" for name, statement in functions.items()
+    )
+    path = project.root / "migrations" / "versions" / f"{revision}_hand.py"
+    path.write_text(
+        "from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        "def upgrade(engine_name):\n"
+        '    globals().get(f"upgrade_{engine_name}", lambda: None)()\n\n\n'
+        "def downgrade(engine_name):\n"
+        '    globals().get(f"downgrade_{engine_name}", lambda: None)()\n' + body
+    )
+    return path
+
+
+def test_flask_migrate_named_functions_under_default_naming_are_refused(
+    multiblog: Project,
+) -> None:
+    """Flask-Migrate calls the default bind '' (upgrade_()): run by an env
+    that calls it 'default', the revision used to run nothing and be
+    stamped done.
+    """
+    path = write_multidb_revision(
+        multiblog,
+        "fm1",
+        None,
+        {
+            "upgrade_": "op.execute('CREATE TABLE note (id integer)')",
+            "downgrade_": "op.execute('DROP TABLE note')",
+            "upgrade_users": "pass",
+            "downgrade_users": "pass",
+        },
+    )
+    assert multiblog.failure("upgrade", "head") == (
+        f"Revision fm1 ({path}) defines downgrade_(), downgrade_users(),"
+        " upgrade_(), upgrade_users(), but '' is not a bind of the app; its"
+        " binds are named 'default', 'users' in revisions. Running it would"
+        " change nothing and mark it done. Revisions written by Flask-Migrate"
+        " name the default bind '' (upgrade_()): pass default_engine_name=\"\""
+        " to run_multidb_migrations() in env.py, as 'python -m"
+        " alembic_flask_env convert' does."
+    )
+    assert multiblog.tables("main.db") == set()
+    assert multiblog.tables("users.db") == set()
+
+
+def test_functions_for_a_bind_the_app_does_not_have_are_refused(
+    multiblog: Project,
+) -> None:
+    path = write_multidb_revision(
+        multiblog,
+        "x1",
+        None,
+        {"upgrade_default": "pass", "upgrade_archive": "pass"},
+    )
+    # flask_binds picks binds to run; it does not change what counts as one.
+    assert multiblog.failure("-x", "flask_binds=default", "upgrade", "head") == (
+        f"Revision x1 ({path}) defines upgrade_archive(), upgrade_default(), but"
+        " 'archive' is not a bind of the app; its binds are named 'default',"
+        " 'users' in revisions. Running it would change nothing and mark it"
+        " done. Rename the functions after the binds they are for, or delete"
+        " the functions of a bind the app no longer has."
+    )
+    assert multiblog.tables("main.db") == set()
+
+
+def test_a_revision_that_predates_a_bind_is_skipped_for_it_with_a_log_line(
+    multiblog: Project,
+) -> None:
+    write_multidb_revision(
+        multiblog,
+        "old1",
+        None,
+        {
+            "upgrade_default": "op.execute('CREATE TABLE note (id integer)')",
+            "downgrade_default": "op.execute('DROP TABLE note')",
+        },
+    )
+    output = multiblog.output(multiblog.alembic("upgrade", "head"))
+    assert (
+        "Revision old1 has no upgrade_users(): nothing ran for bind 'users' (the"
+        " revision predates the bind)." in output
+    )
+    assert "for bind 'default'" not in output
+    assert multiblog.tables("main.db") == {"note", "alembic_version"}
+    assert multiblog.version("users.db") == ["old1"]
+
+    output = multiblog.output(multiblog.alembic("downgrade", "base"))
+    assert "Revision old1 has no downgrade_users(): nothing ran for bind" in output
+    assert multiblog.tables("main.db") == {"alembic_version"}
+
+
+@pytest.mark.parametrize(
+    ("source", "arguments"),
+    [
+        ("flask_binds = ,", []),
+        ("", ["-x", "flask_binds=,,,"]),
+    ],
+)
+def test_flask_binds_that_names_no_bind(
+    multiblog: Project, source: str, arguments: list[str]
+) -> None:
+    if source:
+        multiblog.set_ini_option("flask_binds", ",")
+        where = "[alembic] in alembic.ini"
+        value = ","
+    else:
+        where = "-x flask_binds=..."
+        value = ",,,"
+    assert multiblog.failure(*arguments, "upgrade", "head") == (
+        f"flask_binds = {value!r} (from {where}) names no bind. Set flask_binds"
+        " to some of default, users, separated by commas, or leave it empty (or"
+        " unset) for all."
+    )
+
+
+def test_flask_binds_as_a_toml_list(multiblog: Project) -> None:
+    write_pyproject(multiblog, 'flask_binds = ["users"]\n')
+    multiblog.alembic("revision", "--autogenerate", "-m", "init")
+    multiblog.alembic("upgrade", "head")
+    assert multiblog.tables("users.db") == {"account", "alembic_version"}
+    assert "post" not in multiblog.tables("main.db")
+
+    write_pyproject(multiblog, "flask_binds = []\n")
+    assert multiblog.failure("upgrade", "head").startswith(
+        "flask_binds = ',' (from [tool.alembic] in pyproject.toml) names no bind."
+    )
+    write_pyproject(multiblog, "flask_binds = [1]\n")
+    assert multiblog.failure("upgrade", "head") == (
+        "flask_binds = [1] (from [tool.alembic] in pyproject.toml) is a list"
+        " with items that are not strings, which flask_binds cannot be. It takes"
+        ' a string or a list of strings, for example flask_binds = ["default",'
+        ' "users"].'
+    )
+
+
+def test_an_unknown_keyword_argument_in_the_multidb_env_py(
+    multiblog: Project,
+) -> None:
+    (multiblog.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_multidb_migrations\n\n"
+        "run_multidb_migrations(include_objects=None)\n"
+    )
+    assert multiblog.failure("current") == (
+        "run_multidb_migrations(include_objects=...) in env.py:"
+        " 'include_objects' is not a parameter of Alembic's"
+        " context.configure(), which would ignore it. Did you mean"
+        " 'include_object'? Pass only parameters of context.configure(), or"
+        " dialect options named after their dialect (such as"
+        " mssql_batch_separator)."
+    )
