@@ -43,13 +43,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for path in result.written:
         print(f"wrote {path}")
+    for line in result.replaced:
+        print(
+            f"replaced '{line}' of the old alembic.ini: Flask-Migrate ignored it"
+            " (it always uses the migrations folder)"
+        )
     for path in result.removed:
         print(f"removed {path}")
     for path in result.backups:
         print(f"kept the old file as {path}: carry over what you changed in it")
     if not arguments.app:
         print(f"Set flask_app in {result.ini}, or keep FLASK_APP set.")
-    print("Now run 'alembic current' to check: it reports what 'flask db current' did.")
+    print(
+        f"Now run 'alembic current' in {result.ini.parent} (or 'alembic -c"
+        f" {result.ini} current' from anywhere) to check: it reports what"
+        " 'flask db current' did."
+    )
     return 0
 
 

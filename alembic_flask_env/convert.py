@@ -13,7 +13,11 @@ Flask-Migrate keeps ``alembic.ini`` inside the migrations folder and an
 - moves ``alembic.ini`` to the project directory (where plain ``alembic``
   looks for it), adding ``script_location``, ``prepend_sys_path``,
   ``flask_app`` and the ``alembic_flask_env`` logger and keeping everything
-  else in it;
+  else in it but the keys Flask-Migrate ignored. The project directory is the
+  first directory above the folder that is not a Python package: the
+  folder's parent for ``migrations/`` at the top, the directory above the
+  package for ``pkg/migrations`` (where ``flask db`` was run, and where
+  ``import pkg`` works);
 - and touches nothing else: every revision file and the database stay as
   they are, so ``alembic current`` reports what ``flask db current`` did.
 
@@ -48,6 +52,11 @@ class ConversionError(Exception):
     """The folder cannot be converted; the message says why and what to do."""
 
 
+#: Keys of the folder's ini that Flask-Migrate overrides, so that their
+#: values never had an effect and conversion may replace them.
+_IGNORED_BY_FLASK_MIGRATE = ("script_location",)
+
+
 @dataclass
 class Result:
     """What a conversion did, for the command to report."""
@@ -56,6 +65,9 @@ class Result:
     written: list[Path] = field(default_factory=list)
     backups: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    #: Lines of the old ini that were replaced, because Flask-Migrate
+    #: ignored them.
+    replaced: list[str] = field(default_factory=list)
 
 
 def convert(directory: Path, flask_app: str = "") -> Result:
@@ -69,7 +81,8 @@ def convert(directory: Path, flask_app: str = "") -> Result:
     directory = directory.resolve()
     env_py = directory / "env.py"
     folder_ini = directory / "alembic.ini"
-    project_ini = directory.parent / "alembic.ini"
+    project = project_directory(directory)
+    project_ini = project / "alembic.ini"
     if not (directory / "versions").is_dir() or not env_py.is_file():
         raise ConversionError(
             f"{directory} is not a migrations folder (no env.py and versions/)."
@@ -81,9 +94,10 @@ def convert(directory: Path, flask_app: str = "") -> Result:
     _refuse_what_cannot_convert(env_py, env_source, folder_ini, project_ini)
     multidb = "bind_names" in env_source
     replacements = _replacements(directory, multidb)
-    ini = _with_our_settings(folder_ini, directory.name, flask_app, multidb)
+    location = directory.relative_to(project).as_posix()
+    ini, replaced = _with_our_settings(folder_ini, location, flask_app, multidb)
 
-    result = Result(ini=project_ini)
+    result = Result(ini=project_ini, replaced=replaced)
     project_ini.write_text(ini)
     result.written.append(project_ini)
     for path, text in replacements.items():
@@ -95,6 +109,16 @@ def convert(directory: Path, flask_app: str = "") -> Result:
     folder_ini.unlink()
     result.removed.append(folder_ini)
     return result
+
+
+def project_directory(folder: Path) -> Path:
+    """Where the converted ``alembic.ini`` goes: the first directory above
+    ``folder`` that is not a Python package (has no ``__init__.py``).
+    """
+    project = folder.parent
+    while (project / "__init__.py").is_file() and project.parent != project:
+        project = project.parent
+    return project
 
 
 def _refuse_what_cannot_convert(
@@ -155,11 +179,12 @@ def _backup_path(path: Path) -> Path:
 
 
 def _with_our_settings(
-    folder_ini: Path, folder: str, flask_app: str, multidb: bool
-) -> str:
-    ini = folder_ini.read_text()
+    folder_ini: Path, location: str, flask_app: str, multidb: bool
+) -> tuple[str, list[str]]:
+    """The new ini's text, and the old lines it replaced."""
+    ini, replaced = _without_ignored_keys(folder_ini.read_text())
     settings = {
-        "script_location": f"%(here)s/{folder}",
+        "script_location": f"%(here)s/{location}",
         "prepend_sys_path": "%(here)s",
         "path_separator": "os",
         "flask_app": flask_app,
@@ -199,7 +224,24 @@ def _with_our_settings(
             f"\n\n[logger_{_OUR_MARKER}]\nlevel = INFO\nhandlers =\n"
             f"qualname = {_OUR_MARKER}\n"
         )
-    return ini
+    return ini, replaced
+
+
+def _without_ignored_keys(ini: str) -> tuple[str, list[str]]:
+    """``ini`` without the keys of its ``[alembic]`` section that
+    Flask-Migrate overrides (ihatemoney's has ``script_location = .``), and
+    the lines removed.
+    """
+    section = re.search(r"(?ms)^\[alembic\]\n(.*?)(?=^\[|\Z)", ini)
+    if section is None:
+        return ini, []
+    body = section.group(1)
+    pattern = re.compile(rf"(?m)^(?:{'|'.join(_IGNORED_BY_FLASK_MIGRATE)})\s*[=:].*\n?")
+    replaced = [line.strip() for line in pattern.findall(body)]
+    if not replaced:
+        return ini, []
+    new_body = pattern.sub("", body)
+    return ini[: section.start(1)] + new_body + ini[section.end(1) :], replaced
 
 
 def _refuse_keys_set_already(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -198,17 +199,17 @@ def test_what_conversion_would_overwrite_stops_it_before_any_change(
     folder_ini = migrations / "alembic.ini"
     folder_ini.write_text(
         folder_ini.read_text().replace(
-            "[alembic]\n", "[alembic]\nscript_location = elsewhere\n", 1
+            "[alembic]\n", "[alembic]\nprepend_sys_path = elsewhere\n", 1
         )
     )
     assert_refused(
         project,
-        f"{folder_ini} sets script_location in [alembic] already, and converting"
+        f"{folder_ini} sets prepend_sys_path in [alembic] already, and converting"
         " writes those keys itself. Remove them from it and run again",
     )
 
     folder_ini.write_text(
-        folder_ini.read_text().replace("script_location = elsewhere\n", "")
+        folder_ini.read_text().replace("prepend_sys_path = elsewhere\n", "")
     )
     (migrations / "env.py.flask-migrate").write_text("# mine\n")
     assert_refused(
@@ -251,3 +252,126 @@ def test_an_unreadable_alembic_ini_is_named(flask_migrate_project: Project) -> N
         f" [line {line:2d}]: section 'alembic' already exists). Fix it and run"
         " again.",
     )
+
+
+def test_a_folder_inside_the_package_converts_to_an_ini_at_the_project_root(
+    project_factory: ProjectFactory, tmp_path: Path
+) -> None:
+    """ihatemoney's layout: Migrate(app, db, directory=<package>/migrations),
+    revisions that import the package, and a 'script_location = .' that
+    Flask-Migrate always overrode.
+    """
+    project = project_factory("inpkg")
+    for command in (["init"], ["migrate", "-m", "init"], ["upgrade"]):
+        flask_db(project, "money:create_app", *command)
+    migrations = project.root / "money" / "migrations"
+    [revision] = sorted((migrations / "versions").glob("*.py"))
+    revision.write_text("import money  # noqa: F401\n" + revision.read_text())
+    folder_ini = migrations / "alembic.ini"
+    folder_ini.write_text(
+        folder_ini.read_text().replace(
+            "[alembic]\n", "[alembic]\nscript_location = .\n"
+        )
+    )
+    flask_current = flask_db(project, "money:create_app", "current")
+    flask_history = flask_db(project, "money:create_app", "history")
+    [revision_id] = project.version("money.db")
+    assert f"{revision_id} (head)" in flask_current
+
+    output = convert(project, "money/migrations", "--app", "money:create_app")
+    ini = project.root / "alembic.ini"
+    assert f"wrote {ini}" in output
+    assert (
+        "replaced 'script_location = .' of the old alembic.ini: Flask-Migrate"
+        " ignored it (it always uses the migrations folder)" in output
+    )
+    assert (
+        f"Now run 'alembic current' in {project.root} (or 'alembic -c {ini}"
+        " current' from anywhere)" in output
+    )
+    assert "script_location = %(here)s/money/migrations\n" in ini.read_text()
+    assert "script_location = .\n" not in ini.read_text()
+    assert not (project.root / "money" / "alembic.ini").exists()
+
+    assert project.alembic("current").stdout == flask_current
+    assert project.alembic("history").stdout == flask_history
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert project.alembic("-c", str(ini), "current", cwd=elsewhere).stdout == (
+        flask_current
+    )
+    assert project.alembic("-c", str(ini), "history", cwd=elsewhere).stdout == (
+        flask_history
+    )
+    assert list(elsewhere.iterdir()) == []
+
+    models = project.root / "money" / "models.py"
+    models.write_text(
+        models.read_text()
+        + "\n\nclass Payer(db.Model):\n"
+        + "    id = db.Column(db.Integer, primary_key=True)\n"
+    )
+    project.alembic(
+        "-c", str(ini), "revision", "--autogenerate", "-m", "payer", cwd=elsewhere
+    )
+    project.alembic("-c", str(ini), "upgrade", "head", cwd=elsewhere)
+    assert project.tables("money.db") == {"bill", "payer", "alembic_version"}
+    assert len(list((migrations / "versions").glob("*.py"))) == 2
+
+
+needs_flask_alembic = pytest.mark.skipif(
+    importlib.util.find_spec("flask_alembic") is None,
+    reason="Flask-Alembic is not installed (it needs Flask 3; the min environment"
+    " pins Flask 2.2)",
+)
+
+
+@needs_flask_alembic
+def test_the_manual_route_for_a_flask_alembic_project_with_two_heads(
+    project_factory: ProjectFactory,
+) -> None:
+    """FlaskBB's layout (Flask-Alembic: revisions in the package, branch
+    labels, several heads, no env.py) is not a 'flask db init' folder; the
+    README's manual route takes it to plain alembic as it is.
+    """
+    project = project_factory("flaskalembic")
+    heads = project.python("make_history.py").stdout.splitlines()[-1].split()
+    assert len(heads) == 2
+    assert sorted(project.version("board.db")) == heads
+    versions = project.root / "board" / "migrations"
+    revisions = sorted(versions.glob("*.py"))
+    assert len(revisions) == 2
+    before = digest([*revisions, project.database("board.db")])
+    assert_refused(
+        project,
+        f"{project.root / 'board' / 'migrations'} is not a migrations folder (no"
+        " env.py and versions/).",
+        "board/migrations",
+    )
+
+    # The README's steps: init, flask_app, version_locations.
+    project.init()
+    project.set_ini_option("flask_app", "board:create_app")
+    project.set_ini_option("version_locations", "%(here)s/board/migrations")
+    (project.root / "migrations" / "versions").rmdir()
+
+    current = project.alembic("current").stdout.split("\n")
+    assert sorted(line.split()[0] for line in current if line) == heads
+    listed = project.alembic("heads").stdout
+    assert "(default) (head)" in listed
+    assert "(extra) (head)" in listed
+    project.alembic("check")
+    project.alembic("upgrade", "heads")
+    assert digest([*revisions, project.database("board.db")]) == before
+
+    models = project.root / "board" / "models.py"
+    models.write_text(
+        models.read_text() + "\n\nclass Tag(db.Model):\n"
+        "    id = db.Column(db.Integer, primary_key=True)\n"
+    )
+    project.alembic("revision", "--autogenerate", "-m", "tag", "--head", "default@head")
+    [new] = set(versions.glob("*.py")) - set(revisions)
+    project.alembic("upgrade", "heads")
+    assert project.tables("board.db") == {"topic", "tag", "alembic_version"}
+    assert project.query("board.db", "PRAGMA user_version") == [(7,)]
+    assert new.name.split("_")[0] in project.version("board.db")
