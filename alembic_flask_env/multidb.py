@@ -15,6 +15,7 @@ so a folder converted from ``flask db`` passes ``default_engine_name=""``.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Collection
@@ -28,6 +29,10 @@ from .settings import BINDS_KEY
 from .settings import Setting
 
 if TYPE_CHECKING:
+    from types import ModuleType
+    from types import TracebackType
+
+    from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.runtime.migration import MigrationInfo
     from alembic.script import ScriptDirectory
@@ -126,14 +131,16 @@ def run_multidb_migrations(
                     _logging_skipped_binds(name, engine_names[name]),
                 )
                 try:
-                    migrate_database(
-                        context,
-                        database.engine,
-                        options,
-                        lock_settings,
-                        whose=f"bind {name!r} of Flask app {in_use.app.name!r}",
-                        engine_name=engine_names[name],
-                    )
+                    with BindOutput(config, name) as output:
+                        migrate_database(
+                            context,
+                            database.engine,
+                            options,
+                            lock_settings,
+                            whose=f"bind {name!r} of Flask app {in_use.app.name!r}",
+                            engine_name=engine_names[name],
+                        )
+                        output.command = running_command(context)
                 except FlaskEnvError:
                     raise
                 except Exception:
@@ -145,6 +152,10 @@ def run_multidb_migrations(
                     )
                     raise
                 done.append(name)
+                if output.command == "history":
+                    # Alembic prints the whole history on each run of the
+                    # env: once is enough ("(current)" marks the first bind).
+                    break
         finally:
             if in_use.loaded_here:
                 for database in all_binds.values():
@@ -254,3 +265,53 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     if callable(value):
         return (value,)
     return tuple(value)
+
+
+def running_command(context: ModuleType) -> str:
+    """The name of the ``alembic.command`` function this run serves
+    (``"current"``, ``"history"``, ``"upgrade"``, ...). Alembic hands each
+    command's own work function to the environment, and its qualified name
+    starts with the command's; "" when there is none.
+    """
+    work = context.get_context().opts.get("fn")
+    return str(getattr(work, "__qualname__", "")).split(".")[0]
+
+
+class _Captured(io.StringIO):
+    # Alembic encodes what it prints to the stream's encoding, "ascii" when
+    # it has none, which would turn every other character into "?".
+    encoding = "utf-8"
+
+
+class BindOutput:
+    """While one bind runs, collect what Alembic prints on stdout, then
+    print it. For ``alembic current``, each line is labelled with the bind,
+    and a bind at base (for which Alembic prints nothing) shows
+    ``<bind>: <base>``, so that a person or a script can tell the binds
+    apart.
+    """
+
+    def __init__(self, config: Config, bind: str) -> None:
+        self.config = config
+        self.bind = bind
+        #: Set by the caller once the command is known.
+        self.command = ""
+        self._captured = _Captured()
+
+    def __enter__(self) -> BindOutput:
+        self._stdout = self.config.stdout
+        self.config.stdout = self._captured
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.config.stdout = self._stdout
+        lines = self._captured.getvalue().splitlines()
+        if self.command == "current":
+            lines = [f"{self.bind}: {line}" for line in lines or ["<base>"]]
+        for line in lines:
+            self.config.print_stdout(line)

@@ -110,6 +110,10 @@ def _ini_value(config: Config, key: str) -> str:
     :raises FlaskEnvError: the value has a ``%`` that ConfigParser cannot
         interpolate; its own exception names neither the key nor the fix.
     """
+    if not config.file_config.has_section(config.config_ini_section):
+        # "alembic -c pyproject.toml" with no ini: Alembic's own
+        # get_main_option() would fail on the missing section.
+        return ""
     try:
         return config.get_main_option(key) or ""
     except configparser.InterpolationError:

@@ -142,7 +142,11 @@ def test_a_multidb_folder_keeps_flask_migrates_revisions_working(
     assert f"wrote {migrations / 'script.py.mako'}" in output
     assert 'default_engine_name=""' in (migrations / "env.py").read_text()
     assert "current_app" in (migrations / "script.py.mako.flask-migrate").read_text()
-    assert project.alembic("current").stdout == flask_current
+    # The same lines, each labelled with its bind.
+    assert project.alembic("current").stdout == (
+        f"default: {revision_id} (head)\nstock: {revision_id} (head)\n"
+    )
+    assert flask_current == f"{revision_id} (head)\n{revision_id} (head)\n"
     assert digest([*revisions, *databases]) == before
     assert "converted already" in convert(project)
 

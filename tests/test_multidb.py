@@ -85,6 +85,33 @@ def test_flask_binds_restricts_the_run(multiblog: Project) -> None:
     assert multiblog.tables("main.db") == {"post", "alembic_version"}
 
 
+def test_current_labels_each_bind_and_shows_binds_at_base(
+    multiblog: Project,
+) -> None:
+    autogenerate(multiblog)
+    [revision] = multiblog.revision_files()
+    revision_id = revision.name.split("_")[0]
+    assert multiblog.alembic("current").stdout == ("default: <base>\nusers: <base>\n")
+    multiblog.alembic("-x", "flask_binds=users", "upgrade", "head")
+    assert multiblog.alembic("current").stdout == (
+        f"default: <base>\nusers: {revision_id} (head)\n"
+    )
+
+
+def test_history_is_printed_once_not_once_per_bind(multiblog: Project) -> None:
+    autogenerate(multiblog)
+    multiblog.alembic("revision", "-m", "second")
+    first, second = (
+        p.name.split("_")[0]
+        for p in sorted(multiblog.revision_files(), key=lambda p: "second" in p.name)
+    )
+    assert multiblog.alembic("history").stdout == (
+        f"{first} -> {second} (head), second\n<base> -> {first}, init\n"
+    )
+    multiblog.alembic("upgrade", "head")
+    assert multiblog.alembic("history", "-i").stdout.count("(current)") == 1
+
+
 def test_an_unknown_bind_is_a_clear_error(multiblog: Project) -> None:
     result = multiblog.alembic(
         "-x", "flask_binds=users, nope", "upgrade", "head", ok=False

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from alembic_flask_env.template_lookup import TEMPLATES_DIR
+
 from harness import Project
 from harness import ProjectFactory
+
+TEMPLATES = TEMPLATES_DIR / "flask-pyproject"
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,6 +61,23 @@ def test_appends_to_an_existing_pyproject_and_migrates(
         cwd=elsewhere,
     )
     assert project.tables() == {"user", "post", "alembic_version"}
+
+    # One -c, as the template's comments say: the ini's logging is then
+    # not applied, everything else works.
+    current = project.alembic("-c", str(pyproject), "current", cwd=elsewhere)
+    assert current.stdout.endswith(" (head)\n")
+    assert list(elsewhere.iterdir()) == []
+    # The ini alone cannot work from elsewhere: Alembic's own error, which
+    # the README's troubleshooting explains.
+    ini_only = project.alembic(
+        "-c", str(project.root / "alembic.ini"), "current", cwd=elsewhere, ok=False
+    )
+    assert "No 'script_location' key found in configuration." in ini_only.stdout
+    for name in ("pyproject.toml.mako", "alembic.ini.mako"):
+        template = TEMPLATES / name
+        assert "-c /path/to/alembic.ini -c /path/to/pyproject.toml" in (
+            template.read_text()
+        )
 
 
 def test_writes_a_new_pyproject(project_factory: ProjectFactory) -> None:

@@ -1,5 +1,7 @@
 # Logging for Alembic and alembic_flask_env. Everything else, flask_app
-# included, is under [tool.alembic] in pyproject.toml.
+# included, is under [tool.alembic] in pyproject.toml, which Alembic reads from
+# the working directory only: from elsewhere, run
+#   alembic -c /path/to/alembic.ini -c /path/to/pyproject.toml ...
 
 [alembic]
 # (Alembic needs this section to exist; a key set here wins over pyproject.toml.)

@@ -22,7 +22,12 @@ script_location = "${script_location}"
 # file_template = "%%(year)d/%%(month).2d/%%(day).2d_%%(hour).2d%%(minute).2d_%%(second).2d_%%(rev)s_%%(slug)s"
 
 # additional paths to be prepended to sys.path. %(here)s is the directory of
-# this file, so your application imports the same way wherever you run alembic.
+# this file, so your application imports the same way wherever you run alembic
+# from. But Alembic reads pyproject.toml from the working directory only: from
+# another directory, name both files,
+#   alembic -c /path/to/alembic.ini -c /path/to/pyproject.toml current
+# or this file alone (then without the logging set up in alembic.ini),
+#   alembic -c /path/to/pyproject.toml current
 prepend_sys_path = [
     "%(here)s"
 ]
