@@ -8,6 +8,7 @@ Engines are created per application, so call this inside an app context.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
@@ -20,6 +21,7 @@ from .url_masking import safe_url
 
 if TYPE_CHECKING:
     from flask import Flask
+    from sqlalchemy.engine import URL
     from sqlalchemy.engine import Engine
     from sqlalchemy.schema import MetaData
 
@@ -77,8 +79,11 @@ def find_default_database(
                 f" {METADATA_KEY}."
             )
         from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
 
-        engine = create_engine(uri)
+        url = make_url(uri)
+        _refuse_relative_sqlite_path(app, url)
+        engine = create_engine(url)
         owns_engine = True
     else:
         engines = getattr(extension, "engines", None)
@@ -118,6 +123,33 @@ def find_default_database(
     database = Database(engine=engine, metadata=metadata, owns_engine=owns_engine)
     warn_if_empty(database.metadata, app.name, app_setting.key)
     return database
+
+
+def _refuse_relative_sqlite_path(app: Flask, url: URL) -> None:
+    """Plain SQLAlchemy opens a relative SQLite path relative to the working
+    directory, so running alembic from elsewhere would silently create and
+    migrate an empty database there (Flask-SQLAlchemy and -Lite put it in
+    the instance folder instead; with plain SQLAlchemy the app decides, and
+    we cannot know how).
+
+    :raises DatabaseNotFound: the path is relative.
+    """
+    path = url.database or ""
+    if (
+        url.get_backend_name() != "sqlite"
+        or path in ("", ":memory:")
+        or path.startswith("file:")
+        or os.path.isabs(path)
+    ):
+        return
+    raise DatabaseNotFound(
+        f"{URI_CONFIG_KEY} = {safe_url(url)!r} of Flask app {app.name!r} is a"
+        " relative SQLite path, which plain SQLAlchemy opens relative to the"
+        f" working directory: here {os.path.abspath(path)}, and an empty new"
+        " database wherever alembic runs from. Make it absolute in the app's"
+        " configuration, for example"
+        f" 'sqlite:///' + os.path.join(app.instance_path, {os.path.basename(path)!r})."
+    )
 
 
 def warn_if_empty(metadata: MetaData, app_name: str, key: str, bind: str = "") -> None:

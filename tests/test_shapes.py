@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,29 @@ def test_bad_flask_metadata(shapes: Project, value: str, message: str) -> None:
     shapes.set_ini_option("flask_metadata", value)
     expected = f"flask_metadata = {value!r} (from [alembic] in alembic.ini){message}"
     assert shapes.failure("upgrade", "head") == expected
+
+
+def test_plain_sqlalchemy_with_a_relative_sqlite_path_is_refused(
+    shapes: Project, tmp_path: Path
+) -> None:
+    """Plain SQLAlchemy would open it relative to the working directory:
+    from anywhere but the project, an empty database, silently.
+    """
+    shapes.set_ini_option("flask_app", "relative_app:create_app")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = shapes.alembic(
+        "-c", str(shapes.root / "alembic.ini"), "current", cwd=elsewhere, ok=False
+    )
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    assert line == (
+        "FAILED: SQLALCHEMY_DATABASE_URI = 'sqlite:///relative.db' of Flask app"
+        " 'relative_app' is a relative SQLite path, which plain SQLAlchemy opens"
+        " relative to the working directory: here"
+        f" {elsewhere / 'relative.db'}, and an empty new database wherever"
+        " alembic runs from. Make it absolute in the app's configuration, for"
+        " example 'sqlite:///' + os.path.join(app.instance_path,"
+        " 'relative.db')."
+    )
+    assert list(elsewhere.iterdir()) == []
+    assert not (shapes.root / "relative.db").exists()
