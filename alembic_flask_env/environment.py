@@ -22,10 +22,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 from typing import Any
 
+from alembic.util import CommandError
+
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.operations import MigrationScript
     from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
     from flask import Flask
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
@@ -152,7 +155,12 @@ def migrate_database(
             **options,
         )
         with context.begin_transaction():
-            context.run_migrations(**run_arguments)
+            try:
+                context.run_migrations(**run_arguments)
+            except CommandError as error:
+                if target.dialect.name == "sqlite":
+                    _explain_offline_sqlite_failure(context.script, error)
+                raise
         return
     with connected(target, whose) as connection:
         owned = target is not connection
@@ -168,6 +176,36 @@ def migrate_database(
             context.begin_transaction(),
         ):
             context.run_migrations(**run_arguments)
+
+
+def _explain_offline_sqlite_failure(
+    script: ScriptDirectory, error: CommandError
+) -> None:
+    """Alembic refuses ``--sql`` for a batch operation on SQLite (it must
+    read the table from a live database to recreate it) without saying which
+    revision asked for it or what to do; say both.
+
+    :raises OfflineSQLiteUnsupported: the error arose in a revision file.
+    """
+    import traceback
+
+    from .errors import OfflineSQLiteUnsupported
+
+    revisions = {
+        os.path.realpath(revision.path): revision
+        for revision in script.walk_revisions()
+    }
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        revision = revisions.get(os.path.realpath(frame.filename))
+        if revision is not None:
+            raise OfflineSQLiteUnsupported(
+                f"{error} It happened in revision {revision.revision}"
+                f" ({revision.path}, line {frame.lineno}): on SQLite, --sql"
+                " works only for revisions without batch operations that"
+                " recreate a table, which must read the table from the"
+                " database first. Run that revision online ('alembic upgrade"
+                f" {revision.revision}'), then --sql for the ones after it."
+            ) from error
 
 
 def in_real_transactions(connection: Connection) -> None:

@@ -39,3 +39,7 @@ class UnknownBindFunctions(FlaskEnvError):
     """A multi-database revision has functions for a bind the app does not
     have, so running it would change nothing.
     """
+
+
+class OfflineSQLiteUnsupported(FlaskEnvError):
+    """``--sql`` reached a revision that SQLite cannot render offline."""

@@ -503,3 +503,34 @@ def test_an_unknown_keyword_argument_in_the_multidb_env_py(
         " dialect options named after their dialect (such as"
         " mssql_batch_separator)."
     )
+
+
+# -- --sql on SQLite ----------------------------------------------------------
+
+
+def test_sql_on_sqlite_names_the_revision_with_a_batch_operation(
+    blog: Project,
+) -> None:
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    [init] = blog.revision_files()
+    path = blog.root / "migrations" / "versions" / "b1_drop.py"
+    path.write_text(
+        "from alembic import op\n\n"
+        "revision = 'b1'\n"
+        f"down_revision = {init.name.split('_')[0]!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        "def upgrade():\n"
+        "    with op.batch_alter_table('user') as batch_op:\n"
+        "        batch_op.drop_column('name')\n\n\n"
+        "def downgrade():\n"
+        "    pass\n"
+    )
+    message = blog.failure("upgrade", "head", "--sql")
+    assert message.startswith("This operation cannot proceed in --sql mode;")
+    assert message.endswith(
+        f" It happened in revision b1 ({path}, line 10): on SQLite, --sql works"
+        " only for revisions without batch operations that recreate a table,"
+        " which must read the table from the database first. Run that revision"
+        " online ('alembic upgrade b1'), then --sql for the ones after it."
+    )
