@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from contextlib import ExitStack
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+from typing import Protocol
+from typing import Union
+from typing import cast
 
 from .errors import FlaskEnvError
 from .url_masking import masked_url
@@ -23,13 +28,35 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import URL
     from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Dialect
     from sqlalchemy.engine import Engine
 
 CONNECTION_ATTRIBUTE = "connection"
 
 
-def connectable_to_migrate(config: Config, app_engine: Engine) -> Connection | Engine:
-    """The handed-in ``Connection`` or ``Engine``, else the app's engine.
+class Connectable(Protocol):
+    """What a handed-in object other than a ``Connection`` must offer, as an
+    ``Engine`` does: ``connect()`` usable as ``with ... as connection``, and
+    the dialect and engine it belongs to. pytest-alembic's experimental
+    ``WrappingConnection`` is one: its ``connect()`` hands back a connection
+    that is already in the test's transaction.
+    """
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def connect(self) -> AbstractContextManager[Connection]: ...
+
+
+Target = Union["Connection", "Engine", Connectable]
+
+
+def connectable_to_migrate(config: Config, app_engine: Engine) -> Target:
+    """The handed-in ``Connection``, ``Engine`` or engine-like object, else
+    the app's engine.
 
     :raises FlaskEnvError: something else was handed in.
     """
@@ -41,11 +68,14 @@ def connectable_to_migrate(config: Config, app_engine: Engine) -> Connection | E
         return app_engine
     if isinstance(handed_in, (Connection, Engine)):
         return handed_in
+    if all(hasattr(handed_in, name) for name in ("connect", "dialect", "engine")):
+        return cast(Connectable, handed_in)
     raise FlaskEnvError(
         f"config.attributes[{CONNECTION_ATTRIBUTE!r}] is a"
         f" {type(handed_in).__module__}.{type(handed_in).__qualname__}; set it to"
-        " a SQLAlchemy Connection or Engine to migrate over it, or leave it unset"
-        " to migrate the Flask app's own database."
+        " a SQLAlchemy Connection or Engine (or an object with their connect(),"
+        " dialect and engine) to migrate over it, or leave it unset to migrate"
+        " the Flask app's own database."
     )
 
 
@@ -54,29 +84,32 @@ class DatabaseUnreachable(FlaskEnvError):
 
 
 @contextmanager
-def connected(connectable: Connection | Engine, whose: str) -> Iterator[Connection]:
-    """A connection to migrate over. A handed-in ``Connection`` stays open
-    afterwards: its owner closes it.
+def connected(connectable: Target, whose: str) -> Iterator[Connection]:
+    """A connection to migrate over. A handed-in ``Connection`` (or one an
+    engine-like object hands out) stays open afterwards: its owner closes it.
 
     :param whose: says whose database this is, for the error message.
     :raises DatabaseUnreachable: connecting failed (server down, wrong
         password, ...); the message masks the password.
     """
     from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(connectable, Connection):
         yield connectable
         return
-    try:
-        connection = _printing_safely(connectable).connect()
-    except DBAPIError as exc:
-        url = connectable.url
-        raise DatabaseUnreachable(
-            f"Could not connect to {safe_url(url)} ({whose}):"
-            f" {_driver_message(exc, url)} {_advice(url)}"
-        ) from None
-    with connection:
+    if isinstance(connectable, Engine):
+        connectable = _printing_safely(connectable)
+    with ExitStack() as stack:
+        try:
+            connection = stack.enter_context(connectable.connect())
+        except DBAPIError as exc:
+            url = connectable.engine.url
+            raise DatabaseUnreachable(
+                f"Could not connect to {safe_url(url)} ({whose}):"
+                f" {_driver_message(exc, url)} {_advice(url)}"
+            ) from None
         yield connection
 
 

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from flask import Flask
     from sqlalchemy.engine import Connection
-    from sqlalchemy.engine import Engine
     from sqlalchemy.schema import MetaData
 
+    from .connection import Target
     from .database import Database
     from .locking import LockSettings
 
@@ -134,7 +134,7 @@ def start_run(context: ModuleType) -> tuple[Config, dict[str, str], LockSettings
 
 def migrate_database(
     context: ModuleType,
-    target: Connection | Engine,
+    target: Target,
     options: dict[str, Any],
     lock_settings: LockSettings,
     whose: str,
@@ -144,6 +144,8 @@ def migrate_database(
     module) for one database and run its migrations, offline
     (no connection) or online (one transaction, under the migration lock).
     """
+    from sqlalchemy.engine import Engine
+
     from .connection import connected
     from .locking import migration_lock
 
@@ -163,13 +165,16 @@ def migrate_database(
                 raise
         return
     with connected(target, whose) as connection:
-        owned = target is not connection
+        # Only a connection we opened from an Engine is ours to change and
+        # to lock with; one handed in (or handed out by an engine-like
+        # wrapper) lives in its owner's transaction, which the lock's
+        # commits would end.
+        owned = isinstance(target, Engine)
         if owned:
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
-        # A handed-in Connection belongs to its owner's transaction, which
-        # taking the lock would commit; and commands that only read the
-        # version (current, check, autogenerate) must not wait for a deploy.
+        # Commands that only read the version (current, check, autogenerate)
+        # must not wait for a deploy.
         lock = lock_settings if owned and writes_versions(context) else None
         with (
             migration_lock(connection, lock, _lock_id(options)),

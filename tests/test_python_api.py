@@ -70,8 +70,9 @@ def test_something_else_handed_in_is_a_clear_error(revised: Project) -> None:
     )
     assert output.strip() == (
         "config.attributes['connection'] is a builtins.str; set it to a"
-        " SQLAlchemy Connection or Engine to migrate over it, or leave it unset"
-        " to migrate the Flask app's own database."
+        " SQLAlchemy Connection or Engine (or an object with their connect(),"
+        " dialect and engine) to migrate over it, or leave it unset to migrate"
+        " the Flask app's own database."
     )
 
 
