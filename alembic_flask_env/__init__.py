@@ -1,10 +1,11 @@
 """The Alembic migration environment for Flask applications.
 
 The public API is :func:`run_migrations` and :func:`run_multidb_migrations`,
-called from the ``env.py`` that the templates write, and
-:func:`alembic_config`, for running Alembic commands from Python. All three
-are imported lazily: this package is imported by Alembic's plugin loader on
-every ``import alembic``, and that must not pull in Flask or the migration
+called from the ``env.py`` that the templates write, :func:`alembic_config`,
+for running Alembic commands from Python, and the exceptions in
+:mod:`alembic_flask_env.errors`. All are imported lazily: this package is
+imported by Alembic's plugin loader on every ``import alembic``, and that
+must not pull in Flask, Alembic's half-imported modules or the migration
 machinery.
 """
 
@@ -17,16 +18,55 @@ from typing import Any
 if TYPE_CHECKING:
     from .config_lookup import alembic_config
     from .environment import run_migrations
+    from .errors import AppExited
+    from .errors import AppLoadsItself
+    from .errors import AppNotConfigured
+    from .errors import AppNotFound
+    from .errors import ConfigFileNotFound
+    from .errors import ConnectionNotUsable
+    from .errors import ConversionError
+    from .errors import DatabaseNotFound
+    from .errors import DatabaseUnreachable
+    from .errors import EmptyMetadata
+    from .errors import ExtensionNotInstalled
+    from .errors import FlaskEnvError
+    from .errors import InvalidSetting
+    from .errors import MetadataNotFound
+    from .errors import MigrationLockTimeout
+    from .errors import OfflineSQLiteUnsupported
+    from .errors import UnknownBindFunctions
     from .multidb import run_multidb_migrations
 
-__all__ = ["alembic_config", "run_migrations", "run_multidb_migrations"]
+__all__ = [
+    "AppExited",
+    "AppLoadsItself",
+    "AppNotConfigured",
+    "AppNotFound",
+    "ConfigFileNotFound",
+    "ConnectionNotUsable",
+    "ConversionError",
+    "DatabaseNotFound",
+    "DatabaseUnreachable",
+    "EmptyMetadata",
+    "ExtensionNotInstalled",
+    "FlaskEnvError",
+    "InvalidSetting",
+    "MetadataNotFound",
+    "MigrationLockTimeout",
+    "OfflineSQLiteUnsupported",
+    "UnknownBindFunctions",
+    "alembic_config",
+    "run_migrations",
+    "run_multidb_migrations",
+]
 
-
-#: Each public name and the module that defines it.
+#: Each public name and the module that defines it: the functions in their
+#: own modules, every exception (a capitalised name) in .errors.
 _MODULE_OF = {
     "alembic_config": ".config_lookup",
     "run_migrations": ".environment",
     "run_multidb_migrations": ".multidb",
+    **{name: ".errors" for name in __all__ if name[0].isupper()},
 }
 
 

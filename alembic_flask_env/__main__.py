@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .convert import ConversionError
 from .convert import convert
+from .errors import ConversionError
 
 
 def main(argv: list[str] | None = None) -> int:

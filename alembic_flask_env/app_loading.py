@@ -1,32 +1,71 @@
-"""Turn the ``flask_app`` setting into a Flask application.
+"""From the ``flask_app`` setting to a Flask application: the one road.
+
+This module finds the setting (``-x``, the ini, pyproject.toml, then
+``FLASK_APP``, also from ``.flaskenv``/``.env`` as the ``flask`` command
+reads them), loads the app once, and reports every failure in terms of the
+setting the user wrote.
 
 The string grammar is exactly ``flask --app``'s, because the work is done by
 Flask's own ``prepare_import`` and ``locate_app``: ``module``,
 ``module:name``, ``module:factory``, ``module:factory('arg')`` (arguments are
 literals, parsed with :func:`ast.literal_eval`), ``path/to/file.py``; with no
 name, ``app``, ``application``, a single Flask instance, or a
-``create_app``/``make_app`` factory.
+``create_app``/``make_app`` factory. (Flask's documented
+``ScriptInfo(app_import_path=...).load_app()`` calls the same two functions,
+but hides the module name ``prepare_import`` derives, which the messages
+below need to tell "your module does not exist" from "your module's own
+import failed"; so we call them directly.)
 
-What we add is error reporting in terms of the setting the user wrote, and
-one distinction Flask's messages blur: a module that does not exist is a
-configuration error, but an ``ImportError`` raised *inside* the user's module
-is a bug in their code and is re-raised with its own traceback.
+One distinction Flask's messages blur is kept: a module that does not exist
+is a configuration error, but an ``ImportError`` raised *inside* the user's
+module is a bug in their code and is re-raised with its own traceback.
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import re
 import sys
+import traceback
+from collections.abc import Iterator
+from collections.abc import Mapping
+from contextlib import contextmanager
+from importlib.util import find_spec
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alembic import context
+from flask.cli import NoAppException
+from flask.cli import load_dotenv
+from flask.cli import locate_app
+from flask.cli import prepare_import
+from flask.helpers import get_load_dotenv
+
+from .errors import AppExited
+from .errors import AppLoadsItself
 from .errors import AppNotConfigured
 from .errors import AppNotFound
+from .errors import ExtensionNotInstalled
 from .settings import APP_ENVIRONMENT_VARIABLE
 from .settings import APP_KEY
 from .settings import Setting
+from .settings import find_setting
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from flask import Flask
+
+log = logging.getLogger(__name__)
+
+_DOTENV_NAMES = (".flaskenv", ".env")
+
+# Set while we import the app or call its factory, to catch a factory that
+# runs an Alembic command itself without an app context: that command would
+# load the app again, whose factory would run the command again, and so on.
+_loading: contextvars.ContextVar[Setting | None] = contextvars.ContextVar(
+    "alembic_flask_env_loading", default=None
+)
 
 # Flask's own split: the first colon that is not part of a Windows drive.
 _MODULE_NAME_SEPARATOR = re.compile(r":(?![\\/])")
@@ -35,6 +74,109 @@ _FORMS_HINT = (
     f"Set {APP_KEY} to 'module', 'module:app', 'module:create_app' or"
     f" \"module:create_app('arg')\", the same forms 'flask --app' accepts."
 )
+
+
+def load_configured_app(
+    config: Config, x_arguments: Mapping[str, str]
+) -> tuple[Flask, Setting]:
+    """The app ``flask_app`` (or ``FLASK_APP``, also from ``.flaskenv``)
+    names, loaded once, and the setting that named it.
+
+    :raises AppNotConfigured: nothing names an app.
+    :raises AppNotFound: the setting leads to no app.
+    """
+    _load_dotenv()
+    setting = require_app_setting(
+        find_setting(config, x_arguments, APP_KEY, APP_ENVIRONMENT_VARIABLE)
+    )
+    return _load_once(setting), setting
+
+
+def _load_once(setting: Setting) -> Flask:
+    outer = _loading.get()
+    if outer is not None:
+        raise AppLoadsItself(
+            f"{outer.describe()}: loading the app ran an Alembic command, which"
+            " would load the app again, without end. Run that command inside"
+            " 'with app.app_context():' in your factory, so that it migrates"
+            " the app being built instead of loading a new one."
+        )
+    token = _loading.set(setting)
+    try:
+        with _alembic_context_kept():
+            return load_app(setting)
+    except SystemExit as exc:
+        # Exiting with 0 would make "alembic upgrade" succeed having done
+        # nothing.
+        raise AppExited(
+            f"{setting.describe()}: loading the app raised SystemExit"
+            f"({exc.code!r}){_where_raised(exc)}, so there is no app to migrate."
+            " Put that exit under \"if __name__ == '__main__':\", or point"
+            f" {APP_KEY} at code that builds the app without exiting."
+        ) from exc
+    finally:
+        _loading.reset(token)
+
+
+def _where_raised(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    return f" at {frames[-1].filename}, line {frames[-1].lineno}"
+
+
+@contextmanager
+def _alembic_context_kept() -> Iterator[None]:
+    """Put our run's ``alembic.context`` back after loading the app.
+
+    ``from alembic import context`` is one module-level proxy. A factory that
+    migrates on start-up runs a whole Alembic command inside ours, and when
+    that command ends it removes the proxy, leaving our ``env.py`` without a
+    context (and Alembic's own exit raising ``KeyError``). Alembic has no
+    public API for nesting, so we reinstall our environment through the same
+    private hook its ``__enter__`` uses; if that hook ever disappears, we
+    leave things as they are rather than fail differently.
+    """
+    environment = getattr(context, "_proxy", None)
+    try:
+        yield
+    finally:
+        if (
+            environment is not None
+            and getattr(context, "_proxy", None) is not environment
+        ):
+            reinstall = getattr(environment, "_install_proxy", None)
+            if reinstall is not None:
+                reinstall()
+
+
+def _load_dotenv() -> None:
+    """Read ``.flaskenv`` and ``.env`` the way the ``flask`` command does,
+    so ``FLASK_APP`` and the app's own variables there apply to Alembic too.
+    A no-op unless python-dotenv is installed; ``FLASK_SKIP_DOTENV=1`` turns
+    it off.
+    """
+    if not get_load_dotenv():
+        return
+    if find_spec("dotenv") is None:
+        # Flask would look in the working directory only; python-dotenv,
+        # had it been installed, would have searched upwards.
+        for directory in (Path.cwd(), *Path.cwd().parents):
+            found = [directory / n for n in _DOTENV_NAMES if (directory / n).is_file()]
+            if found:
+                log.warning(
+                    "%s %s present, but python-dotenv is not installed, so"
+                    " the variables in %s are not set (FLASK_APP among"
+                    " them). Install python-dotenv (pip install"
+                    " 'alembic-flask-env[dotenv]'), or set FLASK_SKIP_DOTENV=1"
+                    " to silence this.",
+                    " and ".join(str(path) for path in found),
+                    "is" if len(found) == 1 else "are",
+                    "it" if len(found) == 1 else "them",
+                )
+                return
+        return
+    load_dotenv()
 
 
 def require_app_setting(setting: Setting | None) -> Setting:
@@ -55,10 +197,6 @@ def load_app(setting: Setting) -> Flask:
     :raises AppNotFound: the setting does not lead to a Flask application.
     :raises Exception: whatever the user's module or factory raised.
     """
-    from flask.cli import NoAppException
-    from flask.cli import locate_app
-    from flask.cli import prepare_import
-
     parts = _MODULE_NAME_SEPARATOR.split(setting.value, maxsplit=1)
     path = parts[0].strip()
     app_name = parts[1] if len(parts) == 2 else None
@@ -129,7 +267,7 @@ def _raise_if_extension_missing(setting: Setting, error: ModuleNotFoundError) ->
         if distribution
         else f"with the pip of {sys.executable}"
     )
-    raise AppNotFound(
+    raise ExtensionNotInstalled(
         f"{setting.describe()}: the app imports the Flask extension"
         f" {top_level!r}, which is not installed in the Python that runs alembic"
         f" ({sys.executable}). Install it there ({install}), or run the alembic"

@@ -12,11 +12,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alembic.config import Config
+from flask import current_app
+from flask import has_app_context
+
 from .connection import CONNECTION_ATTRIBUTE
-from .errors import FlaskEnvError
+from .errors import ConfigFileNotFound
 
 if TYPE_CHECKING:
-    from alembic.config import Config
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
 
@@ -39,15 +42,13 @@ def alembic_config(
         does.
     :param connection: stored as ``config.attributes["connection"]``, so the
         migrations run over it instead of the app's own engine.
-    :raises FlaskEnvError: no ini file was found.
+    :raises ConfigFileNotFound: no ini file was found.
 
     .. versionadded:: 0.1
     """
-    from alembic.config import Config
-
     ini = Path(path) if path is not None else _find_ini()
     if not ini.is_file():
-        raise FlaskEnvError(
+        raise ConfigFileNotFound(
             f"alembic_config(path={str(ini)!r}): there is no such file. Pass the"
             " path of your alembic.ini (the file 'alembic init -t flask' wrote)."
         )
@@ -59,9 +60,6 @@ def alembic_config(
 
 
 def _find_ini() -> Path:
-    from flask import current_app
-    from flask import has_app_context
-
     candidates = []
     if has_app_context():
         root = Path(current_app.root_path)
@@ -71,7 +69,7 @@ def _find_ini() -> Path:
         if (directory / INI_NAME).is_file():
             return directory / INI_NAME
     searched = ", ".join(str(d) for d in candidates)
-    raise FlaskEnvError(
+    raise ConfigFileNotFound(
         f"alembic_config(): no {INI_NAME} in {searched}. Pass its path, as in"
         " alembic_config('path/to/alembic.ini')."
     )

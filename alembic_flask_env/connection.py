@@ -16,10 +16,14 @@ from contextlib import ExitStack
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from typing import Protocol
-from typing import Union
 from typing import cast
 
-from .errors import FlaskEnvError
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from .errors import ConnectionNotUsable
+from .errors import DatabaseUnreachable
 from .url_masking import masked_url
 from .url_masking import safe_url
 from .url_masking import scrub
@@ -27,9 +31,7 @@ from .url_masking import scrub
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import URL
-    from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Dialect
-    from sqlalchemy.engine import Engine
 
 CONNECTION_ATTRIBUTE = "connection"
 
@@ -51,18 +53,15 @@ class Connectable(Protocol):
     def connect(self) -> AbstractContextManager[Connection]: ...
 
 
-Target = Union["Connection", "Engine", Connectable]
+Target = Connection | Engine | Connectable
 
 
 def connectable_to_migrate(config: Config, app_engine: Engine) -> Target:
     """The handed-in ``Connection``, ``Engine`` or engine-like object, else
     the app's engine.
 
-    :raises FlaskEnvError: something else was handed in.
+    :raises ConnectionNotUsable: something else was handed in.
     """
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.engine import Engine
-
     handed_in = config.attributes.get(CONNECTION_ATTRIBUTE)
     if handed_in is None:
         return app_engine
@@ -70,17 +69,13 @@ def connectable_to_migrate(config: Config, app_engine: Engine) -> Target:
         return handed_in
     if all(hasattr(handed_in, name) for name in ("connect", "dialect", "engine")):
         return cast(Connectable, handed_in)
-    raise FlaskEnvError(
+    raise ConnectionNotUsable(
         f"config.attributes[{CONNECTION_ATTRIBUTE!r}] is a"
         f" {type(handed_in).__module__}.{type(handed_in).__qualname__}; set it to"
         " a SQLAlchemy Connection or Engine (or an object with their connect(),"
         " dialect and engine) to migrate over it, or leave it unset to migrate"
         " the Flask app's own database."
     )
-
-
-class DatabaseUnreachable(FlaskEnvError):
-    """The database could not be connected to."""
 
 
 @contextmanager
@@ -92,10 +87,6 @@ def connected(connectable: Target, whose: str) -> Iterator[Connection]:
     :raises DatabaseUnreachable: connecting failed (server down, wrong
         password, ...); the message masks the password.
     """
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.engine import Engine
-    from sqlalchemy.exc import DBAPIError
-
     if isinstance(connectable, Connection):
         yield connectable
         return

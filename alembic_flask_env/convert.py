@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+from .errors import ConversionError
 from .template_lookup import TEMPLATES_DIR
 
 _OUR_MARKER = "alembic_flask_env"
@@ -46,10 +47,6 @@ _FLASK_MIGRATE_NAMING = (
     "    # '' (upgrade_()); new revisions keep that name.\n"
     '    default_engine_name="",\n'
 )
-
-
-class ConversionError(Exception):
-    """The folder cannot be converted; the message says why and what to do."""
 
 
 #: Keys of the folder's ini that Flask-Migrate overrides, so that their

@@ -1,19 +1,39 @@
-"""Find the engine and metadata of a Flask application's SQLAlchemy extension.
+"""Find the engines and metadata of a Flask application's SQLAlchemy extension.
 
-Detection is by duck typing on ``app.extensions["sqlalchemy"]`` (the shape
-Flask-SQLAlchemy 3.x registers), never by catching errors to guess versions.
-Engines are created per application, so call this inside an app context.
+One discovery serves both environments: the extension is the ``db`` given to
+Flask-Migrate's ``Migrate(app, db)`` if there is one, else
+``app.extensions["sqlalchemy"]`` (the shape Flask-SQLAlchemy 3.x and
+Flask-SQLAlchemy-Lite register), read by duck typing, never by catching
+errors to guess versions. Engines are created per application, so this runs
+inside an app context.
+
+The databases come as context managers, which dispose the engines they own
+on the way out (one made here from ``SQLALCHEMY_DATABASE_URI``, or every
+engine of an app this run loaded; a running app's pool belongs to the app),
+so no runner can forget to.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from typing import Any
+from typing import Protocol
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.schema import MetaData
 
 from .errors import DatabaseNotFound
+from .errors import MetadataNotFound
+from .flask_migrate_compat import migrate_db
+from .metadata_loading import load_metadata
 from .settings import METADATA_KEY
 from .settings import Setting
 from .settings import where_to_set
@@ -21,14 +41,30 @@ from .url_masking import safe_url
 
 if TYPE_CHECKING:
     from flask import Flask
-    from sqlalchemy.engine import URL
-    from sqlalchemy.engine import Engine
-    from sqlalchemy.schema import MetaData
+
+    from .app_context import AppInUse
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "sqlalchemy"
 URI_CONFIG_KEY = "SQLALCHEMY_DATABASE_URI"
+#: What the default bind (key ``None``) is called in flask_binds and in the
+#: names of the revision functions (``upgrade_default``).
+DEFAULT_BIND = "default"
+
+
+class SQLAlchemyExtension(Protocol):
+    """What is read of Flask-SQLAlchemy 3.x and Flask-SQLAlchemy-Lite."""
+
+    @property
+    def engines(self) -> Mapping[str | None, Engine]: ...
+
+
+class ExtensionWithMetadata(SQLAlchemyExtension, Protocol):
+    """Flask-SQLAlchemy 3.x: a ``MetaData`` per bind as well."""
+
+    @property
+    def metadatas(self) -> Mapping[str | None, MetaData]: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +73,7 @@ class Database:
 
     engine: Engine
     metadata: MetaData
-    #: Made by us from SQLALCHEMY_DATABASE_URI: ours to dispose.
+    #: Made here from SQLALCHEMY_DATABASE_URI: ours to dispose.
     owns_engine: bool = False
 
     def describe(self) -> str:
@@ -47,82 +83,143 @@ class Database:
         return safe_url(self.engine.url)
 
 
-def find_default_database(
-    app: Flask, app_setting: Setting, metadata_setting: Setting | None = None
-) -> Database:
+@contextmanager
+def default_database(
+    in_use: AppInUse, metadata_setting: Setting | None
+) -> Iterator[Database]:
     """The default database of the app, with the metadata to compare.
 
-    The engine is the default one of the app's ``sqlalchemy`` extension
-    (Flask-SQLAlchemy 3.x keys it ``None``, Flask-SQLAlchemy-Lite
-    ``"default"``); without an extension, one made from
-    ``SQLALCHEMY_DATABASE_URI`` (plain SQLAlchemy). The metadata is the one
-    ``flask_metadata`` names, else Flask-SQLAlchemy's.
+    The engine is the default one of the app's extension (Flask-SQLAlchemy
+    3.x keys it ``None``, Flask-SQLAlchemy-Lite ``"default"``); without an
+    extension, one made from ``SQLALCHEMY_DATABASE_URI`` (plain SQLAlchemy).
+    The metadata is the one ``flask_metadata`` names, else
+    Flask-SQLAlchemy's.
 
-    :raises DatabaseNotFound: no engine, or no metadata.
+    :raises DatabaseNotFound: no engine.
+    :raises MetadataNotFound: no metadata.
     """
-    from .flask_migrate_compat import migrate_db
-
-    # Migrate(app, db) names the db to migrate; else the registered extension.
-    extension: Any = migrate_db(app) or app.extensions.get(EXTENSION_KEY)
-    owns_engine = False
-    metadata = None
+    app, setting = in_use.app, in_use.setting
+    extension = find_extension(app, setting)
     if extension is None:
-        uri = app.config.get(URI_CONFIG_KEY)
-        if not uri:
-            raise DatabaseNotFound(
-                f"{app_setting.describe()} gives the Flask app {app.name!r}, which"
-                f" has no SQLAlchemy extension (app.extensions has no"
-                f" {EXTENSION_KEY!r} entry) and no {URI_CONFIG_KEY} in its config."
-                f" Call 'db.init_app(app)' (Flask-SQLAlchemy or"
-                f" Flask-SQLAlchemy-Lite) in the code that {app_setting.key} names,"
-                f" or, with plain SQLAlchemy, set {URI_CONFIG_KEY} and"
-                f" {METADATA_KEY}."
-            )
-        from sqlalchemy import create_engine
-        from sqlalchemy.engine import make_url
-
-        url = make_url(uri)
-        _refuse_relative_sqlite_path(app, url)
-        engine = create_engine(url)
+        engine = _engine_from_uri(app, setting)
         owns_engine = True
     else:
-        engines = getattr(extension, "engines", None)
-        if engines is None:
-            raise DatabaseNotFound(
-                f"{app_setting.describe()} gives the Flask app {app.name!r}, whose"
-                f" app.extensions[{EXTENSION_KEY!r}] is a"
-                f" {type(extension).__module__}.{type(extension).__qualname__}"
-                " without 'engines'. alembic_flask_env reads Flask-SQLAlchemy 3.x"
-                " and Flask-SQLAlchemy-Lite; upgrade Flask-SQLAlchemy to 3.x."
-            )
-        engine = engines.get(None) or engines.get("default")
-        if engine is None:
-            raise DatabaseNotFound(
-                f"{app_setting.describe()} gives the Flask app {app.name!r}, whose"
-                f" SQLAlchemy extension has no default engine (only"
-                f" {', '.join(map(repr, engines)) or 'none'}). Configure the"
-                " default database of the extension."
-            )
-        metadatas = getattr(extension, "metadatas", None)
-        if metadatas is not None:
-            metadata = metadatas.get(None)
-    if metadata_setting is not None:
-        from .metadata_loading import load_metadata
-
-        metadata = load_metadata(metadata_setting)
-    if metadata is None:
-        if owns_engine:
-            engine.dispose()
-        raise DatabaseNotFound(
-            f"{app_setting.describe()} gives the Flask app {app.name!r}, which"
-            " has a database but no metadata that alembic_flask_env knows of"
-            " (Flask-SQLAlchemy-Lite and plain SQLAlchemy keep it on your own"
-            f" declarative Base). Set {METADATA_KEY} ="
-            f" yourpackage.models:Base.metadata {where_to_set(app_setting)}."
+        engine = _default_engine(app, setting, extension)
+        owns_engine = False
+    with _disposing([engine], owns_engine or in_use.loaded_here):
+        metadata = (
+            load_metadata(metadata_setting)
+            if metadata_setting is not None
+            else _metadatas(extension).get(None)
         )
-    database = Database(engine=engine, metadata=metadata, owns_engine=owns_engine)
-    warn_if_empty(database.metadata, app.name, app_setting.key)
-    return database
+        if metadata is None:
+            raise MetadataNotFound(
+                f"{setting.describe()} gives the Flask app {app.name!r}, which"
+                " has a database but no metadata that alembic_flask_env knows of"
+                " (Flask-SQLAlchemy-Lite and plain SQLAlchemy keep it on your own"
+                f" declarative Base). Set {METADATA_KEY} ="
+                f" yourpackage.models:Base.metadata {where_to_set(setting)}."
+            )
+        warn_if_empty(metadata, app.name, setting.key)
+        yield Database(engine=engine, metadata=metadata, owns_engine=owns_engine)
+
+
+@contextmanager
+def bind_databases(in_use: AppInUse) -> Iterator[dict[str, Database]]:
+    """Every bind of the app's Flask-SQLAlchemy extension, by name, the
+    default bind first, then the others by name.
+
+    :raises DatabaseNotFound: the app has no Flask-SQLAlchemy 3.x extension.
+    """
+    app, setting = in_use.app, in_use.setting
+    extension = find_extension(app, setting)
+    if extension is None:
+        raise DatabaseNotFound(
+            f"{setting.describe()} gives the Flask app {app.name!r},"
+            f" which has no SQLAlchemy extension (app.extensions has no"
+            f" {EXTENSION_KEY!r} entry). Create it with 'db = SQLAlchemy()'"
+            f" (Flask-SQLAlchemy 3.x) and call 'db.init_app(app)' in the"
+            f" code that {setting.key} names, or point {setting.key}"
+            " at the application that does."
+        )
+    metadatas = _metadatas(extension)
+    if not metadatas:
+        raise DatabaseNotFound(
+            f"{setting.describe()} gives the Flask app {app.name!r}, whose"
+            f" SQLAlchemy extension ({_type_name(extension)}) keeps no metadata"
+            " per bind. The flask-multidb template needs Flask-SQLAlchemy 3.x;"
+            " use the flask template with flask_metadata for one database."
+        )
+    binds = {
+        DEFAULT_BIND if key is None else key: Database(
+            engine=engine,
+            # No model names this bind yet: nothing to compare against.
+            metadata=metadatas.get(key) or MetaData(),
+        )
+        for key, engine in sorted(
+            extension.engines.items(),
+            key=lambda item: (item[0] is not None, item[0] or ""),
+        )
+    }
+    with _disposing([d.engine for d in binds.values()], in_use.loaded_here):
+        yield binds
+
+
+def find_extension(app: Flask, setting: Setting) -> SQLAlchemyExtension | None:
+    """The SQLAlchemy extension to migrate: ``Migrate(app, db)``'s ``db``,
+    else the registered one; None without either.
+
+    :raises DatabaseNotFound: an extension without ``engines``
+        (Flask-SQLAlchemy 2.x).
+    """
+    extension: object = migrate_db(app) or app.extensions.get(EXTENSION_KEY)
+    if extension is None:
+        return None
+    if not isinstance(getattr(extension, "engines", None), Mapping):
+        raise DatabaseNotFound(
+            f"{setting.describe()} gives the Flask app {app.name!r}, whose"
+            f" app.extensions[{EXTENSION_KEY!r}] is a {_type_name(extension)}"
+            " without 'engines'. alembic_flask_env reads Flask-SQLAlchemy 3.x"
+            " and Flask-SQLAlchemy-Lite; upgrade Flask-SQLAlchemy to 3.x."
+        )
+    return extension  # type: ignore[return-value]  # checked just above
+
+
+def _metadatas(extension: SQLAlchemyExtension | None) -> Mapping[str | None, MetaData]:
+    metadatas = getattr(extension, "metadatas", None)
+    return metadatas if isinstance(metadatas, Mapping) else {}
+
+
+def _default_engine(
+    app: Flask, setting: Setting, extension: SQLAlchemyExtension
+) -> Engine:
+    engines = extension.engines
+    engine = engines.get(None) or engines.get(DEFAULT_BIND)
+    if engine is None:
+        raise DatabaseNotFound(
+            f"{setting.describe()} gives the Flask app {app.name!r}, whose"
+            f" SQLAlchemy extension has no default engine (only"
+            f" {', '.join(map(repr, engines)) or 'none'}). Configure the"
+            " default database of the extension."
+        )
+    return engine
+
+
+def _engine_from_uri(app: Flask, setting: Setting) -> Engine:
+    uri = app.config.get(URI_CONFIG_KEY)
+    if not uri:
+        raise DatabaseNotFound(
+            f"{setting.describe()} gives the Flask app {app.name!r}, which"
+            f" has no SQLAlchemy extension (app.extensions has no"
+            f" {EXTENSION_KEY!r} entry) and no {URI_CONFIG_KEY} in its config."
+            f" Call 'db.init_app(app)' (Flask-SQLAlchemy or"
+            f" Flask-SQLAlchemy-Lite) in the code that {setting.key} names,"
+            f" or, with plain SQLAlchemy, set {URI_CONFIG_KEY} and"
+            f" {METADATA_KEY}."
+        )
+    url = make_url(uri)
+    _refuse_relative_sqlite_path(app, url)
+    return create_engine(url)
 
 
 def _refuse_relative_sqlite_path(app: Flask, url: URL) -> None:
@@ -152,6 +249,20 @@ def _refuse_relative_sqlite_path(app: Flask, url: URL) -> None:
     )
 
 
+@contextmanager
+def _disposing(engines: list[Engine], owned: bool) -> Iterator[None]:
+    """Dispose ``engines`` on the way out when they are ``owned``, so
+    running migrations many times in one process leaves no pooled
+    connections behind.
+    """
+    try:
+        yield
+    finally:
+        if owned:
+            for engine in engines:
+                engine.dispose()
+
+
 def warn_if_empty(metadata: MetaData, app_name: str, key: str, bind: str = "") -> None:
     if not metadata.tables:
         log.warning(
@@ -164,50 +275,5 @@ def warn_if_empty(metadata: MetaData, app_name: str, key: str, bind: str = "") -
         )
 
 
-def _extension(app: Flask, app_setting: Setting) -> Any:
-    extension: Any = app.extensions.get(EXTENSION_KEY)
-    if extension is None:
-        raise DatabaseNotFound(
-            f"{app_setting.describe()} gives the Flask app {app.name!r},"
-            f" which has no SQLAlchemy extension (app.extensions has no"
-            f" {EXTENSION_KEY!r} entry). Create it with 'db = SQLAlchemy()'"
-            f" (Flask-SQLAlchemy 3.x) and call 'db.init_app(app)' in the"
-            f" code that {app_setting.key} names, or point {app_setting.key}"
-            " at the application that does."
-        )
-    if not (hasattr(extension, "engines") and hasattr(extension, "metadatas")):
-        raise DatabaseNotFound(
-            f"{app_setting.describe()} gives the Flask app {app.name!r}, whose"
-            f" app.extensions[{EXTENSION_KEY!r}] is a"
-            f" {type(extension).__module__}.{type(extension).__qualname__}"
-            " without 'engines' and 'metadatas'. alembic_flask_env reads"
-            " Flask-SQLAlchemy 3.x; upgrade Flask-SQLAlchemy to 3.x."
-        )
-    return extension
-
-
-#: What the default bind (key ``None``) is called in flask_binds and in the
-#: names of the revision functions (``upgrade_default``).
-DEFAULT_BIND = "default"
-
-
-def find_binds(app: Flask, app_setting: Setting) -> dict[str, Database]:
-    """Every bind of the app's Flask-SQLAlchemy extension, by name, the
-    default bind first.
-
-    :raises DatabaseNotFound: the app has no such extension.
-    """
-    from sqlalchemy.schema import MetaData
-
-    extension = _extension(app, app_setting)
-    binds: dict[str, Database] = {}
-    for key, engine in sorted(
-        extension.engines.items(), key=lambda item: (item[0] is not None, item[0] or "")
-    ):
-        name = DEFAULT_BIND if key is None else key
-        metadata = extension.metadatas.get(key)
-        if metadata is None:
-            # No model names this bind yet: nothing to compare against.
-            metadata = MetaData()
-        binds[name] = Database(engine=engine, metadata=metadata)
-    return binds
+def _type_name(value: object) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"

@@ -1,19 +1,51 @@
-"""Errors for bad configuration, rooted in Alembic's ``CommandError``.
+"""Every error this package raises, rooted in Alembic's ``CommandError``.
 
 The ``alembic`` command prints a ``CommandError`` as one ``FAILED: ...``
 line instead of a traceback, which is what a user needs when a *setting* is
 wrong. Errors raised inside the user's own code are never turned into one of
 these: they keep their traceback.
+
+Each class says what happened, so that a deploy script (or an ``except``
+clause around ``command.upgrade()``) can tell a lock timeout from an
+unreachable database from a bad setting; all are importable from
+``alembic_flask_env``.
 """
 
 from __future__ import annotations
 
 from alembic.util import CommandError
 
+__all__ = [
+    "AppExited",
+    "AppLoadsItself",
+    "AppNotConfigured",
+    "AppNotFound",
+    "ConfigFileNotFound",
+    "ConnectionNotUsable",
+    "ConversionError",
+    "DatabaseNotFound",
+    "DatabaseUnreachable",
+    "EmptyMetadata",
+    "ExtensionNotInstalled",
+    "FlaskEnvError",
+    "InvalidSetting",
+    "MetadataNotFound",
+    "MigrationLockTimeout",
+    "OfflineSQLiteUnsupported",
+    "UnknownBindFunctions",
+]
+
 
 class FlaskEnvError(CommandError):
-    """Base class: the migration environment is set up wrongly. Every
+    """Base class: the migration environment cannot run as set up. Every
     message names the setting, the value tried and how to fix it.
+    """
+
+
+class InvalidSetting(FlaskEnvError):
+    """A key's value cannot be used: wrong type, not a number, a ``%`` the
+    ini cannot read, ``-x key`` without a value, ``flask_binds`` naming no
+    bind, or an option ``context.configure()`` would ignore.
     """
 
 
@@ -25,8 +57,30 @@ class AppNotFound(FlaskEnvError):
     """``flask_app`` did not lead to a Flask application."""
 
 
+class ExtensionNotInstalled(AppNotFound):
+    """The app imports a Flask extension that the Python running Alembic
+    does not have: the ``alembic`` of another virtual environment.
+    """
+
+
+class AppLoadsItself(FlaskEnvError):
+    """Loading the app ran an Alembic command that would load the app
+    again, without end.
+    """
+
+
+class AppExited(FlaskEnvError):
+    """Loading the app raised ``SystemExit``, so there is no app."""
+
+
 class DatabaseNotFound(FlaskEnvError):
-    """The Flask application has no usable SQLAlchemy extension."""
+    """The Flask application has no usable SQLAlchemy engine."""
+
+
+class MetadataNotFound(DatabaseNotFound):
+    """No ``MetaData`` to compare: ``flask_metadata`` does not lead to one,
+    or the app's extension keeps none.
+    """
 
 
 class EmptyMetadata(FlaskEnvError):
@@ -41,5 +95,29 @@ class UnknownBindFunctions(FlaskEnvError):
     """
 
 
+class ConnectionNotUsable(FlaskEnvError):
+    """``config.attributes["connection"]`` holds something the environment
+    cannot migrate over.
+    """
+
+
+class DatabaseUnreachable(FlaskEnvError):
+    """The database could not be connected to."""
+
+
+class MigrationLockTimeout(FlaskEnvError):
+    """Another run held the migration lock for longer than the timeout."""
+
+
 class OfflineSQLiteUnsupported(FlaskEnvError):
     """``--sql`` reached a revision that SQLite cannot render offline."""
+
+
+class ConfigFileNotFound(FlaskEnvError):
+    """``alembic_config()`` found no ``alembic.ini``."""
+
+
+class ConversionError(FlaskEnvError):
+    """A folder cannot be converted from Flask-Migrate; the message says why
+    and what to do.
+    """

@@ -23,7 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import FlaskEnvError
+from sqlalchemy import text
+from sqlalchemy.util import asbool
+
+from .errors import InvalidSetting
+from .errors import MigrationLockTimeout
 from .settings import LOCK_KEY
 from .settings import LOCK_TIMEOUT_KEY as TIMEOUT_KEY
 from .settings import Setting
@@ -39,10 +43,6 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 _POLL_SECONDS = 0.2
 
 
-class MigrationLockTimeout(FlaskEnvError):
-    """Another run held the lock for longer than the timeout."""
-
-
 @dataclass(frozen=True)
 class LockSettings:
     enabled: bool
@@ -55,18 +55,16 @@ def read_lock_settings(config: Config, x_arguments: Mapping[str, str]) -> LockSe
     """``migration_lock`` (default true) and ``migration_lock_timeout``
     (seconds, default 300), from ``-x``, the ini or pyproject.toml.
 
-    :raises FlaskEnvError: a value is not a boolean, or not a finite number
+    :raises InvalidSetting: a value is not a boolean, or not a finite number
         of seconds that is 0 or more (0: do not wait).
     """
-    from sqlalchemy.util import asbool
-
     enabled = True
     lock = find_setting(config, x_arguments, LOCK_KEY)
     if lock is not None:
         try:
             enabled = asbool(lock.value)
         except ValueError:
-            raise FlaskEnvError(
+            raise InvalidSetting(
                 f"{lock.describe()} is not a boolean. Set {LOCK_KEY} = true (the"
                 f" default: one migration run at a time) or {LOCK_KEY} = false."
             ) from None
@@ -79,7 +77,7 @@ def read_lock_settings(config: Config, x_arguments: Mapping[str, str]) -> LockSe
     except ValueError:
         timeout = math.nan
     if not (math.isfinite(timeout) and timeout >= 0):
-        raise FlaskEnvError(
+        raise InvalidSetting(
             f"{timeout_setting.describe()} is not a number of seconds (finite,"
             f" 0 or more). Set {TIMEOUT_KEY} to how long to wait for another"
             f" migration run, for example {TIMEOUT_KEY} = 600 (0: do not wait)."
@@ -115,8 +113,6 @@ def migration_lock(
     ):
         yield
         return
-
-    from sqlalchemy import text
 
     deadline = time.monotonic() + settings.timeout
     waiting = False

@@ -10,31 +10,27 @@ resolved with :func:`importlib.import_module` and :func:`getattr`, never
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
-from .errors import DatabaseNotFound
+from sqlalchemy.schema import MetaData
+
+from .errors import MetadataNotFound
 from .settings import Setting
-
-if TYPE_CHECKING:
-    from sqlalchemy.schema import MetaData
 
 _EXAMPLE = "yourpackage.models:Base.metadata"
 
 
 def load_metadata(setting: Setting) -> MetaData:
-    """:raises DatabaseNotFound: the setting does not lead to a ``MetaData``."""
-    from sqlalchemy.schema import MetaData
-
+    """:raises MetadataNotFound: the setting does not lead to a ``MetaData``."""
     module_name, _, attribute_path = (
         part.strip() for part in setting.value.partition(":")
     )
     if not module_name or not attribute_path:
-        raise DatabaseNotFound(
+        raise MetadataNotFound(
             f"{setting.describe()} is not 'module:attribute'. Name the metadata"
             f" of your models, for example {setting.key} = {_EXAMPLE}."
         )
     if module_name.startswith("."):
-        raise DatabaseNotFound(
+        raise MetadataNotFound(
             f"{setting.describe()} names the relative module {module_name!r},"
             " which has no package to be relative to. Write the module's full"
             f" name, for example {setting.key} = {_EXAMPLE}."
@@ -45,7 +41,7 @@ def load_metadata(setting: Setting) -> MetaData:
         missing = exc.name or ""
         if module_name != missing and not module_name.startswith(missing + "."):
             raise  # the models module's own import failed: its traceback
-        raise DatabaseNotFound(
+        raise MetadataNotFound(
             f"{setting.describe()}: could not import module {module_name!r}."
             f" Check the spelling, for example {setting.key} = {_EXAMPLE}."
         ) from None
@@ -53,14 +49,14 @@ def load_metadata(setting: Setting) -> MetaData:
         try:
             target = getattr(target, attribute)
         except AttributeError:
-            raise DatabaseNotFound(
+            raise MetadataNotFound(
                 f"{setting.describe()}: {attribute!r} was not found in"
                 f" {type(target).__name__} {getattr(target, '__name__', target)!r}."
                 f" Name the metadata of your models, for example {setting.key} ="
                 f" {_EXAMPLE}."
             ) from None
     if not isinstance(target, MetaData):
-        raise DatabaseNotFound(
+        raise MetadataNotFound(
             f"{setting.describe()} is a {type(target).__module__}."
             f"{type(target).__qualname__}, not a sqlalchemy MetaData. Name the"
             f" metadata itself, for example {setting.key} = {_EXAMPLE}."

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import FlaskEnvError
+from .errors import InvalidSetting
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -107,7 +107,7 @@ TOML_SOURCE = "[tool.alembic] in pyproject.toml"
 def _ini_value(config: Config, key: str) -> str:
     """The key's value in the ini file, "" if it is not there.
 
-    :raises FlaskEnvError: the value has a ``%`` that ConfigParser cannot
+    :raises InvalidSetting: the value has a ``%`` that ConfigParser cannot
         interpolate; its own exception names neither the key nor the fix.
     """
     if not config.file_config.has_section(config.config_ini_section):
@@ -119,7 +119,7 @@ def _ini_value(config: Config, key: str) -> str:
     except configparser.InterpolationError:
         section = config.config_ini_section
         raw = config.file_config.get(section, key, raw=True)
-        raise FlaskEnvError(
+        raise InvalidSetting(
             f"{key} = {raw!r} (from {_ini_name(config)}) has a '%' that the ini"
             " file reads as the start of a %(name)s substitution. Write each"
             f" literal '%' in {key} as '%%'."
@@ -131,7 +131,7 @@ def _toml_value(config: Config, key: str) -> str:
     ``true``/``false`` for booleans, numbers as written, lists of strings
     joined by commas.
 
-    :raises FlaskEnvError: a TOML type the key does not take.
+    :raises InvalidSetting: a TOML type the key does not take.
     """
     value = config.toml_alembic_config.get(key)
     if value is None or isinstance(value, str):
@@ -152,7 +152,7 @@ def _toml_value(config: Config, key: str) -> str:
     accepted = " or ".join(
         [", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds
     )
-    raise FlaskEnvError(
+    raise InvalidSetting(
         f"{key} = {value!r} (from {TOML_SOURCE}) is {_toml_type_name(value)},"
         f" which {key} cannot be. It takes {accepted}, for example"
         f" {key} = {_toml_example(key)}."
@@ -194,14 +194,14 @@ def read_x_arguments(arguments: list[str]) -> dict[str, str]:
     ``get_x_argument(as_dictionary=True)`` makes it, but refusing one of our
     keys without a value, which would otherwise be silently ignored.
 
-    :raises FlaskEnvError: ``-x flask_app`` and the like.
+    :raises InvalidSetting: ``-x flask_app`` and the like.
     """
     values = {}
     for argument in arguments:
         key, separator, value = argument.partition("=")
         name = key.strip()
         if not separator and name in OUR_KEYS:
-            raise FlaskEnvError(
+            raise InvalidSetting(
                 f"-x {argument!r} has no value. Write -x {name}=VALUE,"
                 f" for example -x {name}={EXAMPLES[name]}."
             )
