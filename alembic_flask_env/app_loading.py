@@ -70,9 +70,14 @@ _loading: contextvars.ContextVar[Setting | None] = contextvars.ContextVar(
 # Flask's own split: the first colon that is not part of a Windows drive.
 _MODULE_NAME_SEPARATOR = re.compile(r":(?![\\/])")
 
-_FORMS_HINT = (
-    f"Set {APP_KEY} to 'module', 'module:app', 'module:create_app' or"
-    f" \"module:create_app('arg')\", the same forms 'flask --app' accepts."
+#: The forms of flask_app, as 'flask --app' takes them: the one statement of
+#: the grammar. The error hint quotes it, and a test checks that the
+#: templates' comments and the README show each form.
+APP_FORMS = ("module", "module:app", "module:create_app", "module:create_app('arg')")
+
+FORMS_HINT = (
+    f"Set {APP_KEY} to {', '.join(repr(form) for form in APP_FORMS[:-1])} or"
+    f" \"{APP_FORMS[-1]}\", the same forms 'flask --app' accepts."
 )
 
 
@@ -202,11 +207,11 @@ def load_app(setting: Setting) -> Flask:
     app_name = parts[1] if len(parts) == 2 else None
     if not path:
         raise AppNotFound(
-            f"{setting.describe()} names no module before the colon. {_FORMS_HINT}"
+            f"{setting.describe()} names no module before the colon. {FORMS_HINT}"
         )
     if app_name is not None and not app_name.strip():
         raise AppNotFound(
-            f"{setting.describe()} names no application after the colon. {_FORMS_HINT}"
+            f"{setting.describe()} names no application after the colon. {FORMS_HINT}"
         )
 
     module_name = prepare_import(path)
@@ -240,7 +245,7 @@ def load_app(setting: Setting) -> Flask:
                 " directory of alembic.ini)."
             ) from None
         message = str(exc).strip()
-        raise AppNotFound(f"{setting.describe()}: {message} {_FORMS_HINT}") from exc
+        raise AppNotFound(f"{setting.describe()}: {message} {FORMS_HINT}") from exc
 
 
 #: Distribution names of the extensions this package reads.

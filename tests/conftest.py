@@ -17,12 +17,46 @@ from harness import Project
 from harness import ProjectFactory
 
 
+@pytest.fixture(scope="session")
+def initialised_projects(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, str], Path]:
+    """A project of ``tests/projects/`` after ``alembic init -t TEMPLATE
+    migrations``, made once per session (and xdist worker) and then only
+    copied: most tests start from one, and each init costs an ``alembic``
+    subprocess.
+    """
+    made: dict[tuple[str, str], Path] = {}
+
+    def get(name: str, template: str) -> Path:
+        if (name, template) not in made:
+            root = tmp_path_factory.mktemp(f"{name}-{template}") / "project"
+            shutil.copytree(PROJECTS / name, root)
+            Project(root).init(template)
+            made[name, template] = root
+        return made[name, template]
+
+    return get
+
+
 @pytest.fixture
-def project_factory(tmp_path: Path) -> ProjectFactory:
-    def make(name: str, subdir: str = "project") -> Project:
+def project_factory(
+    tmp_path: Path, initialised_projects: Callable[[str, str], Path]
+) -> ProjectFactory:
+    """Copies a project into ``tmp_path / subdir``: as it is, or initialised
+    with ``template`` and with ``settings`` set in its alembic.ini.
+    """
+
+    def make(
+        name: str, subdir: str = "project", template: str = "", **settings: str
+    ) -> Project:
         root = tmp_path / subdir
-        shutil.copytree(PROJECTS / name, root)
-        return Project(root)
+        source = initialised_projects(name, template) if template else PROJECTS / name
+        shutil.copytree(source, root)
+        project = Project(root)
+        for key, value in settings.items():
+            project.set_ini_option(key, value)
+        return project
 
     return make
 
@@ -30,10 +64,15 @@ def project_factory(tmp_path: Path) -> ProjectFactory:
 @pytest.fixture
 def blog(project_factory: ProjectFactory) -> Project:
     """The blog project, initialised with the flask template and flask_app set."""
-    project = project_factory("blog")
-    project.init()
-    project.set_ini_option("flask_app", "blogapp:create_app")
-    return project
+    return project_factory("blog", template="flask", flask_app="blogapp:create_app")
+
+
+@pytest.fixture
+def multiblog(project_factory: ProjectFactory) -> Project:
+    """The two-bind blog, initialised with the flask-multidb template."""
+    return project_factory(
+        "multiblog", template="flask-multidb", flask_app="multiblog:create_app"
+    )
 
 
 @pytest.fixture

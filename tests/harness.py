@@ -138,11 +138,11 @@ class Project:
         if not path.exists():
             return set()
         rows = self.query(name, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {row[0] for row in rows}
+        return {str(row[0]) for row in rows}
 
     def version(self, name: str = "default.db") -> list[str]:
         return [
-            row[0]
+            str(row[0])
             for row in self.query(name, "SELECT version_num FROM alembic_version")
         ]
 
@@ -153,6 +153,14 @@ class Project:
 
 
 ProjectFactory = Callable[..., Project]
+
+#: The tables the blog project's models make, with Alembic's own.
+BLOG_TABLES = {"user", "post", "alembic_version"}
+
+
+def autogenerate(project: Project, message: str = "init") -> str:
+    """``alembic revision --autogenerate``; what it printed."""
+    return project.output(project.alembic("revision", "--autogenerate", "-m", message))
 
 
 # -- PostgreSQL ------------------------------------------------------------

@@ -16,6 +16,8 @@ from harness import ProjectFactory
 
 FLASK = shutil.which("flask", path=str(BIN_DIR))
 
+pytestmark = pytest.mark.slow
+
 
 def digest(paths: list[Path]) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import BLOG_TABLES
 from harness import Project
 from harness import ProjectFactory
-
-BLOG_TABLES = {"user", "post", "alembic_version"}
 
 
 def write_pyproject(project: Project, table: str) -> None:
@@ -249,8 +248,7 @@ def test_a_relative_flask_metadata_module(blog: Project) -> None:
 def test_the_missing_metadata_message_names_pyproject_when_settings_live_there(
     project_factory: ProjectFactory,
 ) -> None:
-    project = project_factory("shapes")
-    project.init("flask-pyproject")
+    project = project_factory("shapes", template="flask-pyproject")
     pyproject = project.root / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
@@ -333,14 +331,6 @@ def test_a_flaskenv_that_cannot_be_read_is_mentioned(blog: Project) -> None:
 
 
 # -- flask-multidb: revisions whose functions name no bind ---------------------
-
-
-@pytest.fixture
-def multiblog(project_factory: ProjectFactory) -> Project:
-    project = project_factory("multiblog")
-    project.init("flask-multidb")
-    project.set_ini_option("flask_app", "multiblog:create_app")
-    return project
 
 
 def write_multidb_revision(

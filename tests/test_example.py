@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness import Project
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart.py"
+
+pytestmark = pytest.mark.slow
 
 
 def test_quickstart_sets_up_and_migrates_the_example(tmp_path: Path) -> None:

@@ -10,10 +10,7 @@ from harness import ProjectFactory
 
 @pytest.fixture
 def shop(project_factory: ProjectFactory) -> Project:
-    project = project_factory("migrated")
-    project.init()
-    project.set_ini_option("flask_app", "shop:create_app")
-    return project
+    return project_factory("migrated", template="flask", flask_app="shop:create_app")
 
 
 def test_configure_args_and_callbacks_are_honoured(shop: Project) -> None:

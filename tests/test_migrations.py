@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+from harness import BLOG_TABLES
 from harness import Project
-
-BLOG_TABLES = {"user", "post", "alembic_version"}
 
 
 def autogenerate(project: Project, message: str = "init") -> str:

@@ -8,19 +8,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from harness import Project
-from harness import ProjectFactory
-
-
-@pytest.fixture
-def multiblog(project_factory: ProjectFactory) -> Project:
-    project = project_factory("multiblog")
-    project.init("flask-multidb")
-    project.set_ini_option("flask_app", "multiblog:create_app")
-    return project
-
-
-def autogenerate(project: Project, message: str = "init") -> str:
-    return project.output(project.alembic("revision", "--autogenerate", "-m", message))
+from harness import autogenerate
 
 
 def test_listed_and_written_by_init(multiblog: Project) -> None:

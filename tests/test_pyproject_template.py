@@ -6,6 +6,7 @@ import sys
 
 from alembic_flask_env.template_lookup import TEMPLATES_DIR
 
+from harness import BLOG_TABLES
 from harness import Project
 from harness import ProjectFactory
 
@@ -60,7 +61,7 @@ def test_appends_to_an_existing_pyproject_and_migrates(
         "head",
         cwd=elsewhere,
     )
-    assert project.tables() == {"user", "post", "alembic_version"}
+    assert project.tables() == BLOG_TABLES
 
     # One -c, as the template's comments say: the ini's logging is then
     # not applied, everything else works.

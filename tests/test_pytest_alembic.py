@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness import Project
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "blog"
@@ -17,6 +19,8 @@ BUILT_IN_TESTS = [
     "test_up_down_consistency",
     "test_upgrade",
 ]
+
+pytestmark = pytest.mark.slow
 
 
 def test_pytest_alembic_built_in_tests_pass(tmp_path: Path) -> None:

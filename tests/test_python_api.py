@@ -8,9 +8,8 @@ import textwrap
 
 import pytest
 
+from harness import BLOG_TABLES
 from harness import Project
-
-BLOG_TABLES = {"user", "post", "alembic_version"}
 
 
 @pytest.fixture

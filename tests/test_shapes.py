@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import BLOG_TABLES
 from harness import Project
 from harness import ProjectFactory
 
@@ -19,10 +20,9 @@ needs_lite = pytest.mark.skipif(
 
 @pytest.fixture
 def shapes(project_factory: ProjectFactory) -> Project:
-    project = project_factory("shapes")
-    project.init()
-    project.set_ini_option("flask_metadata", "shapes_models:Base.metadata")
-    return project
+    return project_factory(
+        "shapes", template="flask", flask_metadata="shapes_models:Base.metadata"
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_flask_metadata_also_overrides_flask_sqlalchemys(blog: Project) -> None:
     blog.set_ini_option("flask_metadata", "blogapp.models:db.metadata")
     blog.alembic("revision", "--autogenerate", "-m", "init")
     blog.alembic("upgrade", "head")
-    assert blog.tables() == {"user", "post", "alembic_version"}
+    assert blog.tables() == BLOG_TABLES
 
 
 @needs_lite

@@ -1,0 +1,72 @@
+"""No secret of a URL is ever printed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from alembic_flask_env.url_masking import is_secret_parameter
+from alembic_flask_env.url_masking import masked_url
+from alembic_flask_env.url_masking import safe_url
+from alembic_flask_env.url_masking import scrub
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "PASSWORD",
+        "passwd",
+        "pwd",
+        "pass",
+        "sslpassword",
+        "client_secret",
+        "api_token",
+        "sslkey",
+        "aws_credentials",
+    ],
+)
+def test_secret_parameter_names(name: str) -> None:
+    assert is_secret_parameter(name)
+
+
+@pytest.mark.parametrize("name", ["application_name", "sslmode", "charset", "host"])
+def test_other_parameter_names(name: str) -> None:
+    assert not is_secret_parameter(name)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p%25w@h/db", "postgresql://u:***@h/db"),
+        (
+            "postgresql+psycopg://u@h/db?password=s%25e%40c&application_name=app",
+            "postgresql+psycopg://u@h/db?application_name=app&password=***",
+        ),
+        (
+            "postgresql://u@h/db?sslpassword=x&password=y&password=z",
+            "postgresql://u@h/db?password=***&sslpassword=***",
+        ),
+        ("sqlite:////tmp/50%25off.db", "sqlite:////tmp/50%25off.db"),
+    ],
+)
+def test_safe_url(url: str, shown: str) -> None:
+    assert safe_url(make_url(url)) == shown
+
+
+def test_masked_url_keeps_a_url_without_secrets_as_it_is() -> None:
+    url = make_url("postgresql://u:p@h/db?application_name=app")
+    assert masked_url(url) is url
+
+
+def test_scrub_removes_raw_and_percent_encoded_secrets() -> None:
+    url = make_url(
+        "postgresql://u:p%25ss%40w0rd@h/db?sslpassword=k3y%21pass&sslmode=require"
+    )
+    text = "p%ss@w0rd p%25ss%40w0rd k3y!pass k3y%21pass require"
+    assert scrub(text, url) == "*** *** *** *** require"
+
+
+def test_scrub_leaves_short_secrets_alone_rather_than_garble_the_text() -> None:
+    url = make_url("postgresql://u:ab@h/db")
+    assert scrub("a table called about", url) == "a table called about"
