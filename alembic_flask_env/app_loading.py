@@ -124,10 +124,9 @@ def _load_once(setting: Setting) -> Flask:
 
 
 def _where_raised(error: BaseException) -> str:
-    frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
-        return ""
-    return f" at {frames[-1].filename}, line {frames[-1].lineno}"
+    # A raised exception has at least the frame that raised it.
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f" at {frame.filename}, line {frame.lineno}"
 
 
 @contextmanager

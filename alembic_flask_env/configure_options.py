@@ -154,11 +154,11 @@ def _refuse_dropping_everything(
     every table is to go.
     """
     for script in directives:
-        if not script.upgrade_ops_list:
-            continue
+        # The last UpgradeOps is the database compared just now.
         dropped = [
             op.table_name
-            for op in script.upgrade_ops_list[-1].ops
+            for ops in script.upgrade_ops_list[-1:]
+            for op in ops.ops
             if isinstance(op, DropTableOp)
         ]
         if dropped:

@@ -125,9 +125,8 @@ def _advice(url: URL) -> str:
             "Check that the server is running and reachable, and the user name"
             " and password in the app's configuration."
         )
+    # (An in-memory database, "sqlite://", never fails to open.)
     path = url.database or ""
-    if not path or path == ":memory:":
-        return "Check the SQLite URL in the app's configuration."
     return (
         f"SQLite could not open the file {path}: check that its directory"
         f" {os.path.dirname(os.path.abspath(path))} exists and is writable, and"

@@ -381,3 +381,15 @@ def test_the_manual_route_for_a_flask_alembic_project_with_two_heads(
     assert project.tables("board.db") == {"topic", "tag", "alembic_version"}
     assert project.query("board.db", "PRAGMA user_version") == [(7,)]
     assert new.name.split("_")[0] in project.version("board.db")
+
+
+def test_without_app_flask_app_stays_empty_and_the_output_says_so(
+    flask_migrate_project: Project,
+) -> None:
+    project = flask_migrate_project
+    output = convert(project)
+    ini = project.root / "alembic.ini"
+    assert f"Set flask_app in {ini}, or keep FLASK_APP set." in output
+    assert "\nflask_app = \n" in ini.read_text()
+    project.env["FLASK_APP"] = "shop:create_app"
+    assert " (head)" in project.alembic("current").stdout

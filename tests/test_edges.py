@@ -524,3 +524,21 @@ def test_sql_on_sqlite_names_the_revision_with_a_batch_operation(
         " which must read the table from the database first. Run that revision"
         " online ('alembic upgrade b1'), then --sql for the ones after it."
     )
+
+
+def test_a_revision_hook_of_env_py_runs_before_ours(blog: Project) -> None:
+    (blog.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n\n"
+        "def hook(context, revision, directives):\n"
+        "    print('hook saw', len(directives[0].upgrade_ops.ops), 'operations')\n\n\n"
+        "run_migrations(process_revision_directives=hook)\n"
+    )
+    assert (
+        "hook saw 2 operations"
+        in blog.alembic("revision", "--autogenerate", "-m", "init").stdout
+    )
+    blog.alembic("upgrade", "head")
+    result = blog.alembic("revision", "--autogenerate", "-m", "nothing")
+    assert "hook saw 0 operations" in result.stdout
+    assert "No changes in schema detected." in result.stderr
+    assert len(blog.revision_files()) == 1

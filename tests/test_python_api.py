@@ -227,3 +227,21 @@ def test_fifty_runs_in_one_process_leave_nothing_behind(
     )
     assert "clean" in output
     assert revised.tables() == {"alembic_version"}
+
+
+def test_alembic_config_without_an_ini_anywhere(revised: Project) -> None:
+    elsewhere = revised.root / "elsewhere"
+    elsewhere.mkdir()
+    script = revised.root / "no_ini.py"
+    script.write_text(
+        "from alembic_flask_env import ConfigFileNotFound, alembic_config\n"
+        "try:\n"
+        "    alembic_config()\n"
+        "except ConfigFileNotFound as error:\n"
+        "    print(error)\n"
+    )
+    output = revised.python(str(script), cwd=elsewhere).stdout
+    assert output.strip() == (
+        f"alembic_config(): no alembic.ini in {elsewhere}. Pass its path, as in"
+        " alembic_config('path/to/alembic.ini')."
+    )
