@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .errors import MetadataNotFound
     from .errors import MigrationLockTimeout
     from .errors import OfflineSQLiteUnsupported
+    from .errors import PartlyApplied
+    from .errors import TableLockTimeout
     from .errors import UnknownBindFunctions
     from .multidb import run_multidb_migrations
 
@@ -54,6 +56,8 @@ __all__ = [
     "MetadataNotFound",
     "MigrationLockTimeout",
     "OfflineSQLiteUnsupported",
+    "PartlyApplied",
+    "TableLockTimeout",
     "UnknownBindFunctions",
     "alembic_config",
     "run_migrations",

@@ -24,6 +24,7 @@ from alembic.runtime.environment import EnvironmentContext
 from .errors import EmptyMetadata
 from .errors import InvalidSetting
 from .flask_migrate_compat import migrate_configure_args
+from .locking import MYSQL_DIALECTS
 from .settings import APP_KEY
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ def context_options(
         "compare_type": True,
         # SQLite cannot ALTER most things; batch mode recreates the table.
         "render_as_batch": dialect_name == "sqlite",
+        # MySQL commits every DDL statement at once, so one transaction per
+        # run cannot be rolled back anyway; one per revision at least keeps
+        # alembic_version at the last revision that completed.
+        "transaction_per_migration": dialect_name in MYSQL_DIALECTS,
     }
     options.update(migrate_configure_args(app))
     options.update(overrides)
@@ -171,3 +176,14 @@ def _refuse_dropping_everything(
                 " purpose, write that revision by hand ('alembic revision -m"
                 " ...' and op.drop_table())."
             )
+
+
+def as_tuple(hooks: Any) -> tuple[Any, ...]:
+    """``on_version_apply`` as Alembic takes it (a callable or a collection
+    of them, or None), as a tuple, so that ours can be added.
+    """
+    if hooks is None:
+        return ()
+    if callable(hooks):
+        return (hooks,)
+    return tuple(hooks)

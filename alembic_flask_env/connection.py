@@ -9,8 +9,11 @@ handed in is used as it is, and the app's own engine is then never opened.
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from contextlib import ExitStack
 from contextlib import contextmanager
@@ -18,12 +21,17 @@ from typing import TYPE_CHECKING
 from typing import Protocol
 from typing import cast
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from .errors import ConnectionNotUsable
 from .errors import DatabaseUnreachable
+from .settings import CONNECT_TIMEOUT_KEY
+from .settings import Setting
+from .settings import find_setting
+from .settings import seconds
 from .url_masking import masked_url
 from .url_masking import safe_url
 from .url_masking import scrub
@@ -78,30 +86,101 @@ def connectable_to_migrate(config: Config, app_engine: Engine) -> Target:
     )
 
 
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 30.0
+#: Dialects whose drivers take a ``connect_timeout`` argument.
+_TIMEOUT_DIALECTS = ("postgresql", "mysql", "mariadb")
+
+
+def read_connect_timeout(config: Config, x_arguments: Mapping[str, str]) -> Setting:
+    """``migration_connect_timeout`` (seconds, default 30), checked.
+
+    :raises InvalidSetting: not a finite number of seconds.
+    """
+    setting = find_setting(config, x_arguments, CONNECT_TIMEOUT_KEY) or Setting(
+        CONNECT_TIMEOUT_KEY, f"{DEFAULT_CONNECT_TIMEOUT_SECONDS:g}", "the default"
+    )
+    seconds(setting, "wait for the database server to answer")
+    return setting
+
+
 @contextmanager
-def connected(connectable: Target, whose: str) -> Iterator[Connection]:
+def connected(
+    connectable: Target, whose: str, connect_timeout: Setting | None = None
+) -> Iterator[Connection]:
     """A connection to migrate over. A handed-in ``Connection`` (or one an
     engine-like object hands out) stays open afterwards: its owner closes it.
 
     :param whose: says whose database this is, for the error message.
+    :param connect_timeout: bounds how long connecting to a server may take
+        when the app's URL sets no ``connect_timeout`` (libpq and PyMySQL
+        would otherwise wait forever for a host that accepts TCP but never
+        answers); the app's engine is not changed.
     :raises DatabaseUnreachable: connecting failed (server down, wrong
-        password, ...); the message masks the password.
+        password, no answer, ...); the message masks the password.
     """
     if isinstance(connectable, Connection):
         yield connectable
         return
-    if isinstance(connectable, Engine):
-        connectable = _printing_safely(connectable)
+    bound = None
+    if (
+        isinstance(connectable, Engine)
+        and connect_timeout is not None
+        and connectable.dialect.name in _TIMEOUT_DIALECTS
+    ):
+        bound = seconds(connect_timeout, "wait for the database server to answer")
+    source = (
+        _printing_safely(connectable)
+        if isinstance(connectable, Engine)
+        else connectable
+    )
     with ExitStack() as stack:
+        started = time.monotonic()
         try:
-            connection = stack.enter_context(connectable.connect())
+            with _connect_timeout(connectable, bound):
+                opened = source.connect()
+            connection = stack.enter_context(opened)
         except DBAPIError as exc:
             url = connectable.engine.url
+            if (
+                bound is not None
+                and connect_timeout is not None
+                and time.monotonic() - started >= bound
+            ):
+                raise DatabaseUnreachable(
+                    f"Could not connect to {safe_url(url)} ({whose}):"
+                    f" {url.host}:{url.port or 'the default port'} did not answer"
+                    f" within {bound:g} s ({connect_timeout.describe()}). Check"
+                    " that the host and port are right and that the server is up;"
+                    f" if it is only slow, raise {CONNECT_TIMEOUT_KEY} (or set"
+                    " connect_timeout in the app's database URL)."
+                ) from None
             raise DatabaseUnreachable(
                 f"Could not connect to {safe_url(url)} ({whose}):"
                 f" {_driver_message(exc, url)} {_advice(url)}"
             ) from None
         yield connection
+
+
+@contextmanager
+def _connect_timeout(engine: Target, bound: float | None) -> Iterator[None]:
+    """While the migration's connection is made, pass the driver a
+    ``connect_timeout`` unless the app's URL or ``connect_args`` set one;
+    the listener is removed at once, so the app's engine is as it was.
+    """
+    if bound is None or not isinstance(engine, Engine):
+        yield
+        return
+
+    def add_timeout(
+        dialect: object, record: object, cargs: object, cparams: dict[str, object]
+    ) -> None:
+        cparams.setdefault("connect_timeout", max(1, math.ceil(bound)))
+
+    event.listen(engine, "do_connect", add_timeout)
+    try:
+        yield
+    finally:
+        event.remove(engine, "do_connect", add_timeout)
 
 
 def _printing_safely(engine: Engine) -> Engine:

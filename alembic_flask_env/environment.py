@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
-import traceback
+import time
+from dataclasses import dataclass
 from logging.config import fileConfig
 from typing import TYPE_CHECKING
 from typing import Any
@@ -24,27 +25,46 @@ from typing import Any
 from alembic import context
 from alembic.util import CommandError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from .app_context import app_in_context
+from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
 from .connection import connectable_to_migrate
 from .connection import connected
+from .connection import read_connect_timeout
 from .database import default_database
+from .errors import FlaskEnvError
 from .errors import OfflineSQLiteUnsupported
+from .errors import PartlyApplied
+from .errors import TableLockTimeout
+from .failing_revision import describe
+from .failing_revision import failing_revision
 from .flask_migrate_compat import call_configure_callbacks
+from .locking import MYSQL_DIALECTS
 from .locking import lock_id
 from .locking import migration_lock
 from .locking import read_lock_settings
+from .run_report import RunReport
 from .settings import METADATA_KEY
+from .settings import TABLE_LOCK_RETRIES_KEY
+from .settings import TABLE_LOCK_TIMEOUT_KEY
+from .settings import Setting
 from .settings import find_setting
 from .settings import read_x_arguments
+from .table_locks import TableLockSettings
+from .table_locks import bounded_lock_waits
+from .table_locks import is_lock_wait_timeout
+from .table_locks import read_table_lock_settings
+from .table_locks import table_of
 from .url_masking import safe_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Dialect
 
     from .connection import Target
     from .locking import LockSettings
@@ -77,7 +97,7 @@ def run_migrations(
         check. A name ``context.configure()`` does not take is refused.
     """
     refuse_unknown_options(configure_options, "run_migrations")
-    config, x_arguments, lock_settings = start_run()
+    config, x_arguments, settings = start_run()
 
     with (
         app_in_context(config, x_arguments) as in_use,
@@ -101,32 +121,61 @@ def run_migrations(
         migrate_database(
             target,
             options,
-            lock_settings,
+            settings,
             whose=f"the database of Flask app {in_use.app.name!r}",
         )
 
 
-def start_run() -> tuple[Config, dict[str, str], LockSettings]:
+@dataclass(frozen=True)
+class RunSettings:
+    """The keys every run reads before it loads the app, checked at once so
+    that a bad value fails before anything is done.
+    """
+
+    lock: LockSettings
+    table_locks: TableLockSettings
+    connect_timeout: Setting
+
+
+def start_run() -> tuple[Config, dict[str, str], RunSettings]:
     """What every run reads before it loads the app: Alembic's config (with
     its logging applied first, so loading the app logs as configured), the
-    ``-x`` arguments and the lock settings, so bad values fail early.
+    ``-x`` arguments and the run's settings.
     """
     config = context.config
     configure_logging(config)
     x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
-    return config, x_arguments, read_lock_settings(config, x_arguments)
+    settings = RunSettings(
+        read_lock_settings(config, x_arguments),
+        read_table_lock_settings(config, x_arguments),
+        read_connect_timeout(config, x_arguments),
+    )
+    return config, x_arguments, settings
 
 
 def migrate_database(
     target: Target,
     options: dict[str, Any],
-    lock_settings: LockSettings,
+    settings: RunSettings,
     whose: str,
+    where: str = "",
     **run_arguments: Any,
 ) -> None:
     """Configure Alembic for one database and run its migrations, offline
-    (no connection) or online (one transaction, under the migration lock).
+    (no connection) or online (under the migration lock, each statement's
+    lock wait bounded as configured), logging each revision's duration and
+    a summary.
+
+    :param where: names the database in the log lines, e.g. `` (bind 'x')``.
     """
+    report = RunReport(where)
+    options = {
+        **options,
+        "on_version_apply": (
+            *as_tuple(options.get("on_version_apply")),
+            report.on_version_apply,
+        ),
+    }
     if context.is_offline_mode():
         context.configure(
             url=target.engine.url,
@@ -141,25 +190,126 @@ def migrate_database(
                 if target.dialect.name == "sqlite":
                     _explain_offline_sqlite_failure(context.script, error)
                 raise
+        if writes_versions():
+            report.summarise(running_command(), offline=True)
         return
-    with connected(target, whose) as connection:
+    with connected(target, whose, settings.connect_timeout) as connection:
         # Only a connection we opened from an Engine is ours to change and
         # to lock with; one handed in (or handed out by an engine-like
         # wrapper) lives in its owner's transaction, which the lock's
         # commits would end.
-        owned = isinstance(target, Engine)
-        if owned:
+        engine = target if isinstance(target, Engine) else None
+        if engine is not None:
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
-        # Commands that only read the version (current, check, autogenerate)
-        # must not wait for a deploy.
-        lock = lock_settings if owned and writes_versions() else None
-        key = lock_id(
-            options.get("version_table", "alembic_version"),
-            options.get("version_table_schema"),
-        )
-        with migration_lock(connection, lock, key), context.begin_transaction():
-            context.run_migrations(**run_arguments)
+        try:
+            _run_with_retries(engine, connection, options, settings, run_arguments)
+        except Exception as error:
+            if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
+                error, FlaskEnvError
+            ):
+                _explain_mysql_failure(connection.dialect, error)
+            raise
+        if writes_versions():
+            report.summarise(running_command(), offline=False)
+
+
+def _run_with_retries(
+    engine: Engine | None,
+    connection: Connection,
+    options: dict[str, Any],
+    settings: RunSettings,
+    run_arguments: dict[str, Any],
+) -> None:
+    """Run the migrations; a statement that gave up waiting for a table
+    lock rolls its transaction back, and the run starts again after a pause
+    as long as ``table_lock_retries`` allows.
+
+    :raises TableLockTimeout: the last attempt gave up too.
+    """
+    # Commands that only read the version (current, check, autogenerate)
+    # must not wait for a deploy.
+    lock = settings.lock if engine is not None and writes_versions() else None
+    key = lock_id(
+        options.get("version_table", "alembic_version"),
+        options.get("version_table_schema"),
+    )
+    one_transaction = not options.get("transaction_per_migration")
+    table_locks = settings.table_locks
+    attempts = table_locks.retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with (
+                context.begin_transaction(),
+                migration_lock(
+                    engine, connection, lock, key, one_transaction=one_transaction
+                ),
+                bounded_lock_waits(
+                    connection, table_locks, one_transaction=one_transaction
+                ),
+            ):
+                context.run_migrations(**run_arguments)
+            return
+        except DBAPIError as error:
+            if table_locks.timeout is None or not is_lock_wait_timeout(error):
+                raise
+            found = failing_revision(context.script, error)
+            if attempt < attempts:
+                log.warning(
+                    "%s waited more than %g s for a lock on table %s; running"
+                    " again in %g s (attempt %d of %d).",
+                    describe(found).capitalize(),
+                    table_locks.timeout,
+                    table_of(error),
+                    table_locks.timeout,
+                    attempt + 1,
+                    attempts,
+                )
+                time.sleep(table_locks.timeout)
+                continue
+            setting = table_locks.timeout_setting
+            raise TableLockTimeout(
+                f"{describe(found).capitalize()} waited more than"
+                f" {table_locks.timeout:g} s for a lock on table {table_of(error)}"
+                f" ({setting.describe() if setting else TABLE_LOCK_TIMEOUT_KEY}),"
+                f" {_times(attempts)}, and was rolled back where the database"
+                " allows. Something holds that table: a long transaction or"
+                " query of the app, or another session. Let it finish (or end"
+                f" it) and run again, or raise {TABLE_LOCK_TIMEOUT_KEY} or"
+                f" {TABLE_LOCK_RETRIES_KEY}."
+            ) from error
+
+
+def _times(attempts: int) -> str:
+    return "once" if attempts == 1 else f"{attempts} times"
+
+
+def _explain_mysql_failure(dialect: Dialect, error: Exception) -> None:
+    """MySQL and MariaDB commit every DDL statement at once, so a revision
+    that failed half-way cannot be rolled back: say which one, that part of
+    it may be applied, and what ``alembic_version`` says now. The error's own
+    traceback goes to the log first.
+
+    :raises PartlyApplied: always.
+    """
+    found = failing_revision(context.script, error)
+    heads = context.get_context().get_current_heads()
+    log.error("The revision failed:", exc_info=error)
+    # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
+    name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+    raise PartlyApplied(
+        f"{describe(found).capitalize()} failed on {name}, which commits every"
+        " DDL statement at once, so part of it may be applied. alembic_version"
+        f" now says {', '.join(heads) or 'nothing (base)'}: the revisions up to"
+        " there completed, each in its own transaction. Compare the database"
+        " with the failed revision, undo (or finish) what it did by hand, then"
+        f" run again. The error: {_first_line(error)}"
+    ) from error
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def in_real_transactions(connection: Connection) -> None:
@@ -213,18 +363,13 @@ def _explain_offline_sqlite_failure(
 
     :raises OfflineSQLiteUnsupported: the error arose in a revision file.
     """
-    revisions = {
-        os.path.realpath(revision.path): revision
-        for revision in script.walk_revisions()
-    }
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        revision = revisions.get(os.path.realpath(frame.filename))
-        if revision is not None:
-            raise OfflineSQLiteUnsupported(
-                f"{error} It happened in revision {revision.revision}"
-                f" ({revision.path}, line {frame.lineno}): on SQLite, --sql"
-                " works only for revisions without batch operations that"
-                " recreate a table, which must read the table from the"
-                " database first. Run that revision online ('alembic upgrade"
-                f" {revision.revision}'), then --sql for the ones after it."
-            ) from error
+    found = failing_revision(script, error)
+    if found is not None:
+        revision = found[0]
+        raise OfflineSQLiteUnsupported(
+            f"{error} It happened in {describe(found)}: on SQLite, --sql"
+            " works only for revisions without batch operations that"
+            " recreate a table, which must read the table from the"
+            " database first. Run that revision online ('alembic upgrade"
+            f" {revision.revision}'), then --sql for the ones after it."
+        ) from error

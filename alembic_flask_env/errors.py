@@ -32,6 +32,8 @@ __all__ = [
     "MetadataNotFound",
     "MigrationLockTimeout",
     "OfflineSQLiteUnsupported",
+    "PartlyApplied",
+    "TableLockTimeout",
     "UnknownBindFunctions",
 ]
 
@@ -107,6 +109,18 @@ class DatabaseUnreachable(FlaskEnvError):
 
 class MigrationLockTimeout(FlaskEnvError):
     """Another run held the migration lock for longer than the timeout."""
+
+
+class TableLockTimeout(FlaskEnvError):
+    """A statement of a revision waited for a table lock longer than
+    ``table_lock_timeout``, as many times as ``table_lock_retries`` allowed.
+    """
+
+
+class PartlyApplied(FlaskEnvError):
+    """A revision failed on a database that cannot roll back DDL (MySQL,
+    MariaDB), so part of it may be applied.
+    """
 
 
 class OfflineSQLiteUnsupported(FlaskEnvError):

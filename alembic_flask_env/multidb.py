@@ -22,6 +22,7 @@ from alembic import context
 
 from .app_context import app_in_context
 from .bind_output import BindOutput
+from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
 from .connection import CONNECTION_ATTRIBUTE
@@ -35,7 +36,6 @@ from .errors import ConnectionNotUsable
 from .errors import FlaskEnvError
 from .errors import InvalidSetting
 from .flask_migrate_compat import call_configure_callbacks
-from .revision_functions import as_tuple
 from .revision_functions import check_revision_functions
 from .revision_functions import logging_skipped_binds
 from .settings import BINDS_KEY
@@ -67,7 +67,7 @@ def run_multidb_migrations(
     :param configure_options: passed to ``context.configure()`` for every bind.
     """
     refuse_unknown_options(configure_options, "run_multidb_migrations")
-    config, x_arguments, lock_settings = start_run()
+    config, x_arguments, settings = start_run()
     if config.attributes.get(CONNECTION_ATTRIBUTE) is not None:
         raise ConnectionNotUsable(
             f"config.attributes[{CONNECTION_ATTRIBUTE!r}] is set, but the flask-multidb"
@@ -121,8 +121,9 @@ def run_multidb_migrations(
                     migrate_database(
                         database.engine,
                         options,
-                        lock_settings,
+                        settings,
                         whose=f"bind {name!r} of Flask app {in_use.app.name!r}",
+                        where=f" (bind {name!r})",
                         engine_name=engine_names[name],
                     )
                     output.command = running_command()

@@ -101,11 +101,3 @@ def logging_skipped_binds(bind: str, engine_name: str) -> Any:
             )
 
     return on_version_apply
-
-
-def as_tuple(value: Any) -> tuple[Any, ...]:
-    if value is None:
-        return ()
-    if callable(value):
-        return (value,)
-    return tuple(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,8 +20,20 @@ BINDS_KEY = "flask_binds"
 METADATA_KEY = "flask_metadata"
 LOCK_KEY = "migration_lock"
 LOCK_TIMEOUT_KEY = "migration_lock_timeout"
+TABLE_LOCK_TIMEOUT_KEY = "table_lock_timeout"
+TABLE_LOCK_RETRIES_KEY = "table_lock_retries"
+CONNECT_TIMEOUT_KEY = "migration_connect_timeout"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
-OUR_KEYS = (APP_KEY, BINDS_KEY, METADATA_KEY, LOCK_KEY, LOCK_TIMEOUT_KEY)
+OUR_KEYS = (
+    APP_KEY,
+    BINDS_KEY,
+    METADATA_KEY,
+    LOCK_KEY,
+    LOCK_TIMEOUT_KEY,
+    TABLE_LOCK_TIMEOUT_KEY,
+    TABLE_LOCK_RETRIES_KEY,
+    CONNECT_TIMEOUT_KEY,
+)
 
 #: An example value of each key, for the messages that ask for one.
 EXAMPLES = {
@@ -29,6 +42,9 @@ EXAMPLES = {
     METADATA_KEY: "yourpackage.models:Base.metadata",
     LOCK_KEY: "false",
     LOCK_TIMEOUT_KEY: "600",
+    TABLE_LOCK_TIMEOUT_KEY: "2",
+    TABLE_LOCK_RETRIES_KEY: "3",
+    CONNECT_TIMEOUT_KEY: "30",
 }
 
 #: The TOML types each key accepts in [tool.alembic], besides a string. A
@@ -38,6 +54,9 @@ _TOML_TYPES: dict[str, tuple[type, ...]] = {
     BINDS_KEY: (list,),
     LOCK_KEY: (bool,),
     LOCK_TIMEOUT_KEY: (int, float),
+    TABLE_LOCK_TIMEOUT_KEY: (int, float),
+    TABLE_LOCK_RETRIES_KEY: (int,),
+    CONNECT_TIMEOUT_KEY: (int, float),
 }
 _TOML_TYPE_NAMES = {
     bool: "a boolean",
@@ -170,11 +189,48 @@ def _toml_type_name(value: object) -> str:
 
 def _toml_example(key: str) -> str:
     example = EXAMPLES[key]
-    if key in (LOCK_KEY, LOCK_TIMEOUT_KEY):
+    if key in _TOML_TYPES and key != BINDS_KEY:
         return example
     if key == BINDS_KEY:
         return "[" + ", ".join(f'"{name}"' for name in example.split(",")) + "]"
     return f'"{example}"'
+
+
+def seconds(setting: Setting, what: str) -> float:
+    """The setting as a number of seconds: finite, 0 or more.
+
+    :param what: what the seconds are for, completing "Set KEY to how long
+        to ...".
+    :raises InvalidSetting: anything else (``inf``, ``nan``, negative,
+        not a number).
+    """
+    try:
+        value = float(setting.value)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidSetting(
+            f"{setting.describe()} is not a number of seconds (finite, 0 or"
+            f" more). Set {setting.key} to how long to {what}, for example"
+            f" {setting.key} = {EXAMPLES[setting.key]}"
+            + (" (0: do not wait)." if setting.key == LOCK_TIMEOUT_KEY else ".")
+        )
+    return value
+
+
+def count(setting: Setting, what: str) -> int:
+    """The setting as a whole number, 0 or more.
+
+    :raises InvalidSetting: anything else.
+    """
+    value = setting.value.strip()
+    if not value.isdigit():
+        raise InvalidSetting(
+            f"{setting.describe()} is not a whole number, 0 or more. Set"
+            f" {setting.key} to {what}, for example {setting.key} ="
+            f" {EXAMPLES[setting.key]}."
+        )
+    return int(value)
 
 
 def where_to_set(setting: Setting) -> str:

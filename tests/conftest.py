@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import MARIADB_URL_VARIABLE
+from harness import PGBOUNCER_URL_VARIABLE
 from harness import POSTGRESQL_URL_VARIABLE
 from harness import PROJECTS
 from harness import Project
@@ -75,32 +77,51 @@ def multiblog(project_factory: ProjectFactory) -> Project:
     )
 
 
+def server_url(variable: str, script: str) -> str:
+    """The URL a ``.ci/start-*`` script exported; without it the test
+    skips, or fails under CI, where every server must be running.
+    """
+    url = os.environ.get(variable)
+    if not url:
+        message = (
+            f"{variable} is not set; start a server with"
+            f" 'eval \"$(sudo bash .ci/{script})\"' (see README)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
 @pytest.fixture
 def postgresql_databases() -> Iterator[Callable[[], str]]:
     """Makes fresh, empty PostgreSQL databases for one test: each call
     returns a new one's URL, password included (``.ci/start-postgresql`` makes
     one with ``%``, ``@`` and ``:``). They are dropped after the test.
     """
+    server = server_url(POSTGRESQL_URL_VARIABLE, "start-postgresql")
+    yield from _databases(server, "DROP DATABASE {} WITH (FORCE)", '"{}"')
+
+
+@pytest.fixture
+def mariadb_databases() -> Iterator[Callable[[], str]]:
+    """The same for the MariaDB server of ``.ci/start-mariadb``."""
+    server = server_url(MARIADB_URL_VARIABLE, "start-mariadb")
+    yield from _databases(server, "DROP DATABASE {}", "`{}`")
+
+
+def _databases(server: str, drop: str, quoted: str) -> Iterator[Callable[[], str]]:
     from sqlalchemy import create_engine
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    server = os.environ.get(POSTGRESQL_URL_VARIABLE)
-    if not server:
-        message = (
-            f"{POSTGRESQL_URL_VARIABLE} is not set; start a server with"
-            " 'eval \"$(sudo bash .ci/start-postgresql)\"' (see README)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     names: list[str] = []
 
     def make() -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f"CREATE DATABASE {quoted.format(name)}"))
         names.append(name)
         return make_url(server).set(database=name).render_as_string(hide_password=False)
 
@@ -109,7 +130,7 @@ def postgresql_databases() -> Iterator[Callable[[], str]]:
     finally:
         with admin.connect() as connection:
             for name in names:
-                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                connection.execute(text(drop.format(quoted.format(name))))
         admin.dispose()
 
 
@@ -123,5 +144,17 @@ def postgresql_url(postgresql_databases: Callable[[], str]) -> str:
 def pg(blog: Project, postgresql_url: str) -> Project:
     """The blog project pointed at a fresh PostgreSQL database."""
     blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
-    blog.postgresql_url = postgresql_url
+    blog.server_url = postgresql_url
     return blog
+
+
+@pytest.fixture
+def pgbouncer_url(postgresql_url: str) -> str:
+    """A fresh PostgreSQL database, reached through the PgBouncer of
+    ``.ci/start-pgbouncer`` (transaction pooling).
+    """
+    from sqlalchemy.engine import make_url
+
+    bouncer = make_url(server_url(PGBOUNCER_URL_VARIABLE, "start-pgbouncer"))
+    url = make_url(postgresql_url).set(host=bouncer.host, port=bouncer.port)
+    return url.render_as_string(hide_password=False)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 POSTGRESQL_URL_VARIABLE = "ALEMBIC_FLASK_ENV_TEST_POSTGRESQL_URL"
+MARIADB_URL_VARIABLE = "ALEMBIC_FLASK_ENV_TEST_MARIADB_URL"
+PGBOUNCER_URL_VARIABLE = "ALEMBIC_FLASK_ENV_TEST_PGBOUNCER_URL"
 PROJECTS = Path(__file__).resolve().parent / "projects"
 BIN_DIR = Path(sys.executable).parent
 ALEMBIC = shutil.which("alembic", path=str(BIN_DIR))
@@ -37,8 +39,11 @@ _LEAKY_VARIABLES = (
     "FLASK_DEBUG",
     "BLOGAPP_DATABASE_URI",
     "BLOGAPP_ISOLATION_LEVEL",
+    "BLOGAPP_CONNECT_ARGS",
     "PYTHONPATH",
     POSTGRESQL_URL_VARIABLE,
+    MARIADB_URL_VARIABLE,
+    PGBOUNCER_URL_VARIABLE,
 )
 
 
@@ -58,8 +63,8 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.env = clean_environment()
-        #: Set by the ``pg`` fixture: the project's PostgreSQL database.
-        self.postgresql_url = ""
+        #: Set by the server fixtures: the URL of the project's database.
+        self.server_url = ""
 
     def run(
         self,
@@ -171,7 +176,7 @@ def query(project: Project, sql: str) -> list[tuple[object, ...]]:
     from sqlalchemy import create_engine
     from sqlalchemy import text
 
-    engine = create_engine(project.postgresql_url)
+    engine = create_engine(project.server_url)
     try:
         with engine.connect() as connection:
             return [tuple(row) for row in connection.execute(text(sql))]
@@ -215,7 +220,7 @@ def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
 
     from alembic_flask_env.locking import lock_id
 
-    engine = create_engine(project.postgresql_url)
+    engine = create_engine(project.server_url)
     connection = engine.connect()
     key = lock_id("alembic_version", None)
     connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})

@@ -18,6 +18,8 @@ needs_lite = pytest.mark.skipif(
     " environment pins Flask 2.2)",
 )
 
+pytestmark = pytest.mark.slow
+
 
 def write_app(project: Project, name: str, source: str) -> None:
     (project.root / f"{name}.py").write_text(textwrap.dedent(source))

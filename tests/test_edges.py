@@ -15,6 +15,8 @@ from harness import BLOG_TABLES
 from harness import Project
 from harness import ProjectFactory
 
+pytestmark = pytest.mark.slow
+
 
 def write_pyproject(project: Project, table: str) -> None:
     (project.root / "pyproject.toml").write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from harness import BLOG_TABLES
@@ -109,3 +110,37 @@ def test_options_passed_to_run_migrations_override_defaults(blog: Project) -> No
     output = autogenerate(blog)
     assert "Detected added table 'user'" in output
     assert "'post'" not in output
+
+
+def test_each_revision_and_the_run_are_timed_in_the_log(blog: Project) -> None:
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    blog.alembic("revision", "-m", "second")
+    first, second = (
+        p.name.split("_")[0]
+        for p in sorted(blog.revision_files(), key=lambda p: "second" in p.name)
+    )
+    log = blog.alembic("upgrade", "head").stderr
+    assert re.search(rf"Finished upgrade <base> -> {first} in \d+\.\d\d s\n", log)
+    assert re.search(rf"Finished upgrade {first} -> {second} in \d+\.\d\d s\n", log)
+    assert re.search(r"Upgraded 2 revisions in \d+\.\d s\n", log)
+
+    log = blog.alembic("upgrade", "head").stderr
+    assert re.search(
+        r"Upgraded 0 revisions in \d+\.\d s: nothing to do, the database is"
+        r" there already\n",
+        log,
+    )
+    # What only reads prints as Alembic does, and logs no summary.
+    current = blog.alembic("current")
+    assert current.stdout == f"{second} (head)\n"
+    assert "revisions in" not in current.stderr
+    assert blog.alembic("history").stdout == (
+        f"{first} -> {second} (head), second\n<base> -> {first}, init\n"
+    )
+    assert (
+        "Wrote the SQL of 1 revision\n"
+        in blog.alembic("downgrade", f"{second}:{first}", "--sql").stderr
+    )
+    log = blog.alembic("downgrade", "base").stderr
+    assert re.search(rf"Finished downgrade {second} -> {first} in", log)
+    assert re.search(r"Downgraded 2 revisions in \d+\.\d s\n", log)

@@ -163,7 +163,7 @@ def password_forms(url: str) -> list[str]:
 
 
 def test_the_password_never_appears(pg: Project) -> None:
-    secrets = password_forms(pg.postgresql_url)
+    secrets = password_forms(pg.server_url)
     outputs = [
         pg.output(pg.alembic("revision", "--autogenerate", "-m", "init")),
         pg.output(pg.alembic("upgrade", "head")),
@@ -172,7 +172,7 @@ def test_the_password_never_appears(pg: Project) -> None:
         pg.output(pg.alembic("upgrade", "head", "--sql")),
         pg.output(pg.alembic("check")),
     ]
-    masked = make_url(pg.postgresql_url).render_as_string(hide_password=True)
+    masked = make_url(pg.server_url).render_as_string(hide_password=True)
     assert masked in outputs[1]
     for output in outputs:
         for secret in secrets:
@@ -183,7 +183,7 @@ def test_the_password_never_appears(pg: Project) -> None:
 def test_an_unreachable_database_is_a_clear_error_without_the_password(
     pg: Project, failure: str
 ) -> None:
-    url = make_url(pg.postgresql_url)
+    url = make_url(pg.server_url)
     if failure == "server down":
         url = url.set(port=1)
         expected = "Connection refused"

@@ -11,6 +11,8 @@ import pytest
 from harness import BLOG_TABLES
 from harness import Project
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def revised(blog: Project) -> Project:

@@ -1,3 +1,4 @@
+import json
 import logging
 import os
 
@@ -14,9 +15,13 @@ def create_app(config_name="default"):
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
         "BLOGAPP_DATABASE_URI", f"sqlite:///{config_name}.db"
     )
-    isolation_level = os.environ.get("BLOGAPP_ISOLATION_LEVEL")
-    if isolation_level:
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"isolation_level": isolation_level}
+    # Engine options a test gives (a deploy would set them in its config).
+    options = {}
+    if os.environ.get("BLOGAPP_ISOLATION_LEVEL"):
+        options["isolation_level"] = os.environ["BLOGAPP_ISOLATION_LEVEL"]
+    if os.environ.get("BLOGAPP_CONNECT_ARGS"):
+        options["connect_args"] = json.loads(os.environ["BLOGAPP_CONNECT_ARGS"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     from . import models  # noqa: F401  (registers the tables on db.metadata)
 

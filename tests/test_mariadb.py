@@ -1,0 +1,259 @@
+"""On a real MariaDB server (through PyMySQL): the templates, the migration
+lock, failures on a database that cannot roll back DDL, table lock waits.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import make_url
+
+from alembic_flask_env.locking import lock_id
+from alembic_flask_env.locking import lock_name
+
+from harness import ALEMBIC
+from harness import Project
+from harness import autogenerate
+from harness import query
+from harness import write_revision
+
+pytestmark = pytest.mark.mariadb
+
+
+@pytest.fixture
+def maria(blog: Project, mariadb_databases: Callable[[], str]) -> Project:
+    """The blog project pointed at a fresh MariaDB database."""
+    url = mariadb_databases()
+    blog.env["BLOGAPP_DATABASE_URI"] = url
+    blog.server_url = url
+    return blog
+
+
+def tables(project: Project) -> set[str]:
+    return {str(row[0]) for row in query(project, "SHOW TABLES")}
+
+
+def versions(project: Project) -> list[str]:
+    if "alembic_version" not in tables(project):
+        return []
+    return [
+        str(row[0]) for row in query(project, "SELECT version_num FROM alembic_version")
+    ]
+
+
+@pytest.fixture
+def session(maria: Project) -> Iterator[Connection]:
+    """Another session on the project's database, as the app or a deploy
+    would have one.
+    """
+    engine = create_engine(maria.server_url)
+    connection = engine.connect()
+    try:
+        yield connection
+    finally:
+        connection.close()
+        engine.dispose()
+
+
+def test_the_flask_template_autogenerates_compares_types_and_writes_sql(
+    maria: Project,
+) -> None:
+    assert "Detected added table 'user'" in autogenerate(maria)
+    maria.alembic("upgrade", "head")
+    assert tables(maria) == {"user", "post", "alembic_version"}
+    models = maria.root / "blogapp" / "models.py"
+    models.write_text(models.read_text().replace("db.String(50)", "db.String(120)"))
+    output = autogenerate(maria, "longer names")
+    assert "Detected type change from VARCHAR(length=50) to String(length=120)" in (
+        output
+    )
+    sql = maria.alembic("upgrade", "head", "--sql").stdout
+    assert "CREATE TABLE user (" in sql
+    assert "ALTER TABLE user MODIFY name VARCHAR(120) NOT NULL;" in sql
+    password = make_url(maria.server_url).password
+    assert password
+    assert password not in maria.output(maria.alembic("current", "-v"))
+
+
+def test_the_flask_multidb_template_on_two_databases(
+    multiblog: Project, mariadb_databases: Callable[[], str]
+) -> None:
+    main, users = mariadb_databases(), mariadb_databases()
+    multiblog.env["MULTIBLOG_DATABASE_URI"] = main
+    multiblog.env["MULTIBLOG_USERS_URI"] = users
+    autogenerate(multiblog)
+    multiblog.alembic("upgrade", "head")
+    [revision] = multiblog.revision_files()
+    revision_id = revision.name.split("_")[0]
+    assert multiblog.alembic("current").stdout == (
+        f"default: {revision_id} (head)\nusers: {revision_id} (head)\n"
+    )
+    for url, table in ((main, "post"), (users, "account")):
+        multiblog.server_url = url
+        assert tables(multiblog) == {table, "alembic_version"}
+    multiblog.alembic("downgrade", "base")
+    assert tables(multiblog) == {"alembic_version"}
+
+
+def write_deploy_revisions(project: Project) -> None:
+    write_revision(
+        project,
+        "d1",
+        None,
+        """
+        op.execute("CREATE TABLE deploy_log (revision varchar(10))")
+        op.execute("SELECT SLEEP(1)")  # widen the race window
+        op.execute("INSERT INTO deploy_log VALUES ('d1')")
+        """,
+    )
+    write_revision(
+        project, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
+    )
+    write_revision(
+        project,
+        "d3",
+        "d2",
+        """
+        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
+        op.execute("INSERT INTO deploy_log (revision) VALUES ('d3')")
+        """,
+    )
+
+
+def eight_deploys(project: Project, *arguments: str) -> tuple[list[int], list[str]]:
+    assert ALEMBIC is not None
+    processes = [
+        subprocess.Popen(
+            [ALEMBIC, "-x", "migration_lock_timeout=60", *arguments, "upgrade", "head"],
+            cwd=project.root,
+            env=project.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    try:
+        outputs = [process.communicate(timeout=120)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    return [process.returncode for process in processes], outputs
+
+
+def test_eight_parallel_deploys_apply_each_revision_once(maria: Project) -> None:
+    write_deploy_revisions(maria)
+    codes, outputs = eight_deploys(maria)
+    assert codes == [0] * 8, "\n".join(outputs)
+    assert sum(output.count("Running upgrade") for output in outputs) == 3
+    rows = query(maria, "SELECT revision FROM deploy_log ORDER BY revision")
+    assert rows == [("d1",), ("d2",), ("d3",)]
+    assert versions(maria) == ["d3"]
+
+
+def test_without_the_lock_parallel_deploys_race(maria: Project) -> None:
+    write_deploy_revisions(maria)
+    codes, outputs = eight_deploys(maria, "-x", "migration_lock=false")
+    runs = sum(output.count("Running upgrade d") for output in outputs)
+    assert runs > 3 or any(codes), "the race did not show: the test proves nothing"
+
+
+def test_a_held_lock_times_out_with_the_same_message(
+    maria: Project, session: Connection
+) -> None:
+    write_revision(maria, "t1", None, 'op.execute("CREATE TABLE t (id int)")')
+    name = lock_name(lock_id("alembic_version", None))
+    assert session.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
+    started = time.monotonic()
+    assert maria.failure("-x", "migration_lock_timeout=1", "upgrade", "head") == (
+        "Another migration run held the migration lock for 1 s"
+        " (migration_lock_timeout = '1' (from -x migration_lock_timeout=...))."
+        " Wait for it to finish and run again, raise migration_lock_timeout, or"
+        " set migration_lock = false if nothing else migrates this database."
+    )
+    assert time.monotonic() - started < 30
+    assert "t" not in tables(maria)
+    # What only reads does not wait.
+    maria.alembic("-x", "migration_lock_timeout=1", "current")
+    session.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+    maria.alembic("upgrade", "head")
+    assert "t" in tables(maria)
+
+
+def test_a_failed_revision_says_what_mariadb_kept(maria: Project) -> None:
+    write_revision(maria, "r1", None, 'op.execute("CREATE TABLE first (id int)")')
+    broken = write_revision(
+        maria,
+        "r2",
+        "r1",
+        """
+        op.execute("CREATE TABLE second (id int)")
+        op.execute("SELECT * FROM no_such_table")
+        """,
+    )
+    result = maria.alembic("upgrade", "head", ok=False)
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    assert line.startswith(
+        f"FAILED: Revision r2 ({broken}, line 11) failed on MariaDB, which commits"
+        " every DDL statement at once, so part of it may be applied."
+        " alembic_version now says r1: the revisions up to there completed,"
+        " each in its own transaction. Compare the database with the failed"
+        " revision, undo (or finish) what it did by hand, then run again. The"
+        ' error: (1146, "Table '
+    )
+    assert "no_such_table' doesn't exist" in line
+    # The error keeps its traceback, in the log.
+    assert "Traceback (most recent call last):" in result.stderr
+    assert versions(maria) == ["r1"]
+    assert {"first", "second"} <= tables(maria), "MariaDB kept the CREATE TABLE"
+
+    broken.write_text(
+        broken.read_text()
+        .replace("CREATE TABLE second", "CREATE TABLE IF NOT EXISTS second")
+        .replace('op.execute("SELECT * FROM no_such_table")', "pass")
+    )
+    maria.alembic("upgrade", "head")
+    assert versions(maria) == ["r2"]
+
+
+def test_a_table_lock_wait_is_bounded_and_retried(
+    maria: Project, session: Connection
+) -> None:
+    write_revision(maria, "n1", None, 'op.execute("CREATE TABLE note (id int)")')
+    maria.alembic("upgrade", "head")
+    altering = write_revision(
+        maria, "n2", "n1", 'op.execute("ALTER TABLE note ADD COLUMN body text")'
+    )
+    # An open transaction that read the table holds its metadata lock.
+    session.execute(text("START TRANSACTION"))
+    session.execute(text("SELECT * FROM note")).all()
+
+    message = maria.failure("-x", "table_lock_timeout=1", "upgrade", "head")
+    assert message == (
+        f"Revision n2 ({altering}, line 10) waited more than 1 s for a lock on"
+        " table 'note' (table_lock_timeout = '1' (from -x"
+        " table_lock_timeout=...)), once, and was rolled back where the"
+        " database allows. Something holds that table: a long transaction or"
+        " query of the app, or another session. Let it finish (or end it) and"
+        " run again, or raise table_lock_timeout or table_lock_retries."
+    )
+    assert versions(maria) == ["n1"]
+
+    # With retries, the run succeeds once the other session lets go.
+    threading.Timer(3, session.rollback).start()
+    result = maria.alembic(
+        "-x", "table_lock_timeout=1", "-x", "table_lock_retries=3", "upgrade", "head"
+    )
+    assert "waited more than 1 s for a lock on table 'note'; running again" in (
+        result.stderr
+    )
+    assert versions(maria) == ["n2"]

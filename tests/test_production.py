@@ -1,0 +1,216 @@
+"""Deploys in production: behind PgBouncer in transaction pooling mode, under
+table locks held by the app, and against a host that never answers.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from harness import ALEMBIC
+from harness import Project
+from harness import columns
+from harness import query
+from harness import write_revision
+
+#: psycopg 3 prepares a statement it has run five times, which PgBouncer
+#: 1.18 in transaction mode cannot route; apps behind it turn that off.
+NO_PREPARED_STATEMENTS = json.dumps({"prepare_threshold": None})
+
+
+@pytest.fixture
+def bounced(blog: Project, pgbouncer_url: str, postgresql_url: str) -> Project:
+    """The blog project on a fresh PostgreSQL database, through PgBouncer;
+    ``server_url`` is the direct one, for the checks.
+    """
+    blog.env["BLOGAPP_DATABASE_URI"] = pgbouncer_url
+    blog.env["BLOGAPP_CONNECT_ARGS"] = NO_PREPARED_STATEMENTS
+    blog.server_url = postgresql_url
+    return blog
+
+
+def write_deploy_revisions(project: Project) -> None:
+    write_revision(
+        project,
+        "d1",
+        None,
+        """
+        op.execute("CREATE TABLE deploy_log (revision text)")
+        op.execute("SELECT pg_sleep(1)")  # widen the race window
+        op.execute("INSERT INTO deploy_log VALUES ('d1')")
+        """,
+    )
+    write_revision(
+        project, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
+    )
+    write_revision(
+        project,
+        "d3",
+        "d2",
+        """
+        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
+        op.execute("INSERT INTO deploy_log VALUES ('d3')")
+        """,
+    )
+
+
+@pytest.mark.pgbouncer
+@pytest.mark.parametrize("per_migration", [False, True])
+def test_eight_parallel_deploys_through_pgbouncer_apply_each_revision_once(
+    bounced: Project, per_migration: bool
+) -> None:
+    """One transaction per run: a transaction-level lock in it. One per
+    revision: the lock in a transaction of its own on a second connection,
+    which PgBouncer keeps on one server connection for the run.
+    """
+    if per_migration:
+        (bounced.root / "migrations" / "env.py").write_text(
+            "from alembic_flask_env import run_migrations\n\n"
+            "run_migrations(transaction_per_migration=True)\n"
+        )
+    write_deploy_revisions(bounced)
+    assert ALEMBIC is not None
+    processes = [
+        subprocess.Popen(
+            [ALEMBIC, "-x", "migration_lock_timeout=60", "upgrade", "head"],
+            cwd=bounced.root,
+            env=bounced.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    try:
+        outputs = [process.communicate(timeout=120)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    assert [p.returncode for p in processes] == [0] * 8, "\n".join(outputs)
+    assert sum(output.count("Running upgrade") for output in outputs) == 3
+    assert query(bounced, "SELECT revision FROM deploy_log ORDER BY revision") == [
+        ("d1",),
+        ("d2",),
+        ("d3",),
+    ]
+    assert "you don't own a lock" not in "".join(outputs)
+
+
+# -- Table locks on PostgreSQL -------------------------------------------------
+
+
+@pytest.fixture
+def app_session(pg: Project) -> Iterator[Connection]:
+    """A session of the app's on the project's database."""
+    engine = create_engine(pg.server_url)
+    connection = engine.connect()
+    try:
+        yield connection
+    finally:
+        connection.close()
+        engine.dispose()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("per_migration", [False, True])
+def test_a_table_lock_wait_is_bounded_rolled_back_and_retried(
+    pg: Project, app_session: Connection, per_migration: bool
+) -> None:
+    if per_migration:
+        (pg.root / "migrations" / "env.py").write_text(
+            "from alembic_flask_env import run_migrations\n\n"
+            "run_migrations(transaction_per_migration=True)\n"
+        )
+    write_revision(pg, "n1", None, 'op.execute("CREATE TABLE note (id integer)")')
+    pg.alembic("upgrade", "head")
+    altering = write_revision(
+        pg,
+        "n2",
+        "n1",
+        """
+        op.execute("CREATE TABLE tag (id integer)")
+        op.execute("ALTER TABLE note ADD COLUMN body text")
+        """,
+    )
+    # A report query of the app, still open: ACCESS SHARE on the table.
+    app_session.execute(text("SELECT * FROM note")).all()
+
+    started = time.monotonic()
+    message = pg.failure("-x", "table_lock_timeout=1", "upgrade", "head")
+    assert time.monotonic() - started < 20
+    assert message == (
+        f"Revision n2 ({altering}, line 11) waited more than 1 s for a lock on"
+        " table 'note' (table_lock_timeout = '1' (from -x"
+        " table_lock_timeout=...)), once, and was rolled back where the"
+        " database allows. Something holds that table: a long transaction or"
+        " query of the app, or another session. Let it finish (or end it) and"
+        " run again, or raise table_lock_timeout or table_lock_retries."
+    )
+    assert columns(pg, "tag") == [], "the revision was rolled back"
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("n1",)]
+
+    threading.Timer(3, app_session.rollback).start()
+    result = pg.alembic(
+        "-x", "table_lock_timeout=1", "-x", "table_lock_retries=3", "upgrade", "head"
+    )
+    assert "waited more than 1 s for a lock on table 'note'; running again" in (
+        result.stderr
+    )
+    assert columns(pg, "note") == ["id", "body"]
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("n2",)]
+    # The session's own lock_timeout was put back.
+    engine = create_engine(pg.server_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW lock_timeout")).scalar() == "0"
+    engine.dispose()
+
+
+# -- A host that never answers ---------------------------------------------------
+
+
+@pytest.fixture
+def silent_host() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts TCP connections and never answers,
+    like a firewalled or hung database host.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_a_host_that_never_answers_fails_within_the_connect_timeout(
+    blog: Project, silent_host: int
+) -> None:
+    """libpq's connect_timeout bounds the whole start-up; PyMySQL's only the
+    TCP connect, so a MySQL host that accepts and stays silent is not
+    covered (the README says so).
+    """
+    driver, timeout = "postgresql+psycopg", "2"
+    url = f"{driver}://user:secret-pw@127.0.0.1:{silent_host}/app"
+    blog.env["BLOGAPP_DATABASE_URI"] = url
+    started = time.monotonic()
+    message = blog.failure("-x", f"migration_connect_timeout={timeout}", "current")
+    assert time.monotonic() - started < 30
+    assert message == (
+        f"Could not connect to {driver}://user:***@127.0.0.1:{silent_host}/app"
+        f" (the database of Flask app 'blogapp'): 127.0.0.1:{silent_host} did not"
+        f" answer within {timeout} s (migration_connect_timeout = {timeout!r}"
+        " (from -x migration_connect_timeout=...)). Check that the host and port"
+        " are right and that the server is up; if it is only slow, raise"
+        " migration_connect_timeout (or set connect_timeout in the app's"
+        " database URL)."
+    )
