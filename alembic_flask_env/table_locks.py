@@ -160,4 +160,6 @@ def table_of(error: DBAPIError) -> str:
     says; "a table" when it does not.
     """
     match = _TABLE_OF_STATEMENT.search(error.statement or "")
-    return repr(match.group(1).strip('`"')) if match else "a table"
+    if match is None:
+        return "a table"
+    return repr(match.group(1).replace('"', "").replace("`", ""))

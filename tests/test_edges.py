@@ -544,3 +544,13 @@ def test_a_revision_hook_of_env_py_runs_before_ours(blog: Project) -> None:
     assert "hook saw 0 operations" in result.stdout
     assert "No changes in schema detected." in result.stderr
     assert len(blog.revision_files()) == 1
+
+
+def test_table_lock_timeout_on_sqlite_says_it_does_nothing(blog: Project) -> None:
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    result = blog.alembic("-x", "table_lock_timeout=2", "upgrade", "head")
+    assert (
+        "table_lock_timeout applies to PostgreSQL and MySQL/MariaDB; sqlite"
+        " waits for locks as it always does." in result.stderr
+    )
+    assert blog.tables() == BLOG_TABLES
