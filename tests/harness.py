@@ -226,3 +226,74 @@ def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
     connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
     connection.commit()
     return engine, connection
+
+
+def write_deploy_revisions(project: Project, pause: str) -> None:
+    """d1 makes a log table (pausing in ``pause``, SQL that sleeps, to widen
+    the race window), d2 and d3 each log themselves: a revision that runs
+    twice shows in the log, or fails.
+    """
+    write_revision(
+        project,
+        "d1",
+        None,
+        f"""
+        op.execute("CREATE TABLE deploy_log (revision varchar(10))")
+        op.execute("{pause}")
+        op.execute("INSERT INTO deploy_log VALUES ('d1')")
+        """,
+    )
+    write_revision(
+        project, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
+    )
+    write_revision(
+        project,
+        "d3",
+        "d2",
+        """
+        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
+        op.execute("INSERT INTO deploy_log (revision) VALUES ('d3')")
+        """,
+    )
+
+
+def parallel_upgrades(
+    project: Project, *arguments: str, count: int = 8
+) -> tuple[list[int], list[str]]:
+    """``count`` ``alembic upgrade head`` processes started at once, as
+    parallel deploys do; their exit codes and outputs. Each waits a bounded
+    time for the lock, so that a lock never released fails the test in a
+    minute instead of hanging it, and every process is ended afterwards.
+    """
+    assert ALEMBIC is not None
+    command = [
+        ALEMBIC,
+        "-x",
+        "migration_lock_timeout=60",
+        *arguments,
+        "upgrade",
+        "head",
+    ]
+    processes = [
+        subprocess.Popen(
+            command,
+            cwd=project.root,
+            env=project.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        outputs = [process.communicate(timeout=120)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    return [process.returncode for process in processes], outputs
+
+
+def assert_each_deploy_revision_ran_once(project: Project) -> None:
+    rows = query(project, "SELECT revision FROM deploy_log ORDER BY revision")
+    assert rows == [("d1",), ("d2",), ("d3",)]

@@ -4,7 +4,6 @@ lock, failures on a database that cannot roll back DDL, table lock waits.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +18,12 @@ from sqlalchemy.engine import make_url
 from alembic_flask_env.locking import lock_id
 from alembic_flask_env.locking import lock_name
 
-from harness import ALEMBIC
 from harness import Project
+from harness import assert_each_deploy_revision_ran_once
 from harness import autogenerate
+from harness import parallel_upgrades
 from harness import query
+from harness import write_deploy_revisions
 from harness import write_revision
 
 pytestmark = pytest.mark.mariadb
@@ -103,66 +104,18 @@ def test_the_flask_multidb_template_on_two_databases(
     assert tables(multiblog) == {"alembic_version"}
 
 
-def write_deploy_revisions(project: Project) -> None:
-    write_revision(
-        project,
-        "d1",
-        None,
-        """
-        op.execute("CREATE TABLE deploy_log (revision varchar(10))")
-        op.execute("SELECT SLEEP(1)")  # widen the race window
-        op.execute("INSERT INTO deploy_log VALUES ('d1')")
-        """,
-    )
-    write_revision(
-        project, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
-    )
-    write_revision(
-        project,
-        "d3",
-        "d2",
-        """
-        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
-        op.execute("INSERT INTO deploy_log (revision) VALUES ('d3')")
-        """,
-    )
-
-
-def eight_deploys(project: Project, *arguments: str) -> tuple[list[int], list[str]]:
-    assert ALEMBIC is not None
-    processes = [
-        subprocess.Popen(
-            [ALEMBIC, "-x", "migration_lock_timeout=60", *arguments, "upgrade", "head"],
-            cwd=project.root,
-            env=project.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    try:
-        outputs = [process.communicate(timeout=120)[0] for process in processes]
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
-    return [process.returncode for process in processes], outputs
-
-
 def test_eight_parallel_deploys_apply_each_revision_once(maria: Project) -> None:
-    write_deploy_revisions(maria)
-    codes, outputs = eight_deploys(maria)
+    write_deploy_revisions(maria, "SELECT SLEEP(1)")
+    codes, outputs = parallel_upgrades(maria)
     assert codes == [0] * 8, "\n".join(outputs)
     assert sum(output.count("Running upgrade") for output in outputs) == 3
-    rows = query(maria, "SELECT revision FROM deploy_log ORDER BY revision")
-    assert rows == [("d1",), ("d2",), ("d3",)]
+    assert_each_deploy_revision_ran_once(maria)
     assert versions(maria) == ["d3"]
 
 
 def test_without_the_lock_parallel_deploys_race(maria: Project) -> None:
-    write_deploy_revisions(maria)
-    codes, outputs = eight_deploys(maria, "-x", "migration_lock=false")
+    write_deploy_revisions(maria, "SELECT SLEEP(1)")
+    codes, outputs = parallel_upgrades(maria, "-x", "migration_lock=false")
     runs = sum(output.count("Running upgrade d") for output in outputs)
     assert runs > 3 or any(codes), "the race did not show: the test proves nothing"
 

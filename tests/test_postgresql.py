@@ -4,17 +4,18 @@ deploys apply each revision once, and the password never appears.
 
 from __future__ import annotations
 
-import subprocess
 import urllib.parse
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from harness import ALEMBIC
 from harness import Project
+from harness import assert_each_deploy_revision_ran_once
 from harness import columns
 from harness import hold_the_migration_lock
+from harness import parallel_upgrades
 from harness import query
+from harness import write_deploy_revisions
 from harness import write_revision
 
 pytestmark = pytest.mark.postgresql
@@ -81,55 +82,11 @@ def test_transaction_per_migration_keeps_the_revisions_that_succeeded(
 
 
 def test_eight_parallel_deploys_apply_each_revision_once(pg: Project) -> None:
-    write_revision(
-        pg,
-        "d1",
-        None,
-        """
-        op.execute("CREATE TABLE deploy_log (revision text)")
-        op.execute("SELECT pg_sleep(1)")  # widen the race window
-        op.execute("INSERT INTO deploy_log VALUES ('d1')")
-        """,
-    )
-    write_revision(
-        pg, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
-    )
-    write_revision(
-        pg,
-        "d3",
-        "d2",
-        """
-        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
-        op.execute("INSERT INTO deploy_log VALUES ('d3')")
-        """,
-    )
-    assert ALEMBIC is not None
-    processes = [
-        subprocess.Popen(
-            # A bounded wait, so that a lock that is never released fails
-            # the test in a minute instead of hanging it.
-            [ALEMBIC, "-x", "migration_lock_timeout=60", "upgrade", "head"],
-            cwd=pg.root,
-            env=pg.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    try:
-        outputs = [process.communicate(timeout=120)[0] for process in processes]
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
-    assert [p.returncode for p in processes] == [0] * 8, "\n".join(outputs)
+    write_deploy_revisions(pg, "SELECT pg_sleep(1)")
+    codes, outputs = parallel_upgrades(pg)
+    assert codes == [0] * 8, "\n".join(outputs)
     assert sum(output.count("Running upgrade") for output in outputs) == 3
-    assert query(pg, "SELECT revision FROM deploy_log ORDER BY revision") == [
-        ("d1",),
-        ("d2",),
-        ("d3",),
-    ]
+    assert_each_deploy_revision_ran_once(pg)
     assert query(pg, "SELECT version_num FROM alembic_version") == [("d3",)]
 
 

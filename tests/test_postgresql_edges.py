@@ -170,13 +170,12 @@ def test_current_check_and_autogenerate_do_not_wait_for_the_lock(
     pg.alembic("upgrade", "head")
     engine, connection = hold_the_migration_lock(pg)
     try:
-        # Were the lock taken, each would fail after 5 s with FAILED.
-        timeout = ("-x", "migration_lock_timeout=5")
-        started = time.monotonic()
+        # Were the lock taken, each would fail after 1 s with FAILED.
+        timeout = ("-x", "migration_lock_timeout=1")
         assert "(head)" in pg.alembic(*timeout, "current").stdout
         pg.alembic(*timeout, "check")
         pg.alembic(*timeout, "revision", "--autogenerate", "-m", "nothing")
-        assert time.monotonic() - started < 5 * 3
+        # What writes still waits, and gives up.
         message = pg.failure(*timeout, "stamp", "base")
         assert message.startswith("Another migration run held the migration lock")
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,10 +15,12 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from harness import ALEMBIC
 from harness import Project
+from harness import assert_each_deploy_revision_ran_once
 from harness import columns
+from harness import parallel_upgrades
 from harness import query
+from harness import write_deploy_revisions
 from harness import write_revision
 
 #: psycopg 3 prepares a statement it has run five times, which PgBouncer
@@ -38,31 +39,6 @@ def bounced(blog: Project, pgbouncer_url: str, postgresql_url: str) -> Project:
     return blog
 
 
-def write_deploy_revisions(project: Project) -> None:
-    write_revision(
-        project,
-        "d1",
-        None,
-        """
-        op.execute("CREATE TABLE deploy_log (revision text)")
-        op.execute("SELECT pg_sleep(1)")  # widen the race window
-        op.execute("INSERT INTO deploy_log VALUES ('d1')")
-        """,
-    )
-    write_revision(
-        project, "d2", "d1", "op.execute(\"INSERT INTO deploy_log VALUES ('d2')\")"
-    )
-    write_revision(
-        project,
-        "d3",
-        "d2",
-        """
-        op.execute("ALTER TABLE deploy_log ADD COLUMN note text")
-        op.execute("INSERT INTO deploy_log VALUES ('d3')")
-        """,
-    )
-
-
 @pytest.mark.pgbouncer
 @pytest.mark.parametrize("per_migration", [False, True])
 def test_eight_parallel_deploys_through_pgbouncer_apply_each_revision_once(
@@ -77,32 +53,11 @@ def test_eight_parallel_deploys_through_pgbouncer_apply_each_revision_once(
             "from alembic_flask_env import run_migrations\n\n"
             "run_migrations(transaction_per_migration=True)\n"
         )
-    write_deploy_revisions(bounced)
-    assert ALEMBIC is not None
-    processes = [
-        subprocess.Popen(
-            [ALEMBIC, "-x", "migration_lock_timeout=60", "upgrade", "head"],
-            cwd=bounced.root,
-            env=bounced.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    try:
-        outputs = [process.communicate(timeout=120)[0] for process in processes]
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
-    assert [p.returncode for p in processes] == [0] * 8, "\n".join(outputs)
+    write_deploy_revisions(bounced, "SELECT pg_sleep(1)")
+    codes, outputs = parallel_upgrades(bounced)
+    assert codes == [0] * 8, "\n".join(outputs)
     assert sum(output.count("Running upgrade") for output in outputs) == 3
-    assert query(bounced, "SELECT revision FROM deploy_log ORDER BY revision") == [
-        ("d1",),
-        ("d2",),
-        ("d3",),
-    ]
+    assert_each_deploy_revision_ran_once(bounced)
     assert "you don't own a lock" not in "".join(outputs)
 
 
