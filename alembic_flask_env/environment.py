@@ -203,7 +203,9 @@ def migrate_database(
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
         try:
-            _run_with_retries(engine, connection, options, settings, run_arguments)
+            _run_with_retries(
+                engine, connection, options, settings, run_arguments, report
+            )
         except Exception as error:
             if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
                 error, FlaskEnvError
@@ -220,6 +222,7 @@ def _run_with_retries(
     options: dict[str, Any],
     settings: RunSettings,
     run_arguments: dict[str, Any],
+    report: RunReport,
 ) -> None:
     """Run the migrations; a statement that gave up waiting for a table
     lock rolls its transaction back, and the run starts again after a pause
@@ -254,6 +257,8 @@ def _run_with_retries(
             if table_locks.timeout is None or not is_lock_wait_timeout(error):
                 raise
             found = failing_revision(context.script, error)
+            if one_transaction:
+                report.rolled_back()
             if attempt < attempts:
                 log.warning(
                     "%s waited more than %g s for a lock on table %s; running"
@@ -293,14 +298,17 @@ def _explain_mysql_failure(dialect: Dialect, error: Exception) -> None:
     :raises PartlyApplied: always.
     """
     found = failing_revision(context.script, error)
-    heads = context.get_context().get_current_heads()
     log.error("The revision failed:", exc_info=error)
+    try:
+        heads = ", ".join(context.get_context().get_current_heads()) or "nothing (base)"
+    except Exception as unreadable:  # the connection may be gone too
+        heads = f"something it could not be asked ({_first_line(unreadable)})"
     # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
     name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
     raise PartlyApplied(
         f"{describe(found).capitalize()} failed on {name}, which commits every"
         " DDL statement at once, so part of it may be applied. alembic_version"
-        f" now says {', '.join(heads) or 'nothing (base)'}: the revisions up to"
+        f" now says {heads}: the revisions up to"
         " there completed, each in its own transaction. Compare the database"
         " with the failed revision, undo (or finish) what it did by hand, then"
         f" run again. The error: {_first_line(error)}"

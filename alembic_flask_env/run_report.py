@@ -56,6 +56,12 @@ class RunReport:
             )
         self._last = now
 
+    def rolled_back(self) -> None:
+        """The steps so far were undone with their transaction: they do not
+        count.
+        """
+        self.steps = 0
+
     def summarise(self, command: str, offline: bool) -> None:
         """One line for the run; said even when it did nothing."""
         plural = "" if self.steps == 1 else "s"
