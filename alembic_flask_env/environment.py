@@ -36,11 +36,11 @@ from .connection import connected
 from .connection import read_connect_timeout
 from .database import default_database
 from .errors import FlaskEnvError
-from .errors import OfflineSQLiteUnsupported
-from .errors import PartlyApplied
-from .errors import TableLockTimeout
-from .failing_revision import describe
-from .failing_revision import failing_revision
+from .failures import describe
+from .failures import explain_offline_sqlite_failure
+from .failures import failing_revision
+from .failures import partly_applied
+from .failures import table_lock_timeout
 from .flask_migrate_compat import call_configure_callbacks
 from .locking import MYSQL_DIALECTS
 from .locking import lock_id
@@ -48,8 +48,6 @@ from .locking import migration_lock
 from .locking import read_lock_settings
 from .run_report import RunReport
 from .settings import METADATA_KEY
-from .settings import TABLE_LOCK_RETRIES_KEY
-from .settings import TABLE_LOCK_TIMEOUT_KEY
 from .settings import Setting
 from .settings import find_setting
 from .settings import read_x_arguments
@@ -62,9 +60,7 @@ from .url_masking import safe_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
-    from sqlalchemy.engine import Dialect
 
     from .connection import Target
     from .locking import LockSettings
@@ -188,7 +184,7 @@ def migrate_database(
                 context.run_migrations(**run_arguments)
             except CommandError as error:
                 if target.dialect.name == "sqlite":
-                    _explain_offline_sqlite_failure(context.script, error)
+                    explain_offline_sqlite_failure(context.script, error)
                 raise
         if writes_versions():
             report.summarise(running_command(), offline=True)
@@ -210,7 +206,9 @@ def migrate_database(
             if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
                 error, FlaskEnvError
             ):
-                _explain_mysql_failure(connection.dialect, error)
+                raise partly_applied(
+                    context.get_context(), connection.dialect, error
+                ) from error
             raise
         if writes_versions():
             report.summarise(running_command(), offline=False)
@@ -272,52 +270,7 @@ def _run_with_retries(
                 )
                 time.sleep(table_locks.timeout)
                 continue
-            setting = table_locks.timeout_setting
-            raise TableLockTimeout(
-                f"{describe(found).capitalize()} waited more than"
-                f" {table_locks.timeout:g} s for a lock on table {table_of(error)}"
-                f" ({setting.describe() if setting else TABLE_LOCK_TIMEOUT_KEY}),"
-                f" {_times(attempts)}, and was rolled back where the database"
-                " allows. Something holds that table: a long transaction or"
-                " query of the app, or another session. Let it finish (or end"
-                f" it) and run again, or raise {TABLE_LOCK_TIMEOUT_KEY} or"
-                f" {TABLE_LOCK_RETRIES_KEY}."
-            ) from error
-
-
-def _times(attempts: int) -> str:
-    return "once" if attempts == 1 else f"{attempts} times"
-
-
-def _explain_mysql_failure(dialect: Dialect, error: Exception) -> None:
-    """MySQL and MariaDB commit every DDL statement at once, so a revision
-    that failed half-way cannot be rolled back: say which one, that part of
-    it may be applied, and what ``alembic_version`` says now. The error's own
-    traceback goes to the log first.
-
-    :raises PartlyApplied: always.
-    """
-    found = failing_revision(context.script, error)
-    log.error("The revision failed:", exc_info=error)
-    try:
-        heads = ", ".join(context.get_context().get_current_heads()) or "nothing (base)"
-    except Exception as unreadable:  # the connection may be gone too
-        heads = f"something it could not be asked ({_first_line(unreadable)})"
-    # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
-    name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
-    raise PartlyApplied(
-        f"{describe(found).capitalize()} failed on {name}, which commits every"
-        " DDL statement at once, so part of it may be applied. alembic_version"
-        f" now says {heads}: the revisions up to"
-        " there completed, each in its own transaction. Compare the database"
-        " with the failed revision, undo (or finish) what it did by hand, then"
-        f" run again. The error: {_first_line(error)}"
-    ) from error
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+            raise table_lock_timeout(found, error, table_locks, attempts) from error
 
 
 def in_real_transactions(connection: Connection) -> None:
@@ -360,24 +313,3 @@ def configure_logging(config: Config) -> None:
     path = config.config_file_name
     if path and os.path.isfile(path) and config.file_config.has_section("loggers"):
         fileConfig(path, disable_existing_loggers=False)
-
-
-def _explain_offline_sqlite_failure(
-    script: ScriptDirectory, error: CommandError
-) -> None:
-    """Alembic refuses ``--sql`` for a batch operation on SQLite (it must
-    read the table from a live database to recreate it) without saying which
-    revision asked for it or what to do; say both.
-
-    :raises OfflineSQLiteUnsupported: the error arose in a revision file.
-    """
-    found = failing_revision(script, error)
-    if found is not None:
-        revision = found[0]
-        raise OfflineSQLiteUnsupported(
-            f"{error} It happened in {describe(found)}: on SQLite, --sql"
-            " works only for revisions without batch operations that"
-            " recreate a table, which must read the table from the"
-            " database first. Run that revision online ('alembic upgrade"
-            f" {revision.revision}'), then --sql for the ones after it."
-        ) from error

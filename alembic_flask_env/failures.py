@@ -1,0 +1,135 @@
+"""What went wrong in a revision, in a message that names it.
+
+Alembic logs ``Running upgrade a -> b`` before each revision but does not
+say which one an error arose in. The traceback does: the innermost frame in
+one of the script directory's revision files. The failures the environment
+explains (a table lock wait given up, a revision half-applied on MySQL, a
+batch operation under ``--sql`` on SQLite) are worded here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from typing import TYPE_CHECKING
+
+from .errors import OfflineSQLiteUnsupported
+from .errors import PartlyApplied
+from .errors import TableLockTimeout
+from .settings import TABLE_LOCK_RETRIES_KEY
+from .settings import TABLE_LOCK_TIMEOUT_KEY
+from .table_locks import table_of
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import Script
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+    from sqlalchemy.engine import Dialect
+    from sqlalchemy.exc import DBAPIError
+
+    from .table_locks import TableLockSettings
+
+log = logging.getLogger(__name__)
+
+
+def failing_revision(
+    script: ScriptDirectory, error: BaseException
+) -> tuple[Script, int] | None:
+    """The revision whose file the error was raised from, and the line in
+    it; None when it came from elsewhere.
+    """
+    revisions = {
+        os.path.realpath(revision.path): revision
+        for revision in script.walk_revisions()
+    }
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        revision = revisions.get(os.path.realpath(frame.filename))
+        if revision is not None:
+            return revision, frame.lineno or 0
+    return None
+
+
+def describe(found: tuple[Script, int] | None) -> str:
+    """``revision abc (path, line N)``, or ``a revision`` when unknown."""
+    if found is None:
+        return "a revision"
+    revision, line = found
+    return f"revision {revision.revision} ({revision.path}, line {line})"
+
+
+def table_lock_timeout(
+    found: tuple[Script, int] | None,
+    error: DBAPIError,
+    settings: TableLockSettings,
+    attempts: int,
+) -> TableLockTimeout:
+    """The error for a revision that gave up waiting for a table lock on
+    its last attempt.
+    """
+    setting = settings.timeout_setting
+    times = "once" if attempts == 1 else f"{attempts} times"
+    return TableLockTimeout(
+        f"{describe(found).capitalize()} waited more than"
+        f" {settings.timeout:g} s for a lock on table {table_of(error)}"
+        f" ({setting.describe() if setting else TABLE_LOCK_TIMEOUT_KEY}),"
+        f" {times}, and was rolled back where the database allows. Something"
+        " holds that table: a long transaction or query of the app, or"
+        " another session. Let it finish (or end it) and run again, or raise"
+        f" {TABLE_LOCK_TIMEOUT_KEY} or {TABLE_LOCK_RETRIES_KEY}."
+    )
+
+
+def partly_applied(
+    migration_context: MigrationContext, dialect: Dialect, error: Exception
+) -> PartlyApplied:
+    """MySQL and MariaDB commit every DDL statement at once, so a revision
+    that failed half-way cannot be rolled back: say which one, that part of
+    it may be applied, and what ``alembic_version`` says now. The error's own
+    traceback goes to the log first.
+    """
+    assert migration_context.script is not None
+    found = failing_revision(migration_context.script, error)
+    log.error("The revision failed:", exc_info=error)
+    try:
+        heads = ", ".join(migration_context.get_current_heads()) or "nothing (base)"
+    except Exception as unreadable:  # the connection may be gone too
+        heads = f"something it could not be asked ({first_line(unreadable)})"
+    # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
+    name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+    return PartlyApplied(
+        f"{describe(found).capitalize()} failed on {name}, which commits every"
+        " DDL statement at once, so part of it may be applied. alembic_version"
+        f" now says {heads}: the revisions up to"
+        " there completed, each in its own transaction. Compare the database"
+        " with the failed revision, undo (or finish) what it did by hand, then"
+        f" run again. The error: {first_line(error)}"
+    )
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's (or the error's) first line, for a one-line message."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def explain_offline_sqlite_failure(
+    script: ScriptDirectory, error: CommandError
+) -> None:
+    """Alembic refuses ``--sql`` for a batch operation on SQLite (it must
+    read the table from a live database to recreate it) without saying which
+    revision asked for it or what to do; say both.
+
+    :raises OfflineSQLiteUnsupported: the error arose in a revision file.
+    """
+    found = failing_revision(script, error)
+    if found is not None:
+        revision = found[0]
+        raise OfflineSQLiteUnsupported(
+            f"{error} It happened in {describe(found)}: on SQLite, --sql"
+            " works only for revisions without batch operations that"
+            " recreate a table, which must read the table from the"
+            " database first. Run that revision online ('alembic upgrade"
+            f" {revision.revision}'), then --sql for the ones after it."
+        ) from error
