@@ -189,3 +189,19 @@ def test_a_bind_that_cannot_be_reached_is_a_clear_error(multiblog: Project) -> N
     # A configuration error, not a failed migration: no rollback to report.
     assert "Migrating bind" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_import_error_inside_the_apps_module_keeps_its_traceback(
+    blog: Project,
+) -> None:
+    """Not a missing module (ModuleNotFoundError) but a bad name in one that
+    exists: the user's bug, with its own traceback.
+    """
+    write_app(blog, "bad_name", "from os import no_such_name  # noqa: F401\n")
+    blog.set_ini_option("flask_app", "bad_name")
+    result = blog.alembic("current", ok=False)
+    assert "FAILED" not in blog.output(result)
+    assert result.stderr.rstrip().endswith(
+        "ImportError: cannot import name 'no_such_name' from 'os'"
+        f" ({__import__('os').__file__})"
+    )

@@ -210,3 +210,32 @@ def test_a_table_lock_wait_is_bounded_and_retried(
         result.stderr
     )
     assert versions(maria) == ["n2"]
+
+
+def test_a_lock_connection_lost_mid_run_gives_one_warning(maria: Project) -> None:
+    """The revision kills the session that holds GET_LOCK, as a server-side
+    timeout or a DBA would: the release then fails, in one warning line.
+    """
+    name = lock_name(lock_id("alembic_version", None))
+    write_revision(
+        maria,
+        "k1",
+        None,
+        f"""
+        holder = op.get_bind().execute(
+            sa.text("SELECT IS_USED_LOCK('{name}')")
+        ).scalar()
+        op.execute(f"KILL {{holder}}")
+        op.execute("CREATE TABLE after_kill (id int)")
+        """,
+    )
+    revision = maria.root / "migrations" / "versions" / "k1.py"
+    revision.write_text("import sqlalchemy as sa\n" + revision.read_text())
+    result = maria.alembic("upgrade", "head")
+    [warning] = [
+        line for line in result.stderr.splitlines() if "migration lock" in line
+    ]
+    assert warning.endswith("; closing the connection releases it.")
+    assert "Could not release the migration lock (" in warning
+    assert "Traceback" not in result.stderr
+    assert versions(maria) == ["k1"]

@@ -172,3 +172,35 @@ def test_a_host_that_never_answers_fails_within_the_connect_timeout(
         " migration_connect_timeout (or set connect_timeout in the app's"
         " database URL)."
     )
+
+
+@pytest.mark.postgresql
+def test_a_lock_transaction_lost_mid_run_gives_one_warning(pg: Project) -> None:
+    """With a transaction per revision the lock lives in a transaction of
+    its own; the revision ends that session: ending the lock's transaction
+    then fails, in one warning line, and the run itself succeeds.
+    """
+    (pg.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(transaction_per_migration=True)\n"
+    )
+    write_revision(
+        pg,
+        "k1",
+        None,
+        """
+        op.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+        )
+        op.execute("CREATE TABLE after_kill (id integer)")
+        """,
+    )
+    result = pg.alembic("upgrade", "head")
+    [warning] = [
+        line for line in result.stderr.splitlines() if "migration lock" in line
+    ]
+    assert "Could not end the migration lock's transaction (" in warning
+    assert warning.endswith("; the server releases the lock with the session.")
+    assert "Traceback" not in result.stderr
+    assert columns(pg, "after_kill") == ["id"]
