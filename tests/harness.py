@@ -16,7 +16,9 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import closing
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -297,3 +299,27 @@ def parallel_upgrades(
 def assert_each_deploy_revision_ran_once(project: Project) -> None:
     rows = query(project, "SELECT revision FROM deploy_log ORDER BY revision")
     assert rows == [("d1",), ("d2",), ("d3",)]
+
+
+def use_transaction_per_migration(project: Project) -> None:
+    """An env.py that commits each revision on its own."""
+    (project.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(transaction_per_migration=True)\n"
+    )
+
+
+@contextmanager
+def other_session(project: Project) -> Iterator[Connection]:
+    """Another session on the project's database, as the app's or a
+    deploy's would be.
+    """
+    from sqlalchemy import create_engine
+
+    engine = create_engine(project.server_url)
+    connection = engine.connect()
+    try:
+        yield connection
+    finally:
+        connection.close()
+        engine.dispose()

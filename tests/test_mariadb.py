@@ -10,7 +10,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
@@ -21,6 +20,7 @@ from alembic_flask_env.locking import lock_name
 from harness import Project
 from harness import assert_each_deploy_revision_ran_once
 from harness import autogenerate
+from harness import other_session
 from harness import parallel_upgrades
 from harness import query
 from harness import write_deploy_revisions
@@ -55,13 +55,8 @@ def session(maria: Project) -> Iterator[Connection]:
     """Another session on the project's database, as the app or a deploy
     would have one.
     """
-    engine = create_engine(maria.server_url)
-    connection = engine.connect()
-    try:
+    with other_session(maria) as connection:
         yield connection
-    finally:
-        connection.close()
-        engine.dispose()
 
 
 def test_the_flask_template_autogenerates_compares_types_and_writes_sql(

@@ -15,6 +15,7 @@ from harness import columns
 from harness import hold_the_migration_lock
 from harness import parallel_upgrades
 from harness import query
+from harness import use_transaction_per_migration
 from harness import write_deploy_revisions
 from harness import write_revision
 
@@ -64,10 +65,7 @@ def test_a_failed_run_rolls_everything_back_by_default(pg: Project) -> None:
 def test_transaction_per_migration_keeps_the_revisions_that_succeeded(
     pg: Project,
 ) -> None:
-    (pg.root / "migrations" / "env.py").write_text(
-        "from alembic_flask_env import run_migrations\n\n"
-        "run_migrations(transaction_per_migration=True)\n"
-    )
+    use_transaction_per_migration(pg)
     write_notes_revisions(pg)
     pg.alembic("upgrade", "r1")
 

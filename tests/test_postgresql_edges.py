@@ -17,6 +17,7 @@ from harness import Project
 from harness import columns
 from harness import hold_the_migration_lock
 from harness import query
+from harness import use_transaction_per_migration
 from harness import write_revision
 
 pytestmark = pytest.mark.postgresql
@@ -53,10 +54,7 @@ def test_an_autocommit_engine_still_migrates_in_transactions(
 ) -> None:
     pg.env["BLOGAPP_ISOLATION_LEVEL"] = "AUTOCOMMIT"
     if per_migration:
-        (pg.root / "migrations" / "env.py").write_text(
-            "from alembic_flask_env import run_migrations\n\n"
-            "run_migrations(transaction_per_migration=True)\n"
-        )
+        use_transaction_per_migration(pg)
     write_counter_revisions(pg)
     pg.alembic("upgrade", "c1")
 

@@ -18,8 +18,10 @@ from sqlalchemy.engine import Connection
 from harness import Project
 from harness import assert_each_deploy_revision_ran_once
 from harness import columns
+from harness import other_session
 from harness import parallel_upgrades
 from harness import query
+from harness import use_transaction_per_migration
 from harness import write_deploy_revisions
 from harness import write_revision
 
@@ -49,10 +51,7 @@ def test_eight_parallel_deploys_through_pgbouncer_apply_each_revision_once(
     which PgBouncer keeps on one server connection for the run.
     """
     if per_migration:
-        (bounced.root / "migrations" / "env.py").write_text(
-            "from alembic_flask_env import run_migrations\n\n"
-            "run_migrations(transaction_per_migration=True)\n"
-        )
+        use_transaction_per_migration(bounced)
     write_deploy_revisions(bounced, "SELECT pg_sleep(1)")
     codes, outputs = parallel_upgrades(bounced)
     assert codes == [0] * 8, "\n".join(outputs)
@@ -67,13 +66,8 @@ def test_eight_parallel_deploys_through_pgbouncer_apply_each_revision_once(
 @pytest.fixture
 def app_session(pg: Project) -> Iterator[Connection]:
     """A session of the app's on the project's database."""
-    engine = create_engine(pg.server_url)
-    connection = engine.connect()
-    try:
+    with other_session(pg) as connection:
         yield connection
-    finally:
-        connection.close()
-        engine.dispose()
 
 
 @pytest.mark.postgresql
@@ -82,10 +76,7 @@ def test_a_table_lock_wait_is_bounded_rolled_back_and_retried(
     pg: Project, app_session: Connection, per_migration: bool
 ) -> None:
     if per_migration:
-        (pg.root / "migrations" / "env.py").write_text(
-            "from alembic_flask_env import run_migrations\n\n"
-            "run_migrations(transaction_per_migration=True)\n"
-        )
+        use_transaction_per_migration(pg)
     write_revision(pg, "n1", None, 'op.execute("CREATE TABLE note (id integer)")')
     pg.alembic("upgrade", "head")
     write_revision(pg, "n2", "n1", 'op.execute("CREATE TABLE tag (id integer)")')
@@ -180,10 +171,7 @@ def test_a_lock_transaction_lost_mid_run_gives_one_warning(pg: Project) -> None:
     its own; the revision ends that session: ending the lock's transaction
     then fails, in one warning line, and the run itself succeeds.
     """
-    (pg.root / "migrations" / "env.py").write_text(
-        "from alembic_flask_env import run_migrations\n\n"
-        "run_migrations(transaction_per_migration=True)\n"
-    )
+    use_transaction_per_migration(pg)
     write_revision(
         pg,
         "k1",
