@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from contextlib import ExitStack
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Protocol
 from typing import cast
@@ -91,21 +92,31 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 30.0
 _TIMEOUT_DIALECTS = ("postgresql", "mysql", "mariadb")
 
 
-def read_connect_timeout(config: Config, x_arguments: Mapping[str, str]) -> Setting:
-    """``migration_connect_timeout`` (seconds, default 30), checked.
+@dataclass(frozen=True)
+class ConnectTimeout:
+    seconds: float
+    #: Where it came from, for the error.
+    setting: Setting
+
+
+def read_connect_timeout(
+    config: Config, x_arguments: Mapping[str, str]
+) -> ConnectTimeout:
+    """``migration_connect_timeout`` (seconds, default 30).
 
     :raises InvalidSetting: not a finite number of seconds.
     """
     setting = find_setting(config, x_arguments, CONNECT_TIMEOUT_KEY) or Setting(
         CONNECT_TIMEOUT_KEY, f"{DEFAULT_CONNECT_TIMEOUT_SECONDS:g}", "the default"
     )
-    seconds(setting, "wait for the database server to answer")
-    return setting
+    return ConnectTimeout(
+        seconds(setting, "wait for the database server to answer"), setting
+    )
 
 
 @contextmanager
 def connected(
-    connectable: Target, whose: str, connect_timeout: Setting | None = None
+    connectable: Target, whose: str, connect_timeout: ConnectTimeout | None = None
 ) -> Iterator[Connection]:
     """A connection to migrate over. A handed-in ``Connection`` (or one an
     engine-like object hands out) stays open afterwards: its owner closes it.
@@ -121,13 +132,12 @@ def connected(
     if isinstance(connectable, Connection):
         yield connectable
         return
-    bound = None
-    if (
-        isinstance(connectable, Engine)
-        and connect_timeout is not None
+    bound = (
+        connect_timeout
+        if isinstance(connectable, Engine)
         and connectable.dialect.name in _TIMEOUT_DIALECTS
-    ):
-        bound = seconds(connect_timeout, "wait for the database server to answer")
+        else None
+    )
     source = (
         _printing_safely(connectable)
         if isinstance(connectable, Engine)
@@ -141,15 +151,11 @@ def connected(
             connection = stack.enter_context(opened)
         except DBAPIError as exc:
             url = connectable.engine.url
-            if (
-                bound is not None
-                and connect_timeout is not None
-                and time.monotonic() - started >= bound
-            ):
+            if bound is not None and time.monotonic() - started >= bound.seconds:
                 raise DatabaseUnreachable(
                     f"Could not connect to {safe_url(url)} ({whose}):"
                     f" {url.host}:{url.port or 'the default port'} did not answer"
-                    f" within {bound:g} s ({connect_timeout.describe()}). Check"
+                    f" within {bound.seconds:g} s ({bound.setting.describe()}). Check"
                     " that the host and port are right and that the server is up;"
                     f" if it is only slow, raise {CONNECT_TIMEOUT_KEY} (or set"
                     " connect_timeout in the app's database URL)."
@@ -162,7 +168,7 @@ def connected(
 
 
 @contextmanager
-def _connect_timeout(engine: Target, bound: float | None) -> Iterator[None]:
+def _connect_timeout(engine: Target, bound: ConnectTimeout | None) -> Iterator[None]:
     """While the migration's connection is made, pass the driver a
     ``connect_timeout`` unless the app's URL or ``connect_args`` set one;
     the listener is removed at once, so the app's engine is as it was.
@@ -174,7 +180,7 @@ def _connect_timeout(engine: Target, bound: float | None) -> Iterator[None]:
     def add_timeout(
         dialect: object, record: object, cargs: object, cparams: dict[str, object]
     ) -> None:
-        cparams.setdefault("connect_timeout", max(1, math.ceil(bound)))
+        cparams.setdefault("connect_timeout", max(1, math.ceil(bound.seconds)))
 
     event.listen(engine, "do_connect", add_timeout)
     try:

@@ -31,6 +31,7 @@ from .app_context import app_in_context
 from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
+from .connection import ConnectTimeout
 from .connection import connectable_to_migrate
 from .connection import connected
 from .connection import read_connect_timeout
@@ -48,7 +49,6 @@ from .locking import migration_lock
 from .locking import read_lock_settings
 from .run_report import RunReport
 from .settings import METADATA_KEY
-from .settings import Setting
 from .settings import find_setting
 from .settings import read_x_arguments
 from .table_locks import TableLockSettings
@@ -130,7 +130,7 @@ class RunSettings:
 
     lock: LockSettings
     table_locks: TableLockSettings
-    connect_timeout: Setting
+    connect_timeout: ConnectTimeout
 
 
 def start_run() -> tuple[Config, dict[str, str], RunSettings]:

@@ -323,3 +323,19 @@ def other_session(project: Project) -> Iterator[Connection]:
     finally:
         connection.close()
         engine.dispose()
+
+
+def outputs_of_every_command(project: Project) -> list[str]:
+    """What autogenerate, upgrade, ``current -v``, ``history -v``,
+    ``upgrade --sql`` and ``check`` print, in that order: to search every
+    output for a secret.
+    """
+    commands = [
+        ("revision", "--autogenerate", "-m", "init"),
+        ("upgrade", "head"),
+        ("current", "-v"),
+        ("history", "-v"),
+        ("upgrade", "head", "--sql"),
+        ("check",),
+    ]
+    return [project.output(project.alembic(*command)) for command in commands]

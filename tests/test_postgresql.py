@@ -13,6 +13,7 @@ from harness import Project
 from harness import assert_each_deploy_revision_ran_once
 from harness import columns
 from harness import hold_the_migration_lock
+from harness import outputs_of_every_command
 from harness import parallel_upgrades
 from harness import query
 from harness import use_transaction_per_migration
@@ -119,14 +120,7 @@ def password_forms(url: str) -> list[str]:
 
 def test_the_password_never_appears(pg: Project) -> None:
     secrets = password_forms(pg.server_url)
-    outputs = [
-        pg.output(pg.alembic("revision", "--autogenerate", "-m", "init")),
-        pg.output(pg.alembic("upgrade", "head")),
-        pg.output(pg.alembic("current", "-v")),
-        pg.output(pg.alembic("history", "-v")),
-        pg.output(pg.alembic("upgrade", "head", "--sql")),
-        pg.output(pg.alembic("check")),
-    ]
+    outputs = outputs_of_every_command(pg)
     masked = make_url(pg.server_url).render_as_string(hide_password=True)
     assert masked in outputs[1]
     for output in outputs:

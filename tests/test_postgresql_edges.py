@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from harness import Project
 from harness import columns
 from harness import hold_the_migration_lock
+from harness import outputs_of_every_command
 from harness import query
 from harness import use_transaction_per_migration
 from harness import write_revision
@@ -110,14 +111,7 @@ def test_a_password_in_the_query_string_is_never_printed(pg: Project) -> None:
     assert password
     url = with_password_in_query(pg.server_url)
     pg.env["BLOGAPP_DATABASE_URI"] = url
-    outputs = [
-        pg.output(pg.alembic("revision", "--autogenerate", "-m", "init")),
-        pg.output(pg.alembic("upgrade", "head")),
-        pg.output(pg.alembic("current", "-v")),
-        pg.output(pg.alembic("history", "-v")),
-        pg.output(pg.alembic("upgrade", "head", "--sql")),
-        pg.output(pg.alembic("check")),
-    ]
+    outputs = outputs_of_every_command(pg)
     assert "?password=***" in outputs[1]
     wrong = url.replace(urllib.parse.quote_plus(password), "wrong%25pass%40word")
     pg.env["BLOGAPP_DATABASE_URI"] = wrong
