@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 if TYPE_CHECKING:
-    from .config_lookup import alembic_config
-    from .environment import run_migrations
     from .errors import AppExited
     from .errors import AppLoadsItself
     from .errors import AppNotConfigured
@@ -37,7 +35,9 @@ if TYPE_CHECKING:
     from .errors import PartlyApplied
     from .errors import TableLockTimeout
     from .errors import UnknownBindFunctions
-    from .multidb import run_multidb_migrations
+    from .runtime.config_lookup import alembic_config
+    from .runtime.environment import run_migrations
+    from .runtime.multidb import run_multidb_migrations
 
 __all__ = [
     "AppExited",
@@ -67,9 +67,9 @@ __all__ = [
 #: Each public name and the module that defines it: the functions in their
 #: own modules, every exception (a capitalised name) in .errors.
 _MODULE_OF = {
-    "alembic_config": ".config_lookup",
-    "run_migrations": ".environment",
-    "run_multidb_migrations": ".multidb",
+    "alembic_config": ".runtime.config_lookup",
+    "run_migrations": ".runtime.environment",
+    "run_multidb_migrations": ".runtime.multidb",
     **{name: ".errors" for name in __all__ if name[0].isupper()},
 }
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .convert import convert
+from .convert.folder import convert
 from .errors import ConversionError
 
 

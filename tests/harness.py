@@ -220,7 +220,7 @@ def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
     from sqlalchemy import create_engine
     from sqlalchemy import text
 
-    from alembic_flask_env.locking import lock_id
+    from alembic_flask_env.runtime.locking import lock_id
 
     engine = create_engine(project.server_url)
     connection = engine.connect()

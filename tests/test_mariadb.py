@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
 
-from alembic_flask_env.locking import lock_id
-from alembic_flask_env.locking import lock_name
+from alembic_flask_env.runtime.locking import lock_id
+from alembic_flask_env.runtime.locking import lock_name
 
 from harness import Project
 from harness import assert_each_deploy_revision_ran_once

@@ -10,7 +10,7 @@ import pytest
 
 import alembic_flask_env
 from alembic_flask_env import plugin
-from alembic_flask_env import template_lookup
+from alembic_flask_env.plugin import template_lookup
 
 from harness import ProjectFactory
 
@@ -46,7 +46,7 @@ def test_import_alembic_loads_neither_flask_nor_the_environment(
         "import sys, alembic\n"
         "import alembic.runtime.plugins as p\n"
         "assert 'alembic_flask_env' in p._all_plugins, p._all_plugins\n"
-        "heavy = {'flask', 'blogapp', 'alembic_flask_env.environment',"
+        "heavy = {'flask', 'blogapp', 'alembic_flask_env.runtime.environment',"
         " 'alembic.config'} & set(sys.modules)\n"
         "print(sorted(heavy))\n",
     )
@@ -61,7 +61,8 @@ def test_the_import_hook_removes_itself_once_alembic_config_is_imported(
     project.python(
         "-c",
         "import sys, alembic\n"
-        "from alembic_flask_env.template_lookup import _ConfigModuleFinder as F\n"
+        "from alembic_flask_env.plugin.template_lookup import"
+        " _ConfigModuleFinder as F\n"
         "assert any(isinstance(f, F) for f in sys.meta_path)\n"
         "import alembic.config, inspect\n"
         "assert not any(isinstance(f, F) for f in sys.meta_path)\n"

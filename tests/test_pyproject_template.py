@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from alembic_flask_env.template_lookup import TEMPLATES_DIR
+from alembic_flask_env.plugin.template_lookup import TEMPLATES_DIR
 
 from harness import BLOG_TABLES
 from harness import Project

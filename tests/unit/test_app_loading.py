@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from alembic_flask_env.app_loading import APP_FORMS
-from alembic_flask_env.app_loading import FORMS_HINT
-from alembic_flask_env.app_loading import load_app
-from alembic_flask_env.app_loading import require_app_setting
+from alembic_flask_env.app.loading import APP_FORMS
+from alembic_flask_env.app.loading import FORMS_HINT
+from alembic_flask_env.app.loading import load_app
+from alembic_flask_env.app.loading import require_app_setting
 from alembic_flask_env.errors import AppNotConfigured
 from alembic_flask_env.errors import AppNotFound
 from alembic_flask_env.settings import Setting

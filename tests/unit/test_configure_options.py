@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from alembic_flask_env.configure_options import CONFIGURE_PARAMETERS
-from alembic_flask_env.configure_options import refuse_unknown_options
 from alembic_flask_env.errors import InvalidSetting
+from alembic_flask_env.runtime.configure_options import CONFIGURE_PARAMETERS
+from alembic_flask_env.runtime.configure_options import refuse_unknown_options
 
 
 @pytest.mark.parametrize(

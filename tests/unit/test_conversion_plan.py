@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alembic_flask_env.convert import _without_ignored_keys
-from alembic_flask_env.convert import project_directory
+from alembic_flask_env.convert.folder import _without_ignored_keys
+from alembic_flask_env.convert.folder import project_directory
 
 
 def make_tree(root: Path, *packages: str) -> None:

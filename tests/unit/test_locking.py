@@ -8,9 +8,9 @@ import pytest
 from alembic.config import Config
 
 from alembic_flask_env.errors import InvalidSetting
-from alembic_flask_env.locking import DEFAULT_TIMEOUT_SECONDS
-from alembic_flask_env.locking import lock_id
-from alembic_flask_env.locking import read_lock_settings
+from alembic_flask_env.runtime.locking import DEFAULT_TIMEOUT_SECONDS
+from alembic_flask_env.runtime.locking import lock_id
+from alembic_flask_env.runtime.locking import read_lock_settings
 
 ConfigFactory = Callable[..., Config]
 

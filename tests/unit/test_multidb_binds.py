@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alembic_flask_env.errors import InvalidSetting
-from alembic_flask_env.multidb import select_binds
+from alembic_flask_env.runtime.multidb import select_binds
 from alembic_flask_env.settings import Setting
 
 BINDS = ["default", "archive", "users"]

@@ -9,10 +9,10 @@ from alembic.config import Config
 from sqlalchemy.exc import OperationalError
 
 from alembic_flask_env.errors import InvalidSetting
-from alembic_flask_env.locking import lock_name
-from alembic_flask_env.table_locks import is_lock_wait_timeout
-from alembic_flask_env.table_locks import read_table_lock_settings
-from alembic_flask_env.table_locks import table_of
+from alembic_flask_env.runtime.locking import lock_name
+from alembic_flask_env.runtime.table_locks import is_lock_wait_timeout
+from alembic_flask_env.runtime.table_locks import read_table_lock_settings
+from alembic_flask_env.runtime.table_locks import table_of
 
 ConfigFactory = Callable[..., Config]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic_flask_env.template_lookup import TEMPLATES_DIR
-from alembic_flask_env.template_lookup import MergedTemplateRoot
+from alembic_flask_env.plugin.template_lookup import TEMPLATES_DIR
+from alembic_flask_env.plugin.template_lookup import MergedTemplateRoot
 
 
 def test_names_resolve_to_ours_only_where_alembic_has_none(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from alembic.config import Config
 from flask import current_app
 from flask import has_app_context
 
+from ..errors import ConfigFileNotFound
 from .connection import CONNECTION_ATTRIBUTE
-from .errors import ConfigFileNotFound
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

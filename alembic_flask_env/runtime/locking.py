@@ -36,13 +36,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import asbool
 
-from .errors import InvalidSetting
-from .errors import MigrationLockTimeout
-from .settings import LOCK_KEY
-from .settings import LOCK_TIMEOUT_KEY as TIMEOUT_KEY
-from .settings import Setting
-from .settings import find_setting
-from .settings import seconds
+from ..errors import InvalidSetting
+from ..errors import MigrationLockTimeout
+from ..settings import LOCK_KEY
+from ..settings import LOCK_TIMEOUT_KEY as TIMEOUT_KEY
+from ..settings import Setting
+from ..settings import find_setting
+from ..settings import seconds
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from ..settings import TABLE_LOCK_RETRIES_KEY
+from ..settings import TABLE_LOCK_TIMEOUT_KEY
+from ..settings import Setting
+from ..settings import count
+from ..settings import find_setting
+from ..settings import seconds
 from .locking import LOCK_NOT_AVAILABLE
 from .locking import MYSQL_DIALECTS
 from .locking import sqlstate
-from .settings import TABLE_LOCK_RETRIES_KEY
-from .settings import TABLE_LOCK_TIMEOUT_KEY
-from .settings import Setting
-from .settings import count
-from .settings import find_setting
-from .settings import seconds
 
 if TYPE_CHECKING:
     from alembic.config import Config

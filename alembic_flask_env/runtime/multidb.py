@@ -20,27 +20,27 @@ from typing import Any
 
 from alembic import context
 
-from .app_context import app_in_context
+from ..app.context import app_in_context
+from ..app.database import DEFAULT_BIND
+from ..app.database import bind_databases
+from ..app.database import warn_if_empty
+from ..app.flask_migrate import call_configure_callbacks
+from ..errors import ConnectionNotUsable
+from ..errors import FlaskEnvError
+from ..errors import InvalidSetting
+from ..settings import BINDS_KEY
+from ..settings import Setting
+from ..settings import find_setting
 from .bind_output import BindOutput
 from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
 from .connection import CONNECTION_ATTRIBUTE
-from .database import DEFAULT_BIND
-from .database import bind_databases
-from .database import warn_if_empty
 from .environment import migrate_database
 from .environment import running_command
 from .environment import start_run
-from .errors import ConnectionNotUsable
-from .errors import FlaskEnvError
-from .errors import InvalidSetting
-from .flask_migrate_compat import call_configure_callbacks
 from .revision_functions import check_revision_functions
 from .revision_functions import logging_skipped_binds
-from .settings import BINDS_KEY
-from .settings import Setting
-from .settings import find_setting
 
 log = logging.getLogger(__name__)
 

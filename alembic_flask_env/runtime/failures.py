@@ -14,11 +14,11 @@ import os
 import traceback
 from typing import TYPE_CHECKING
 
-from .errors import OfflineSQLiteUnsupported
-from .errors import PartlyApplied
-from .errors import TableLockTimeout
-from .settings import TABLE_LOCK_RETRIES_KEY
-from .settings import TABLE_LOCK_TIMEOUT_KEY
+from ..errors import OfflineSQLiteUnsupported
+from ..errors import PartlyApplied
+from ..errors import TableLockTimeout
+from ..settings import TABLE_LOCK_RETRIES_KEY
+from ..settings import TABLE_LOCK_TIMEOUT_KEY
 from .table_locks import table_of
 
 if TYPE_CHECKING:

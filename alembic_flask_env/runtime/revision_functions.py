@@ -18,7 +18,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 from typing import Any
 
-from .errors import UnknownBindFunctions
+from ..errors import UnknownBindFunctions
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext

@@ -27,7 +27,14 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from .app_context import app_in_context
+from ..app.context import app_in_context
+from ..app.database import default_database
+from ..app.flask_migrate import call_configure_callbacks
+from ..errors import FlaskEnvError
+from ..settings import METADATA_KEY
+from ..settings import find_setting
+from ..settings import read_x_arguments
+from ..url_masking import safe_url
 from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
@@ -35,28 +42,21 @@ from .connection import ConnectTimeout
 from .connection import connectable_to_migrate
 from .connection import connected
 from .connection import read_connect_timeout
-from .database import default_database
-from .errors import FlaskEnvError
 from .failures import describe
 from .failures import explain_offline_sqlite_failure
 from .failures import failing_revision
 from .failures import partly_applied
 from .failures import table_lock_timeout
-from .flask_migrate_compat import call_configure_callbacks
 from .locking import MYSQL_DIALECTS
 from .locking import lock_id
 from .locking import migration_lock
 from .locking import read_lock_settings
 from .run_report import RunReport
-from .settings import METADATA_KEY
-from .settings import find_setting
-from .settings import read_x_arguments
 from .table_locks import TableLockSettings
 from .table_locks import bounded_lock_waits
 from .table_locks import is_lock_wait_timeout
 from .table_locks import read_table_lock_settings
 from .table_locks import table_of
-from .url_masking import safe_url
 
 if TYPE_CHECKING:
     from alembic.config import Config

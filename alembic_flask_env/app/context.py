@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask import has_app_context
 
-from .app_loading import load_configured_app
-from .settings import ACTIVE_APP_CONTEXT
-from .settings import APP_KEY
-from .settings import Setting
+from ..settings import ACTIVE_APP_CONTEXT
+from ..settings import APP_KEY
+from ..settings import Setting
+from .loading import load_configured_app
 
 if TYPE_CHECKING:
     from alembic.config import Config

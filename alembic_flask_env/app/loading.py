@@ -42,15 +42,15 @@ from flask.cli import locate_app
 from flask.cli import prepare_import
 from flask.helpers import get_load_dotenv
 
-from .errors import AppExited
-from .errors import AppLoadsItself
-from .errors import AppNotConfigured
-from .errors import AppNotFound
-from .errors import ExtensionNotInstalled
-from .settings import APP_ENVIRONMENT_VARIABLE
-from .settings import APP_KEY
-from .settings import Setting
-from .settings import find_setting
+from ..errors import AppExited
+from ..errors import AppLoadsItself
+from ..errors import AppNotConfigured
+from ..errors import AppNotFound
+from ..errors import ExtensionNotInstalled
+from ..settings import APP_ENVIRONMENT_VARIABLE
+from ..settings import APP_KEY
+from ..settings import Setting
+from ..settings import find_setting
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -21,11 +21,11 @@ from typing import Any
 from alembic.operations.ops import DropTableOp
 from alembic.runtime.environment import EnvironmentContext
 
-from .errors import EmptyMetadata
-from .errors import InvalidSetting
-from .flask_migrate_compat import migrate_configure_args
+from ..app.flask_migrate import migrate_configure_args
+from ..errors import EmptyMetadata
+from ..errors import InvalidSetting
+from ..settings import APP_KEY
 from .locking import MYSQL_DIALECTS
-from .settings import APP_KEY
 
 if TYPE_CHECKING:
     from alembic.config import Config

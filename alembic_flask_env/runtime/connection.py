@@ -27,15 +27,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from .errors import ConnectionNotUsable
-from .errors import DatabaseUnreachable
-from .settings import CONNECT_TIMEOUT_KEY
-from .settings import Setting
-from .settings import find_setting
-from .settings import seconds
-from .url_masking import masked_url
-from .url_masking import safe_url
-from .url_masking import scrub
+from ..errors import ConnectionNotUsable
+from ..errors import DatabaseUnreachable
+from ..settings import CONNECT_TIMEOUT_KEY
+from ..settings import Setting
+from ..settings import find_setting
+from ..settings import seconds
+from ..url_masking import masked_url
+from ..url_masking import safe_url
+from ..url_masking import scrub
 
 if TYPE_CHECKING:
     from alembic.config import Config

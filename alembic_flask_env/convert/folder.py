@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-from .errors import ConversionError
-from .template_lookup import TEMPLATES_DIR
+from ..errors import ConversionError
+from ..plugin.template_lookup import TEMPLATES_DIR
 
 _OUR_MARKER = "alembic_flask_env"
 BACKUP_SUFFIX = ".flask-migrate"

@@ -28,7 +28,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 #: Where our templates live; each subdirectory with a README is one template.
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 _CONFIG_MODULE = "alembic.config"
 _MARKER = "__alembic_flask_env_wrapped__"

@@ -30,19 +30,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import MetaData
 
-from .errors import DatabaseNotFound
-from .errors import MetadataNotFound
-from .flask_migrate_compat import migrate_db
-from .metadata_loading import load_metadata
-from .settings import METADATA_KEY
-from .settings import Setting
-from .settings import where_to_set
-from .url_masking import safe_url
+from ..errors import DatabaseNotFound
+from ..errors import MetadataNotFound
+from ..settings import METADATA_KEY
+from ..settings import Setting
+from ..settings import where_to_set
+from ..url_masking import safe_url
+from .flask_migrate import migrate_db
+from .metadata import load_metadata
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .app_context import AppInUse
+    from .context import AppInUse
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import importlib
 
 from sqlalchemy.schema import MetaData
 
-from .errors import MetadataNotFound
-from .settings import Setting
+from ..errors import MetadataNotFound
+from ..settings import Setting
 
 _EXAMPLE = "yourpackage.models:Base.metadata"
 

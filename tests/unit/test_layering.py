@@ -1,0 +1,111 @@
+"""The package's rooms and which may use which.
+
+The subpackages are layers: the plugin (imported by Alembic on every
+``import alembic``) stands alone on the standard library; the shared base
+(errors, settings, URL masking) imports no subpackage; ``app`` may use the
+base; ``runtime`` may use ``app`` and the base; ``convert`` may use the
+plugin's template directory and the base. A module that imports a room
+above its own would make a cycle waiting to happen, so this fails on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import alembic_flask_env
+
+PACKAGE = Path(alembic_flask_env.__file__).parent
+
+#: Each room and the rooms it may import from ("" is the top-level base).
+ALLOWED: dict[str, set[str]] = {
+    "": {""},
+    "plugin": {"plugin"},
+    "app": {"", "app"},
+    "runtime": {"", "app", "runtime"},
+    "convert": {"", "plugin", "convert"},
+}
+#: Top-level modules that sit above the rooms: the lazy API and the CLI.
+ENTRY_POINTS = {"__init__", "__main__"}
+
+
+def _modules() -> list[Path]:
+    return sorted(
+        path for path in PACKAGE.rglob("*.py") if "templates" not in path.parts
+    )
+
+
+def _room(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _runtime_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """The imports that run: those under ``if TYPE_CHECKING:`` only type."""
+    skipped = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+        for child in ast.walk(node)
+    }
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in skipped
+    ]
+
+
+def _imported_rooms(path: Path) -> set[str]:
+    """The rooms of the package that ``path`` imports from."""
+    package = list(path.parent.relative_to(PACKAGE).parts)
+    rooms = set()
+    for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - (node.level - 1)]
+            target = [*base, *(node.module or "").split(".")]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if not node.module.startswith("alembic_flask_env"):
+                continue
+            target = node.module.split(".")[1:]
+        else:
+            continue
+        # "from . import template_lookup" names a module of the same room.
+        first = next((part for part in target if part), "")
+        if not first and isinstance(node, ast.ImportFrom):
+            first = package[0] if package else ""
+        rooms.add(first if (PACKAGE / first).is_dir() and first else "")
+    return rooms
+
+
+@pytest.mark.parametrize(
+    "path", _modules(), ids=lambda path: str(path.relative_to(PACKAGE))
+)
+def test_no_module_imports_a_room_above_its_own(path: Path) -> None:
+    if path.parent == PACKAGE and path.stem in ENTRY_POINTS:
+        return
+    room = _room(path)
+    assert _imported_rooms(path) <= ALLOWED[room], (
+        f"{path.relative_to(PACKAGE)} (room {room or 'base'!r}) imports from"
+        f" {sorted(_imported_rooms(path) - ALLOWED[room])}"
+    )
+
+
+def test_the_plugin_imports_only_the_standard_library() -> None:
+    for path in (PACKAGE / "plugin").rglob("*.py"):
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "__future__", (
+                    f"{path.relative_to(PACKAGE)} imports {name}"
+                )
