@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .errors import FlaskEnvError
     from .errors import InvalidSetting
     from .errors import MetadataNotFound
+    from .errors import MigrationLockLost
     from .errors import MigrationLockTimeout
     from .errors import OfflineSQLiteUnsupported
     from .errors import PartlyApplied
@@ -54,6 +55,7 @@ __all__ = [
     "FlaskEnvError",
     "InvalidSetting",
     "MetadataNotFound",
+    "MigrationLockLost",
     "MigrationLockTimeout",
     "OfflineSQLiteUnsupported",
     "PartlyApplied",

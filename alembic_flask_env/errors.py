@@ -30,6 +30,7 @@ __all__ = [
     "FlaskEnvError",
     "InvalidSetting",
     "MetadataNotFound",
+    "MigrationLockLost",
     "MigrationLockTimeout",
     "OfflineSQLiteUnsupported",
     "PartlyApplied",
@@ -109,6 +110,12 @@ class DatabaseUnreachable(FlaskEnvError):
 
 class MigrationLockTimeout(FlaskEnvError):
     """Another run held the migration lock for longer than the timeout."""
+
+
+class MigrationLockLost(FlaskEnvError):
+    """The run's migration lock was gone before a revision could be kept
+    (its session ended): the run stopped rather than race another.
+    """
 
 
 class TableLockTimeout(FlaskEnvError):

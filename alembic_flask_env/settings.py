@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,6 +47,24 @@ EXAMPLES = {
     TABLE_LOCK_RETRIES_KEY: "3",
     CONNECT_TIMEOUT_KEY: "30",
 }
+
+#: The longest each timeout may be, in seconds, and why: the most that every
+#: server and driver it is handed to accepts, so that a value we take is
+#: never refused there with a traceback after the run has begun.
+MAXIMUM_SECONDS: dict[str, tuple[int, str]] = {
+    # The lock is waited for on our own clock; a year is "forever" enough.
+    LOCK_TIMEOUT_KEY: (31_536_000, "one year"),
+    TABLE_LOCK_TIMEOUT_KEY: (
+        2_147_483,
+        "what PostgreSQL's lock_timeout takes (2147483647 ms)",
+    ),
+    CONNECT_TIMEOUT_KEY: (31_536_000, "what PyMySQL's connect_timeout takes"),
+}
+
+#: A plain decimal number as one writes it in an ini file, in ASCII digits:
+#: str.isdigit() and float() also take "²", "١٢", "1_000" or " inf ".
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 
 #: The TOML types each key accepts in [tool.alembic], besides a string. A
 #: TOML value is turned into the text the same key would have in the ini
@@ -164,7 +183,9 @@ def _toml_value(config: Config, key: str) -> str:
             return "true" if value else "false"
         if isinstance(value, list):
             if all(isinstance(item, str) for item in value):
-                return ",".join(value) if value else ","
+                # [] and [""] name no bind: "," says so, where "" would
+                # read as unset and mean all.
+                return ",".join(value) or ","
         else:
             return str(value)
     kinds = ["a string", *(_TOML_TYPE_NAMES[t] for t in allowed)]
@@ -197,23 +218,30 @@ def _toml_example(key: str) -> str:
 
 
 def seconds(setting: Setting, what: str) -> float:
-    """The setting as a number of seconds: finite, 0 or more.
+    """The setting as a number of seconds: finite, 0 or more, and no more
+    than the key's :data:`MAXIMUM_SECONDS`.
 
     :param what: what the seconds are for, completing "Set KEY to how long
         to ...".
     :raises InvalidSetting: anything else (``inf``, ``nan``, negative,
-        not a number).
+        not a number, too large).
     """
-    try:
-        value = float(setting.value)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
+    text = setting.value.strip()
+    value = float(text) if _NUMBER.fullmatch(text) else math.nan
+    if not math.isfinite(value):
         raise InvalidSetting(
             f"{setting.describe()} is not a number of seconds (finite, 0 or"
             f" more). Set {setting.key} to how long to {what}, for example"
             f" {setting.key} = {EXAMPLES[setting.key]}"
             + (" (0: do not wait)." if setting.key == LOCK_TIMEOUT_KEY else ".")
+        )
+    maximum, why = MAXIMUM_SECONDS.get(setting.key, (None, ""))
+    if maximum is not None and value > maximum:
+        raise InvalidSetting(
+            f"{setting.describe()} is more than {maximum} s, the longest"
+            f" {setting.key} can be ({why}). Set {setting.key} to a number of"
+            f" seconds from 0 to {maximum}, for example {setting.key} ="
+            f" {EXAMPLES[setting.key]}."
         )
     return value
 
@@ -224,7 +252,7 @@ def count(setting: Setting, what: str) -> int:
     :raises InvalidSetting: anything else.
     """
     value = setting.value.strip()
-    if not value.isdigit():
+    if not _WHOLE_NUMBER.fullmatch(value):
         raise InvalidSetting(
             f"{setting.describe()} is not a whole number, 0 or more. Set"
             f" {setting.key} to {what}, for example {setting.key} ="
@@ -261,7 +289,8 @@ def read_x_arguments(arguments: list[str]) -> dict[str, str]:
                 f"-x {argument!r} has no value. Write -x {name}=VALUE,"
                 f" for example -x {name}={EXAMPLES[name]}."
             )
-        values[key] = value
+        # "-x 'flask_app =x'" names flask_app too, not a key with a space.
+        values[name] = value
     return values
 
 

@@ -37,10 +37,50 @@ def is_secret_parameter(name: str) -> bool:
 
 def safe_url(url: URL) -> str:
     """``url`` as text, with its password and every secret query value
-    replaced by ``***``.
+    replaced by ``***``. A host with an ``@`` in it is the tail of a
+    password that was not percent-encoded (``user:pa@ss@host``): then
+    everything before the last ``@`` is masked, user name included.
     """
+    if is_malformed(url):
+        assert url.host is not None
+        # (URL.set() would take password=None as "unchanged".)
+        url = url.create(
+            url.drivername,
+            username=_PLACEHOLDER,
+            host=url.host.rpartition("@")[2],
+            port=url.port,
+            database=url.database,
+            query=url.query,
+        )
     rendered = masked_url(url, _PLACEHOLDER).render_as_string(hide_password=True)
     return rendered.replace(_PLACEHOLDER, MASK)
+
+
+def is_malformed(url: URL) -> bool:
+    """Whether the URL's host holds an ``@``: its password had one that was
+    not written ``%40``, and the rest of it was read as the host.
+    """
+    return "@" in (url.host or "")
+
+
+def masked_text(text: str) -> str:
+    """A URL that could not be parsed, as text: everything between ``://``
+    and the last ``@`` masked, and every secret query value too.
+    """
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        return MASK
+    _, at, location = rest.rpartition("@")
+    location = re.sub(
+        r"([?&])([^=&]+)=([^&]*)",
+        lambda m: (
+            m.group(0)
+            if not is_secret_parameter(m.group(2))
+            else f"{m.group(1)}{m.group(2)}={MASK}"
+        ),
+        location,
+    )
+    return f"{scheme}://{MASK + '@' if at else ''}{location}"
 
 
 def masked_url(url: URL, mask: str = MASK) -> URL:

@@ -220,7 +220,7 @@ def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
     from sqlalchemy import create_engine
     from sqlalchemy import text
 
-    from alembic_flask_env.runtime.locking import lock_id
+    from alembic_flask_env.runtime.lock.keys import lock_id
 
     engine = create_engine(project.server_url)
     connection = engine.connect()
@@ -263,29 +263,30 @@ def parallel_upgrades(
     project: Project, *arguments: str, count: int = 8
 ) -> tuple[list[int], list[str]]:
     """``count`` ``alembic upgrade head`` processes started at once, as
-    parallel deploys do; their exit codes and outputs. Each waits a bounded
-    time for the lock, so that a lock never released fails the test in a
-    minute instead of hanging it, and every process is ended afterwards.
+    parallel deploys do; their exit codes and outputs.
+    """
+    return parallel_commands(project, [[*arguments, "upgrade", "head"]] * count)
+
+
+def parallel_commands(
+    project: Project, commands: list[list[str]]
+) -> tuple[list[int], list[str]]:
+    """One ``alembic`` process per command, all started at once; their exit
+    codes and outputs. Each waits a bounded time for the lock, so that a
+    lock never released fails the test in a minute instead of hanging it,
+    and every process is ended afterwards.
     """
     assert ALEMBIC is not None
-    command = [
-        ALEMBIC,
-        "-x",
-        "migration_lock_timeout=60",
-        *arguments,
-        "upgrade",
-        "head",
-    ]
     processes = [
         subprocess.Popen(
-            command,
+            [ALEMBIC, "-x", "migration_lock_timeout=60", *command],
             cwd=project.root,
             env=project.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for _ in range(count)
+        for command in commands
     ]
     try:
         outputs = [process.communicate(timeout=120)[0] for process in processes]

@@ -76,3 +76,15 @@ def test_flask_app_from_flaskenv_like_the_flask_command(blog: Project) -> None:
     (blog.root / ".flaskenv").write_text("FLASK_APP=blogapp:create_app('dotenv')\n")
     del blog.env["FLASK_SKIP_DOTENV"]
     loads_app_with_database(blog, "dotenv.db")
+
+
+@pytest.mark.parametrize(
+    "argument",
+    ["flask_app =blogapp:create_app('x')", " flask_app=blogapp:create_app('x')"],
+)
+def test_spaces_around_the_dash_x_key_still_name_it(
+    blog: Project, argument: str
+) -> None:
+    blog.set_ini_option("flask_app", "blogapp:create_app('ini')")
+    blog.alembic("-x", argument, "current")
+    assert {p.name for p in (blog.root / "instance").iterdir()} == {"x.db"}

@@ -176,6 +176,58 @@ def test_a_lock_timeout_that_is_no_finite_number_of_seconds(
     )
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "maximum", "why"),
+    [
+        (
+            "table_lock_timeout",
+            "2147484",
+            2147483,
+            "what PostgreSQL's lock_timeout takes (2147483647 ms)",
+        ),
+        (
+            "table_lock_timeout",
+            "1e300",
+            2147483,
+            "what PostgreSQL's lock_timeout takes (2147483647 ms)",
+        ),
+        ("migration_lock_timeout", "1e300", 31536000, "one year"),
+        (
+            "migration_connect_timeout",
+            "40000000",
+            31536000,
+            "what PyMySQL's connect_timeout takes",
+        ),
+    ],
+)
+def test_a_timeout_longer_than_the_servers_take_is_refused_before_connecting(
+    blog: Project, key: str, value: str, maximum: int, why: str
+) -> None:
+    """Accepted as finite, these were refused by the server or driver with
+    a traceback once the run had begun.
+    """
+    # Nothing is connected to: the URL points nowhere.
+    blog.env["BLOGAPP_DATABASE_URI"] = "postgresql+psycopg://u:p@127.0.0.1:1/x"
+    example = {"table_lock_timeout": "2", "migration_lock_timeout": "600"}
+    assert blog.failure("-x", f"{key}={value}", "upgrade", "head") == (
+        f"{key} = {value!r} (from -x {key}=...) is more than {maximum} s, the"
+        f" longest {key} can be ({why}). Set {key} to a number of seconds from 0"
+        f" to {maximum}, for example {key} = {example.get(key, '30')}."
+    )
+
+
+@pytest.mark.parametrize("retries", ["²", "③", "\u0661", "1_0"])
+def test_a_count_in_digits_python_reads_but_int_does_not(
+    blog: Project, retries: str
+) -> None:
+    assert blog.failure("-x", f"table_lock_retries={retries}", "current") == (
+        f"table_lock_retries = {retries!r} (from -x table_lock_retries=...) is"
+        " not a whole number, 0 or more. Set table_lock_retries to how often to"
+        " run a revision again after a lock wait, for example"
+        " table_lock_retries = 3."
+    )
+
+
 def test_dash_x_without_a_value_gives_an_example_for_that_key(blog: Project) -> None:
     assert blog.failure("-x", "migration_lock", "current") == (
         "-x 'migration_lock' has no value. Write -x migration_lock=VALUE, for"
@@ -468,6 +520,10 @@ def test_flask_binds_as_a_toml_list(multiblog: Project) -> None:
     assert "post" not in multiblog.tables("main.db")
 
     write_pyproject(multiblog, "flask_binds = []\n")
+    assert multiblog.failure("upgrade", "head").startswith(
+        "flask_binds = ',' (from [tool.alembic] in pyproject.toml) names no bind."
+    )
+    write_pyproject(multiblog, 'flask_binds = [""]\n')
     assert multiblog.failure("upgrade", "head").startswith(
         "flask_binds = ',' (from [tool.alembic] in pyproject.toml) names no bind."
     )

@@ -252,3 +252,23 @@ def test_invalid_pyproject_toml_is_reported_by_alembic_not_by_us(
         or "tomli._parser.TOMLDecodeError" in result.stderr
     )
     assert "alembic_flask_env" not in result.stderr
+
+
+def test_a_password_with_an_unencoded_at_is_never_printed(blog: Project) -> None:
+    """``user:pa@s3cretTail@host``: SQLAlchemy reads ``s3cretTail@host`` as
+    the host, which every URL we print would otherwise show.
+    """
+    blog.env["BLOGAPP_DATABASE_URI"] = (
+        "postgresql+psycopg://user:pa@s3cretTail@127.0.0.1:1/app"
+    )
+    for command in (["current"], ["upgrade", "head"]):
+        result = blog.alembic(*command, ok=False)
+        assert result.stdout.strip() == (
+            "FAILED: The database URL of the database of Flask app 'blogapp',"
+            " postgresql+psycopg://***@127.0.0.1:1/app, is malformed: it has more"
+            " than one '@', so part of the password was read as the host."
+            " Percent-encode each '@' in the user name and password as %40"
+            " (urllib.parse.quote(password, safe='')), or build the URL with"
+            " sqlalchemy.engine.URL.create()."
+        )
+        assert "s3cretTail" not in blog.output(result)

@@ -14,8 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
 
-from alembic_flask_env.runtime.locking import lock_id
-from alembic_flask_env.runtime.locking import lock_name
+from alembic_flask_env.runtime.lock.keys import mysql_lock_name
 
 from harness import Project
 from harness import assert_each_deploy_revision_ran_once
@@ -27,15 +26,6 @@ from harness import write_deploy_revisions
 from harness import write_revision
 
 pytestmark = pytest.mark.mariadb
-
-
-@pytest.fixture
-def maria(blog: Project, mariadb_databases: Callable[[], str]) -> Project:
-    """The blog project pointed at a fresh MariaDB database."""
-    url = mariadb_databases()
-    blog.env["BLOGAPP_DATABASE_URI"] = url
-    blog.server_url = url
-    return blog
 
 
 def tables(project: Project) -> set[str]:
@@ -99,6 +89,13 @@ def test_the_flask_multidb_template_on_two_databases(
     assert tables(multiblog) == {"alembic_version"}
 
 
+def lock_name_of(project: Project) -> str:
+    """The GET_LOCK name a run on the project's database takes."""
+    database = make_url(project.server_url).database
+    assert database
+    return mysql_lock_name(database, "alembic_version", None)
+
+
 def test_eight_parallel_deploys_apply_each_revision_once(maria: Project) -> None:
     write_deploy_revisions(maria, "SELECT SLEEP(1)")
     codes, outputs = parallel_upgrades(maria)
@@ -119,7 +116,7 @@ def test_a_held_lock_times_out_with_the_same_message(
     maria: Project, session: Connection
 ) -> None:
     write_revision(maria, "t1", None, 'op.execute("CREATE TABLE t (id int)")')
-    name = lock_name(lock_id("alembic_version", None))
+    name = lock_name_of(maria)
     assert session.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() == 1
     started = time.monotonic()
     assert maria.failure("-x", "migration_lock_timeout=1", "upgrade", "head") == (
@@ -207,15 +204,17 @@ def test_a_table_lock_wait_is_bounded_and_retried(
     assert versions(maria) == ["n2"]
 
 
-def test_a_lock_connection_lost_mid_run_gives_one_warning(maria: Project) -> None:
+def test_a_lock_connection_lost_mid_run_stops_the_run(maria: Project) -> None:
     """The revision kills the session that holds GET_LOCK, as a server-side
-    timeout or a DBA would: the release then fails, in one warning line.
+    timeout or a DBA would: the run stops before k1 is recorded, saying
+    what MariaDB kept, instead of going on without the lock.
     """
-    name = lock_name(lock_id("alembic_version", None))
+    name = lock_name_of(maria)
+    write_revision(maria, "k0", None, 'op.execute("CREATE TABLE before_kill (id int)")')
     write_revision(
         maria,
         "k1",
-        None,
+        "k0",
         f"""
         holder = op.get_bind().execute(
             sa.text("SELECT IS_USED_LOCK('{name}')")
@@ -226,11 +225,41 @@ def test_a_lock_connection_lost_mid_run_gives_one_warning(maria: Project) -> Non
     )
     revision = maria.root / "migrations" / "versions" / "k1.py"
     revision.write_text("import sqlalchemy as sa\n" + revision.read_text())
-    result = maria.alembic("upgrade", "head")
-    [warning] = [
-        line for line in result.stderr.splitlines() if "migration lock" in line
-    ]
-    assert warning.endswith("; closing the connection releases it.")
-    assert "Could not release the migration lock (" in warning
+    result = maria.alembic("upgrade", "head", ok=False)
+    message = result.stdout.strip()
+    assert message.startswith(
+        f"FAILED: The migration lock (MySQL lock {name!r}) was lost while"
+        " revision k0 -> k1 was applied (it was rolled back): its connection"
+        " failed ("
+    )
+    assert message.endswith(
+        "Another run may be migrating this database now, so this run stopped"
+        " there; this run committed <base> -> k0 before that (MySQL and MariaDB"
+        " commit DDL at once: part of that last revision may be applied), and"
+        " alembic_version now says k0. Let any other run finish, then run"
+        " again; if the lock's session was ended by an idle timeout of the"
+        " server or a pooler, raise that timeout."
+    )
     assert "Traceback" not in result.stderr
-    assert versions(maria) == ["k1"]
+    assert "Could not" not in result.stderr
+    assert versions(maria) == ["k0"]
+
+
+def test_a_query_argument_the_driver_does_not_take(maria: Project) -> None:
+    url = make_url(maria.server_url).update_query_dict({"token": "t0kenvalue"})
+    maria.env["BLOGAPP_DATABASE_URI"] = url.render_as_string(hide_password=False)
+    result = maria.alembic("upgrade", "head", ok=False)
+    message = result.stdout.strip()
+    assert message.startswith("FAILED: Could not connect to mysql+pymysql://")
+    assert "token=***" in message
+    assert "its driver (pymysql) refused the connection arguments:" in message
+    assert "unexpected keyword argument 'token'" in message
+    assert message.endswith(
+        "Remove that parameter from the URL's query string (or from connect_args"
+        " in the app's engine options), or spell it as the driver's"
+        " documentation does."
+    )
+    assert "Traceback" not in result.stderr
+    output = maria.output(result)
+    assert "t0kenvalue" not in output
+    assert str(url.password) not in output

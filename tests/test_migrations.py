@@ -122,11 +122,11 @@ def test_each_revision_and_the_run_are_timed_in_the_log(blog: Project) -> None:
     log = blog.alembic("upgrade", "head").stderr
     assert re.search(rf"Finished upgrade <base> -> {first} in \d+\.\d\d s\n", log)
     assert re.search(rf"Finished upgrade {first} -> {second} in \d+\.\d\d s\n", log)
-    assert re.search(r"Upgraded 2 revisions in \d+\.\d s\n", log)
+    assert re.search(r"Upgraded 2 revisions in \d+\.\d\d s\n", log)
 
     log = blog.alembic("upgrade", "head").stderr
     assert re.search(
-        r"Upgraded 0 revisions in \d+\.\d s: nothing to do, the database is"
+        r"Upgraded 0 revisions in \d+\.\d\d s: nothing to do, the database is"
         r" there already\n",
         log,
     )
@@ -143,4 +143,4 @@ def test_each_revision_and_the_run_are_timed_in_the_log(blog: Project) -> None:
     )
     log = blog.alembic("downgrade", "base").stderr
     assert re.search(rf"Finished downgrade {second} -> {first} in", log)
-    assert re.search(r"Downgraded 2 revisions in \d+\.\d s\n", log)
+    assert re.search(r"Downgraded 2 revisions in \d+\.\d\d s\n", log)

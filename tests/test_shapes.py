@@ -87,6 +87,12 @@ def test_lite_without_flask_metadata(shapes: Project) -> None:
             " yourpackage.models:Base.metadata.",
         ),
         (
+            "shapes_models:settings.metadata",
+            ": 'metadata' was not found in shapes_models:settings (a"
+            " flask.config.Config). Name the metadata of your models, for example"
+            " flask_metadata = yourpackage.models:Base.metadata.",
+        ),
+        (
             "shapes_models:not_metadata",
             " is a builtins.str, not a sqlalchemy MetaData. Name the metadata"
             " itself, for example flask_metadata = yourpackage.models:Base.metadata.",
@@ -124,3 +130,44 @@ def test_plain_sqlalchemy_with_a_relative_sqlite_path_is_refused(
     )
     assert list(elsewhere.iterdir()) == []
     assert not (shapes.root / "relative.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (
+            "postgresql+psycopg//app:s3cretpw@localhost/app",
+            "SQLALCHEMY_DATABASE_URI of Flask app 'uri_app', '***', is not a"
+            " database URL SQLAlchemy can read.",
+        ),
+        (
+            "nosuchdb://app:s3cretpw@localhost/app?token=t0kenvalue",
+            "SQLALCHEMY_DATABASE_URI of Flask app 'uri_app',"
+            " 'nosuchdb://app:***@localhost/app?token=***', names the database"
+            " 'nosuchdb', which SQLAlchemy does not know.",
+        ),
+        (
+            "postgresql+nosuchdriver://app:s3cretpw@localhost/app",
+            "SQLALCHEMY_DATABASE_URI of Flask app 'uri_app',"
+            " 'postgresql+nosuchdriver://app:***@localhost/app', names the"
+            " database 'postgresql+nosuchdriver', which SQLAlchemy does not know.",
+        ),
+        (
+            "mysql+mysqldb://app:s3cretpw@localhost/app",
+            "SQLALCHEMY_DATABASE_URI of Flask app 'uri_app',"
+            " 'mysql+mysqldb://app:***@localhost/app', needs the driver module"
+            " 'MySQLdb', which is not installed in the Python that runs alembic.",
+        ),
+    ],
+)
+def test_a_plain_sqlalchemy_uri_that_cannot_be_used(
+    shapes: Project, uri: str, message: str
+) -> None:
+    shapes.set_ini_option("flask_app", "uri_app:create_app")
+    shapes.env["SHAPES_DATABASE_URI"] = uri
+    result = shapes.alembic("current", ok=False)
+    assert result.stdout.startswith(f"FAILED: {message}")
+    assert "Traceback" not in result.stderr
+    output = shapes.output(result)
+    assert "s3cretpw" not in output
+    assert "t0kenvalue" not in output

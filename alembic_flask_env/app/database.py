@@ -28,6 +28,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.schema import MetaData
 
 from ..errors import DatabaseNotFound
@@ -35,6 +37,7 @@ from ..errors import MetadataNotFound
 from ..settings import METADATA_KEY
 from ..settings import Setting
 from ..settings import where_to_set
+from ..url_masking import masked_text
 from ..url_masking import safe_url
 from .flask_migrate import migrate_db
 from .metadata import load_metadata
@@ -217,9 +220,34 @@ def _engine_from_uri(app: Flask, setting: Setting) -> Engine:
             f" or, with plain SQLAlchemy, set {URI_CONFIG_KEY} and"
             f" {METADATA_KEY}."
         )
-    url = make_url(uri)
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        raise DatabaseNotFound(
+            f"{URI_CONFIG_KEY} of Flask app {app.name!r},"
+            f" {masked_text(str(uri))!r}, is not a database URL SQLAlchemy can"
+            " read. Write it as dialect+driver://user:password@host/database,"
+            " for example postgresql+psycopg://app:secret@localhost/app."
+        ) from None
     _refuse_relative_sqlite_path(app, url)
-    return create_engine(url)
+    try:
+        return create_engine(url)
+    except NoSuchModuleError:
+        raise DatabaseNotFound(
+            f"{URI_CONFIG_KEY} of Flask app {app.name!r}, {safe_url(url)!r},"
+            f" names the database {url.drivername!r}, which SQLAlchemy does not"
+            " know. Check the spelling of the part before '://' (for example"
+            " postgresql+psycopg, mysql+pymysql, sqlite), or install the"
+            " package that provides that dialect."
+        ) from None
+    except ImportError as exc:
+        raise DatabaseNotFound(
+            f"{URI_CONFIG_KEY} of Flask app {app.name!r}, {safe_url(url)!r},"
+            f" needs the driver module {exc.name!r}, which is not installed in"
+            " the Python that runs alembic. Install it there (for example"
+            " 'pip install psycopg[binary]' or 'pip install pymysql'), or name"
+            " a driver that is installed after the '+'."
+        ) from None
 
 
 def _refuse_relative_sqlite_path(app: Flask, url: URL) -> None:

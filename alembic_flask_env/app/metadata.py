@@ -10,6 +10,7 @@ resolved with :func:`importlib.import_module` and :func:`getattr`, never
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from sqlalchemy.schema import MetaData
 
@@ -45,16 +46,19 @@ def load_metadata(setting: Setting) -> MetaData:
             f"{setting.describe()}: could not import module {module_name!r}."
             f" Check the spelling, for example {setting.key} = {_EXAMPLE}."
         ) from None
+    walked = module_name
     for attribute in attribute_path.split("."):
         try:
             target = getattr(target, attribute)
         except AttributeError:
+            # Named by where it was reached and its type, never its repr: a
+            # config object or dict would print the app's secrets.
             raise MetadataNotFound(
                 f"{setting.describe()}: {attribute!r} was not found in"
-                f" {type(target).__name__} {getattr(target, '__name__', target)!r}."
-                f" Name the metadata of your models, for example {setting.key} ="
-                f" {_EXAMPLE}."
+                f" {_what(target, walked)}. Name the metadata of your models,"
+                f" for example {setting.key} = {_EXAMPLE}."
             ) from None
+        walked += f"{'.' if ':' in walked else ':'}{attribute}"
     if not isinstance(target, MetaData):
         raise MetadataNotFound(
             f"{setting.describe()} is a {type(target).__module__}."
@@ -62,3 +66,15 @@ def load_metadata(setting: Setting) -> MetaData:
             f" metadata itself, for example {setting.key} = {_EXAMPLE}."
         )
     return target
+
+
+def _what(target: object, walked: str) -> str:
+    """``module 'x'``, ``DeclarativeMeta 'Base'``, or ``x:y (a
+    flask.config.Config)``.
+    """
+    if isinstance(target, ModuleType):
+        return f"module {target.__name__!r}"
+    if isinstance(target, type):  # a class: its name is no secret
+        return f"{type(target).__name__} {target.__name__!r}"
+    kind = type(target)
+    return f"{walked} (a {kind.__module__}.{kind.__qualname__})"

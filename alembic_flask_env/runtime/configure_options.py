@@ -25,7 +25,7 @@ from ..app.flask_migrate import migrate_configure_args
 from ..errors import EmptyMetadata
 from ..errors import InvalidSetting
 from ..settings import APP_KEY
-from .locking import MYSQL_DIALECTS
+from .dialects import MYSQL_DIALECTS
 
 if TYPE_CHECKING:
     from alembic.config import Config

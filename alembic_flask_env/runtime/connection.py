@@ -28,14 +28,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import ConnectionNotUsable
+from ..errors import DatabaseNotFound
 from ..errors import DatabaseUnreachable
 from ..settings import CONNECT_TIMEOUT_KEY
 from ..settings import Setting
 from ..settings import find_setting
 from ..settings import seconds
+from ..url_masking import is_malformed
 from ..url_masking import masked_url
 from ..url_masking import safe_url
 from ..url_masking import scrub
+from .dialects import MYSQL_DIALECTS
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -89,7 +92,7 @@ def connectable_to_migrate(config: Config, app_engine: Engine) -> Target:
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 30.0
 #: Dialects whose drivers take a ``connect_timeout`` argument.
-_TIMEOUT_DIALECTS = ("postgresql", "mysql", "mariadb")
+_TIMEOUT_DIALECTS = ("postgresql", *MYSQL_DIALECTS)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,12 @@ def read_connect_timeout(
 
 @contextmanager
 def connected(
-    connectable: Target, whose: str, connect_timeout: ConnectTimeout | None = None
+    connectable: Target,
+    whose: str,
+    connect_timeout: ConnectTimeout | None = None,
+    *,
+    made_by: Engine | None = None,
+    short_queries_only: bool = False,
 ) -> Iterator[Connection]:
     """A connection to migrate over. A handed-in ``Connection`` (or one an
     engine-like object hands out) stays open afterwards: its owner closes it.
@@ -126,12 +134,19 @@ def connected(
         when the app's URL sets no ``connect_timeout`` (libpq and PyMySQL
         would otherwise wait forever for a host that accepts TCP but never
         answers); the app's engine is not changed.
+    :param made_by: the engine whose connect events make the connection,
+        when ``connectable`` is a copy sharing its pool's creator.
+    :param short_queries_only: the connection only ever runs quick
+        statements (the lock's), so every read on it may be bounded by the
+        connect timeout too: PyMySQL's ``connect_timeout`` covers the TCP
+        connect only, and its handshake waits as long as a read may.
     :raises DatabaseUnreachable: connecting failed (server down, wrong
         password, no answer, ...); the message masks the password.
     """
     if isinstance(connectable, Connection):
         yield connectable
         return
+    refuse_malformed_url(connectable.engine.url, whose)
     bound = (
         connect_timeout
         if isinstance(connectable, Engine)
@@ -146,9 +161,22 @@ def connected(
     with ExitStack() as stack:
         started = time.monotonic()
         try:
-            with _connect_timeout(connectable, bound):
+            with _connect_timeout(made_by or connectable, bound, short_queries_only):
                 opened = source.connect()
             connection = stack.enter_context(opened)
+        except TypeError as exc:
+            # What a driver raises for a connection argument it does not
+            # take (a query parameter of the URL, or connect_args).
+            if "argument" not in str(exc):
+                raise
+            url = connectable.engine.url
+            raise DatabaseUnreachable(
+                f"Could not connect to {safe_url(url)} ({whose}): its driver"
+                f" ({url.get_driver_name()}) refused the connection arguments:"
+                f" {scrub(str(exc), url)}. Remove that parameter from the URL's"
+                " query string (or from connect_args in the app's engine"
+                " options), or spell it as the driver's documentation does."
+            ) from None
         except DBAPIError as exc:
             url = connectable.engine.url
             if bound is not None and time.monotonic() - started >= bound.seconds:
@@ -167,20 +195,41 @@ def connected(
         yield connection
 
 
+def refuse_malformed_url(url: URL, whose: str) -> None:
+    """:raises DatabaseNotFound: the URL's password had an ``@`` that was
+    not percent-encoded, so its tail was read as the host.
+    """
+    if is_malformed(url):
+        raise DatabaseNotFound(
+            f"The database URL of {whose}, {safe_url(url)}, is malformed: it has"
+            " more than one '@', so part of the password was read as the host."
+            " Percent-encode each '@' in the user name and password as %40"
+            " (urllib.parse.quote(password, safe='')), or build the URL with"
+            " sqlalchemy.engine.URL.create()."
+        )
+
+
 @contextmanager
-def _connect_timeout(engine: Target, bound: ConnectTimeout | None) -> Iterator[None]:
+def _connect_timeout(
+    engine: Target, bound: ConnectTimeout | None, bound_reads: bool = False
+) -> Iterator[None]:
     """While the migration's connection is made, pass the driver a
-    ``connect_timeout`` unless the app's URL or ``connect_args`` set one;
-    the listener is removed at once, so the app's engine is as it was.
+    ``connect_timeout`` unless the app's URL or ``connect_args`` set one
+    (and, with ``bound_reads`` on MySQL, a ``read_timeout``); the listener
+    is removed at once, so the app's engine is as it was.
     """
     if bound is None or not isinstance(engine, Engine):
         yield
         return
+    whole_seconds = max(1, math.ceil(bound.seconds))
+    mysql = engine.dialect.name in MYSQL_DIALECTS
 
     def add_timeout(
         dialect: object, record: object, cargs: object, cparams: dict[str, object]
     ) -> None:
-        cparams.setdefault("connect_timeout", max(1, math.ceil(bound.seconds)))
+        cparams.setdefault("connect_timeout", whole_seconds)
+        if bound_reads and mysql:
+            cparams.setdefault("read_timeout", whole_seconds)
 
     event.listen(engine, "do_connect", add_timeout)
     try:

@@ -42,15 +42,17 @@ from .connection import ConnectTimeout
 from .connection import connectable_to_migrate
 from .connection import connected
 from .connection import read_connect_timeout
+from .dialects import MYSQL_DIALECTS
 from .failures import describe
 from .failures import explain_offline_sqlite_failure
 from .failures import failing_revision
+from .failures import lock_lost
 from .failures import partly_applied
 from .failures import table_lock_timeout
-from .locking import MYSQL_DIALECTS
-from .locking import lock_id
-from .locking import migration_lock
-from .locking import read_lock_settings
+from .lock import LockLost
+from .lock import migration_lock
+from .lock.check import LockCheck
+from .lock.settings import read_lock_settings
 from .run_report import RunReport
 from .table_locks import TableLockSettings
 from .table_locks import bounded_lock_waits
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .connection import Target
-    from .locking import LockSettings
+    from .lock.settings import LockSettings
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +167,13 @@ def migrate_database(
     :param where: names the database in the log lines, e.g. `` (bind 'x')``.
     """
     report = RunReport(where)
+    lock_check = LockCheck(one_transaction=not options.get("transaction_per_migration"))
     options = {
         **options,
         "on_version_apply": (
             *as_tuple(options.get("on_version_apply")),
             report.on_version_apply,
+            lock_check.on_version_apply,
         ),
     }
     if context.is_offline_mode():
@@ -189,19 +193,36 @@ def migrate_database(
         if writes_versions():
             report.summarise(running_command(), offline=True)
         return
-    with connected(target, whose, settings.connect_timeout) as connection:
-        # Only a connection we opened from an Engine is ours to change and
-        # to lock with; one handed in (or handed out by an engine-like
-        # wrapper) lives in its owner's transaction, which the lock's
-        # commits would end.
-        engine = target if isinstance(target, Engine) else None
+    # Only an Engine of our own is ours to change and to lock with; a
+    # connection handed in (or handed out by an engine-like wrapper) lives
+    # in its owner's transaction. Commands that only read the version
+    # (current, check, autogenerate) must not wait for a deploy.
+    engine = target if isinstance(target, Engine) else None
+    lock = settings.lock if engine is not None and writes_versions() else None
+    with (
+        # The lock first: a waiting run holds no migration connection
+        # (which a pool may lack, or a server may end while it waits), and
+        # the migration's snapshot comes after the previous run's commit.
+        migration_lock(
+            engine,
+            lock,
+            options.get("version_table", "alembic_version"),
+            options.get("version_table_schema"),
+            connect_timeout=settings.connect_timeout,
+            whose=whose,
+        ) as held,
+        connected(target, whose, settings.connect_timeout) as connection,
+    ):
+        lock_check.held = held
         if engine is not None:
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
         try:
-            _run_with_retries(
-                engine, connection, options, settings, run_arguments, report
-            )
+            _run_with_retries(connection, settings, run_arguments, report, lock_check)
+        except LockLost as lost:
+            raise lock_lost(
+                lost, context.get_context(), lock_check.committed, connection.dialect
+            ) from None
         except Exception as error:
             if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
                 error, FlaskEnvError
@@ -215,47 +236,39 @@ def migrate_database(
 
 
 def _run_with_retries(
-    engine: Engine | None,
     connection: Connection,
-    options: dict[str, Any],
     settings: RunSettings,
     run_arguments: dict[str, Any],
     report: RunReport,
+    lock_check: LockCheck,
 ) -> None:
     """Run the migrations; a statement that gave up waiting for a table
     lock rolls its transaction back, and the run starts again after a pause
-    as long as ``table_lock_retries`` allows.
+    (still under the migration lock) as long as ``table_lock_retries``
+    allows.
 
     :raises TableLockTimeout: the last attempt gave up too.
+    :raises LockLost: the migration lock was found gone; the work since the
+        last check was rolled back.
     """
-    # Commands that only read the version (current, check, autogenerate)
-    # must not wait for a deploy.
-    lock = settings.lock if engine is not None and writes_versions() else None
-    key = lock_id(
-        options.get("version_table", "alembic_version"),
-        options.get("version_table_schema"),
-    )
-    one_transaction = not options.get("transaction_per_migration")
     table_locks = settings.table_locks
     attempts = table_locks.retries + 1
     for attempt in range(1, attempts + 1):
         try:
             with (
                 context.begin_transaction(),
-                migration_lock(
-                    engine, connection, lock, key, one_transaction=one_transaction
-                ),
                 bounded_lock_waits(
-                    connection, table_locks, one_transaction=one_transaction
+                    connection, table_locks, one_transaction=lock_check.one_transaction
                 ),
             ):
                 context.run_migrations(**run_arguments)
+                lock_check.verify(during="before the run could commit")
             return
         except DBAPIError as error:
             if table_locks.timeout is None or not is_lock_wait_timeout(error):
                 raise
             found = failing_revision(context.script, error)
-            if one_transaction:
+            if lock_check.one_transaction:
                 report.rolled_back()
             if attempt < attempts:
                 log.warning(
@@ -290,7 +303,14 @@ def writes_versions() -> bool:
     """Whether this command may change ``alembic_version`` (upgrade,
     downgrade, stamp): Alembic gives exactly those a destination revision.
     """
-    return "destination_rev" in context.get_context().opts
+    try:
+        # Documented to work before configure(), which the lock needs: it
+        # is taken before the migration connection is opened. Alembic has
+        # no "is there one?" question, and reads the argument from a dict.
+        context.get_revision_argument()
+    except KeyError:
+        return False
+    return True
 
 
 def running_command() -> str:

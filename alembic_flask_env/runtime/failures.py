@@ -14,11 +14,14 @@ import os
 import traceback
 from typing import TYPE_CHECKING
 
+from ..errors import MigrationLockLost
 from ..errors import OfflineSQLiteUnsupported
 from ..errors import PartlyApplied
 from ..errors import TableLockTimeout
 from ..settings import TABLE_LOCK_RETRIES_KEY
 from ..settings import TABLE_LOCK_TIMEOUT_KEY
+from .dialects import MYSQL_DIALECTS
+from .dialects import first_line
 from .table_locks import table_of
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.exc import DBAPIError
 
+    from .lock import LockLost
     from .table_locks import TableLockSettings
 
 log = logging.getLogger(__name__)
@@ -92,10 +96,7 @@ def partly_applied(
     assert migration_context.script is not None
     found = failing_revision(migration_context.script, error)
     log.error("The revision failed:", exc_info=error)
-    try:
-        heads = ", ".join(migration_context.get_current_heads()) or "nothing (base)"
-    except Exception as unreadable:  # the connection may be gone too
-        heads = f"something it could not be asked ({first_line(unreadable)})"
+    heads = current_heads(migration_context)
     # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
     name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
     return PartlyApplied(
@@ -108,10 +109,50 @@ def partly_applied(
     )
 
 
-def first_line(error: BaseException) -> str:
-    """The driver's (or the error's) first line, for a one-line message."""
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def current_heads(migration_context: MigrationContext) -> str:
+    """What ``alembic_version`` says now, for a message; it is read on the
+    migration connection after the failed work was rolled back.
+    """
+    try:
+        return ", ".join(migration_context.get_current_heads()) or "nothing (base)"
+    except Exception as unreadable:  # the connection may be gone too
+        return f"something it could not be asked ({first_line(unreadable)})"
+
+
+def lock_lost(
+    lost: LockLost,
+    migration_context: MigrationContext,
+    committed: list[str],
+    dialect: Dialect,
+) -> MigrationLockLost:
+    """The run stopped because its migration lock was gone: say when it
+    was noticed, what this run kept, and what ``alembic_version`` says.
+    """
+    heads = current_heads(migration_context)
+    kept = (
+        f"this run committed {', '.join(committed)} before that"
+        if committed
+        else "nothing this run did was committed"
+    )
+    if dialect.name in MYSQL_DIALECTS and lost.during.startswith("revision"):
+        kept += (
+            " (MySQL and MariaDB commit DDL at once: part of that last revision"
+            " may be applied)"
+        )
+    return MigrationLockLost(
+        f"The migration lock ({lost.description}) was lost {_during(lost)}:"
+        f" {lost.reason}. Another run may be migrating this database now, so"
+        f" this run stopped there; {kept}, and alembic_version now says"
+        f" {heads}. Let any other run finish, then run again; if the lock's"
+        " session was ended by an idle timeout of the server or a pooler,"
+        " raise that timeout."
+    )
+
+
+def _during(lost: LockLost) -> str:
+    if lost.during.startswith("revision"):
+        return f"while {lost.during} was applied (it was rolled back)"
+    return lost.during
 
 
 def explain_offline_sqlite_failure(

@@ -76,7 +76,7 @@ class RunReport:
             ": nothing to do, the database is there already" if not self.steps else ""
         )
         log.info(
-            "%s %d revision%s in %.1f s%s%s",
+            "%s %d revision%s in %.2f s%s%s",
             verb.capitalize(),
             self.steps,
             plural,

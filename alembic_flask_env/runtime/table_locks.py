@@ -30,9 +30,9 @@ from ..settings import Setting
 from ..settings import count
 from ..settings import find_setting
 from ..settings import seconds
-from .locking import LOCK_NOT_AVAILABLE
-from .locking import MYSQL_DIALECTS
-from .locking import sqlstate
+from .dialects import LOCK_NOT_AVAILABLE
+from .dialects import MYSQL_DIALECTS
+from .dialects import sqlstate
 
 if TYPE_CHECKING:
     from alembic.config import Config

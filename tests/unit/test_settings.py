@@ -60,6 +60,7 @@ def test_precedence_first_non_empty_value_wins(
         ("migration_lock_timeout = 2.5", "2.5"),
         ('flask_binds = ["a", "b"]', "a,b"),
         ("flask_binds = []", ","),
+        ('flask_binds = [""]', ","),
         ('flask_app = "pkg:create_app"', "pkg:create_app"),
     ],
 )

@@ -9,7 +9,6 @@ from alembic.config import Config
 from sqlalchemy.exc import OperationalError
 
 from alembic_flask_env.errors import InvalidSetting
-from alembic_flask_env.runtime.locking import lock_name
 from alembic_flask_env.runtime.table_locks import is_lock_wait_timeout
 from alembic_flask_env.runtime.table_locks import read_table_lock_settings
 from alembic_flask_env.runtime.table_locks import table_of
@@ -81,9 +80,3 @@ def test_bad_values_are_refused(
     with pytest.raises(InvalidSetting) as raised:
         read_table_lock_settings(make_config(), {key: value})
     assert message in str(raised.value)
-
-
-def test_mysql_lock_names_fit_in_64_characters() -> None:
-    for key in (0, -1, 2**63 - 1, -(2**63)):
-        assert len(lock_name(key)) <= 64
-    assert lock_name(-1) != lock_name(1)

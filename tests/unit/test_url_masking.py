@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from alembic_flask_env.url_masking import is_secret_parameter
+from alembic_flask_env.url_masking import masked_text
 from alembic_flask_env.url_masking import masked_url
 from alembic_flask_env.url_masking import safe_url
 from alembic_flask_env.url_masking import scrub
@@ -70,3 +71,25 @@ def test_scrub_removes_raw_and_percent_encoded_secrets() -> None:
 def test_scrub_leaves_short_secrets_alone_rather_than_garble_the_text() -> None:
     url = make_url("postgresql://u:ab@h/db")
     assert scrub("a table called about", url) == "a table called about"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgresql//u:pw@host/db", "***"),
+        (
+            "pg://u:p@w@host/db?sslpassword=x&a=1",
+            "pg://***@host/db?sslpassword=***&a=1",
+        ),
+        ("pg://host/db?token=abc", "pg://host/db?token=***"),
+    ],
+)
+def test_text_that_is_no_url_is_masked_up_to_the_last_at(
+    text: str, masked: str
+) -> None:
+    assert masked_text(text) == masked
+
+
+def test_a_host_with_an_at_masks_the_whole_userinfo() -> None:
+    url = make_url("mysql+pymysql://user:pa@ss@Tail@db.example:3306/app?token=t")
+    assert safe_url(url) == "mysql+pymysql://***@db.example:3306/app?token=***"

@@ -15,3 +15,9 @@ class Gadget(Base):
 
 
 not_metadata = "a string"
+
+# A settings object of the kind apps keep next to their models: its repr
+# would print the secrets.
+import flask  # noqa: E402
+
+settings = flask.Config(".", {"SECRET_KEY": "k3y-never-printed"})

@@ -8,9 +8,10 @@ import pytest
 from alembic.config import Config
 
 from alembic_flask_env.errors import InvalidSetting
-from alembic_flask_env.runtime.locking import DEFAULT_TIMEOUT_SECONDS
-from alembic_flask_env.runtime.locking import lock_id
-from alembic_flask_env.runtime.locking import read_lock_settings
+from alembic_flask_env.runtime.lock.keys import lock_id
+from alembic_flask_env.runtime.lock.keys import mysql_lock_name
+from alembic_flask_env.runtime.lock.settings import DEFAULT_TIMEOUT_SECONDS
+from alembic_flask_env.runtime.lock.settings import read_lock_settings
 
 ConfigFactory = Callable[..., Config]
 
@@ -72,3 +73,20 @@ def test_one_signed_64_bit_key_per_version_table() -> None:
     assert len(keys) == 3
     assert all(-(2**63) <= key < 2**63 for key in keys)
     assert lock_id("alembic_version", None) == lock_id("alembic_version", None)
+
+
+def test_mysql_lock_names_are_per_database_and_fit_in_64_characters() -> None:
+    names = {
+        mysql_lock_name("app_a", "alembic_version", None),
+        mysql_lock_name("app_b", "alembic_version", None),
+        mysql_lock_name("app_a", "users_version", None),
+    }
+    assert len(names) == 3
+    assert all(len(name) <= 64 for name in names)
+    # A version table in a named schema is the same table from any database.
+    assert mysql_lock_name("app_a", "alembic_version", "shared") == (
+        mysql_lock_name("app_b", "alembic_version", "shared")
+    )
+    assert mysql_lock_name("shared", "alembic_version", None) == (
+        mysql_lock_name("app_b", "alembic_version", "shared")
+    )

@@ -1,0 +1,164 @@
+"""Holding the deploy lock for a run: waiting for it, keeping its
+connection alive, and noticing when it is gone.
+
+A lock connection sits idle while the migration works on another, and
+servers end idle sessions (MySQL's ``wait_timeout``, PostgreSQL's
+``idle_in_transaction_session_timeout``, a firewall's idle limit); a DBA
+may end it too. Then the lock is gone, another run takes it, and both apply
+the same revision. So a thread asks the server "do I still hold it?" more
+often than the shortest idle timeout, and the run asks the same before
+each revision goes on and before it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from ...errors import MigrationLockTimeout
+from ...settings import LOCK_KEY
+from ...settings import LOCK_TIMEOUT_KEY
+from ..dialects import first_line
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .backends import LockBackend
+    from .settings import LockSettings
+
+log = logging.getLogger(__name__)
+
+#: The first pause between two tries of a waiter, and the longest: the
+#: pause doubles (with jitter, so that waiters started together spread out).
+FIRST_PAUSE_SECONDS = 0.05
+LONGEST_PAUSE_SECONDS = 1.0
+#: How often a held lock is checked when the server sets no idle timeout
+#: (network equipment drops idle connections too), and at most a third of
+#: the shortest idle timeout it does set.
+DEFAULT_CHECK_SECONDS = 30.0
+SHORTEST_CHECK_SECONDS = 0.1
+
+
+class LockLost(Exception):
+    """The lock is no longer held; ``reason`` says what the server said."""
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__(f"{description}: {reason}")
+        self.description = description
+        self.reason = reason
+        #: Where the run was when it was noticed, set by the check.
+        self.during = "before the run could commit"
+
+
+def wait_for_lock(
+    connection: Connection, backend: LockBackend, settings: LockSettings
+) -> None:
+    """Try the lock until it is ours or the timeout has passed, pausing
+    between tries outside any transaction.
+
+    :raises MigrationLockTimeout: another run held it past the timeout.
+    """
+    deadline = time.monotonic() + settings.timeout
+    pause = FIRST_PAUSE_SECONDS
+    said = False
+    while not backend.try_acquire(connection):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise timed_out(settings)
+        if not said:
+            log.info(
+                "Waiting for another migration run to finish (%s)",
+                backend.description,
+            )
+            said = True
+        time.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
+        pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
+
+
+def timed_out(settings: LockSettings) -> MigrationLockTimeout:
+    return MigrationLockTimeout(
+        f"Another migration run held the migration lock for"
+        f" {settings.timeout:g} s ({settings.timeout_setting.describe()})."
+        f" Wait for it to finish and run again, raise {LOCK_TIMEOUT_KEY}, or"
+        f" set {LOCK_KEY} = false if nothing else migrates this database."
+    )
+
+
+class HeldLock:
+    """The lock, held on ``connection`` (the lock's own) for one run."""
+
+    def __init__(self, connection: Connection, backend: LockBackend) -> None:
+        self.connection = connection
+        self.backend = backend
+        self.description = backend.description
+        #: Why the lock was found gone, once it was.
+        self.lost: str | None = None
+        self._using_connection = threading.Lock()
+        self._stopped = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    def keep_alive(self) -> None:
+        """Start checking the lock in the background, often enough that
+        no idle timeout of the server ends its session.
+        """
+        timeouts = self.backend.idle_timeouts(self.connection)
+        interval = min([DEFAULT_CHECK_SECONDS, *(t / 3 for t in timeouts)])
+        interval = max(interval, SHORTEST_CHECK_SECONDS)
+        self._keeper = threading.Thread(
+            target=self._check_every,
+            args=(interval,),
+            name="alembic_flask_env migration lock",
+            daemon=True,
+        )
+        self._keeper.start()
+
+    def _check_every(self, interval: float) -> None:
+        while not self._stopped.wait(interval):
+            try:
+                self.verify()
+            except LockLost:
+                return
+
+    def verify(self) -> None:
+        """Ask the server whether the lock is still ours.
+
+        :raises LockLost: it is not, or its connection is gone.
+        """
+        with self._using_connection:
+            if self.lost is None:
+                try:
+                    held = self.backend.is_held(self.connection)
+                except Exception as error:
+                    self.lost = f"its connection failed ({first_line(error)})"
+                else:
+                    if not held:
+                        self.lost = "the server no longer shows it as held"
+                if self.lost is not None:
+                    log.debug("The migration lock was lost: %s", self.lost)
+            if self.lost is not None:
+                raise LockLost(self.description, self.lost)
+
+    def release(self) -> None:
+        """Stop the checks and give the lock back. A lock found lost has
+        nothing to give back (the run's own error says so); a release that
+        fails says so in one line: the server ends the lock with the
+        session, which closing the connection does.
+        """
+        self._stopped.set()
+        if self._keeper is not None:
+            self._keeper.join()
+        with self._using_connection:
+            if self.lost is not None:
+                return
+            try:
+                self.backend.release(self.connection)
+            except Exception as error:
+                log.warning(
+                    "Could not release the migration lock (%s); closing its"
+                    " connection releases it.",
+                    first_line(error),
+                )
+                self.connection.invalidate()
