@@ -6,6 +6,7 @@ that need a server are in ``test_postgresql_edges.py``.
 from __future__ import annotations
 
 import importlib.util
+import json
 import textwrap
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 from harness import BLOG_TABLES
 from harness import Project
 from harness import ProjectFactory
+from harness import autogenerate
+from harness import write_revision
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +52,36 @@ def test_autogenerate_never_drops_every_table_because_models_were_not_imported(
     # A revision written by hand is still possible.
     blog.alembic("revision", "-m", "by hand")
     assert len(blog.revision_files()) == len(before) + 1
+
+
+def test_a_sequence_of_metadata_as_target_metadata(blog: Project) -> None:
+    """Alembic takes a list of MetaData; the empty-metadata check read
+    ``.tables`` of the list and crashed.
+    """
+    (blog.root / "migrations" / "env.py").write_text(
+        "from sqlalchemy import Column, Integer, MetaData, Table\n\n"
+        "from alembic_flask_env import run_migrations\n"
+        "from blogapp.extensions import db\n\n"
+        "audit = MetaData()\n"
+        'Table("audit", audit, Column("id", Integer, primary_key=True))\n\n'
+        "run_migrations(target_metadata=[db.metadata, audit])\n"
+    )
+    output = autogenerate(blog)
+    assert "Detected added table 'audit'" in output
+    assert "Detected added table 'user'" in output
+    blog.alembic("upgrade", "head")
+    assert blog.tables() == BLOG_TABLES | {"audit"}
+
+    # Every MetaData of the list empty: the refusal, not a crash.
+    (blog.root / "migrations" / "env.py").write_text(
+        "from sqlalchemy import MetaData\n\n"
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(target_metadata=[MetaData(), MetaData()])\n"
+    )
+    assert blog.failure("revision", "--autogenerate", "-m", "oops").startswith(
+        "The metadata of Flask app 'blogapp' has no tables, so autogenerate"
+        " would drop every table of the database (audit, post, user)"
+    )
 
 
 def test_autogenerate_with_empty_metadata_and_an_empty_database_is_fine(
@@ -384,6 +417,24 @@ def test_a_flaskenv_that_cannot_be_read_is_mentioned(blog: Project) -> None:
     )
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("dotenv") is None,
+    reason="python-dotenv is not installed (the min environment)",
+)
+@pytest.mark.parametrize("name", [".flaskenv", ".env"])
+def test_a_dotenv_file_that_is_not_utf8(blog: Project, name: str) -> None:
+    (blog.root / name).write_bytes(b"SECRET_KEY=caf\xe9\n")
+    del blog.env["FLASK_SKIP_DOTENV"]
+    result = blog.alembic("current", ok=False)
+    assert result.stdout.strip() == (
+        f"FAILED: {blog.root / name} is not UTF-8 text (byte 0xe9 at offset 14),"
+        f" and python-dotenv reads {name} as UTF-8 for the flask command and for"
+        " alembic alike. Save it as UTF-8, or set FLASK_SKIP_DOTENV=1 to skip"
+        " .flaskenv and .env."
+    )
+    assert "Traceback" not in result.stderr
+
+
 # -- flask-multidb: revisions whose functions name no bind ---------------------
 
 
@@ -430,36 +481,150 @@ def test_flask_migrate_named_functions_under_default_naming_are_refused(
         },
     )
     assert multiblog.failure("upgrade", "head") == (
-        f"Revision fm1 ({path}) defines downgrade_(), downgrade_users(),"
-        " upgrade_(), upgrade_users(), but '' is not a bind of the app; its"
-        " binds are named 'default', 'users' in revisions. Running it would"
-        " change nothing and mark it done. Revisions written by Flask-Migrate"
-        " name the default bind '' (upgrade_()): pass default_engine_name=\"\""
-        " to run_multidb_migrations() in env.py, as 'python -m"
-        " alembic_flask_env convert' does."
+        f"Revision fm1 ({path}) defines upgrade_(), upgrade_users() but no"
+        " upgrade_default(), and '' is not a bind of the app; its binds are"
+        " named 'default', 'users' in revisions. Running it would change"
+        " nothing for bind 'default' and mark it done. Revisions written by"
+        " Flask-Migrate name the default bind '' (upgrade_()): pass"
+        ' default_engine_name="" to run_multidb_migrations() in env.py, as'
+        " 'python -m alembic_flask_env convert' does."
     )
-    assert multiblog.tables("main.db") == set()
+    assert multiblog.tables("main.db") <= {"alembic_version"}
+    assert multiblog.version("main.db") == []
     assert multiblog.tables("users.db") == set()
 
 
 def test_functions_for_a_bind_the_app_does_not_have_are_refused(
     multiblog: Project,
 ) -> None:
-    path = write_multidb_revision(
+    """x2 has no function for users but one for 'archive' (most likely meant
+    for users, or users under an old name): refused as it is about to run;
+    x1 before it is fine and runs, for ``upgrade x1`` too.
+    """
+    write_multidb_revision(
         multiblog,
         "x1",
         None,
+        {
+            "upgrade_default": "op.execute('CREATE TABLE note (id integer)')",
+            "upgrade_users": "op.execute('CREATE TABLE badge (id integer)')",
+        },
+    )
+    path = write_multidb_revision(
+        multiblog,
+        "x2",
+        "x1",
         {"upgrade_default": "pass", "upgrade_archive": "pass"},
     )
-    # flask_binds picks binds to run; it does not change what counts as one.
-    assert multiblog.failure("-x", "flask_binds=default", "upgrade", "head") == (
-        f"Revision x1 ({path}) defines upgrade_archive(), upgrade_default(), but"
-        " 'archive' is not a bind of the app; its binds are named 'default',"
-        " 'users' in revisions. Running it would change nothing and mark it"
-        " done. Rename the functions after the binds they are for, or delete"
-        " the functions of a bind the app no longer has."
+    multiblog.alembic("upgrade", "x1")
+    assert multiblog.version("main.db") == ["x1"]
+    assert multiblog.version("users.db") == ["x1"]
+    assert multiblog.failure("upgrade", "head") == (
+        f"Revision x2 ({path}) defines upgrade_archive(), upgrade_default() but"
+        " no upgrade_users(), and 'archive' is not a bind of the app; its binds"
+        " are named 'default', 'users' in revisions. Running it would change"
+        " nothing for bind 'users' and mark it done. Rename the functions after"
+        " the binds they are for (upgrade_users()), or delete the functions of"
+        " a bind the app no longer has; a helper function must not be named"
+        " upgrade_... or downgrade_... (call it _upgrade_... instead)."
     )
-    assert multiblog.tables("main.db") == set()
+    # The default bind, migrated before users, kept x2; users did not.
+    assert multiblog.version("main.db") == ["x2"]
+    assert multiblog.version("users.db") == ["x1"]
+
+
+def test_functions_for_a_removed_bind_beside_every_binds_own_are_logged(
+    multiblog: Project,
+) -> None:
+    """A revision with a function for each bind and one for a bind the app
+    no longer has (or a helper named like one) runs, saying what it left.
+    """
+    write_multidb_revision(
+        multiblog,
+        "h1",
+        None,
+        {
+            "upgrade_default": "op.execute('CREATE TABLE note (id integer)')",
+            "upgrade_users": "op.execute('CREATE TABLE badge (id integer)')",
+            "upgrade_archive": "op.execute('CREATE TABLE never (id integer)')",
+            "upgrade_helper_rows": "op.execute('CREATE TABLE never (id integer)')",
+        },
+    )
+    output = multiblog.output(multiblog.alembic("upgrade", "head"))
+    assert (
+        output.count(
+            "Revision h1 defines upgrade_archive(), upgrade_helper_rows(), named"
+            " after no bind of the app: the environment does not run them."
+        )
+        == 1
+    )
+    assert multiblog.tables("main.db") == {"note", "alembic_version"}
+    assert multiblog.tables("users.db") == {"badge", "alembic_version"}
+
+
+def test_a_history_that_began_with_one_database(multiblog: Project) -> None:
+    """s1 was written by the flask template (``def upgrade():``) before the
+    users bind was added: it runs for the default bind only.
+    """
+    write_revision(multiblog, "s1", None, "op.execute('CREATE TABLE note (id int)')")
+    write_multidb_revision(
+        multiblog,
+        "m2",
+        "s1",
+        {
+            "upgrade_default": "op.execute('CREATE TABLE tag (id integer)')",
+            "upgrade_users": "op.execute('CREATE TABLE badge (id integer)')",
+        },
+    )
+    output = multiblog.output(multiblog.alembic("upgrade", "head"))
+    assert (
+        "Revision s1 is a single-database revision (its upgrade() takes no"
+        " engine_name): it runs for the default bind only; nothing ran for"
+        " 'users'." in output
+    )
+    assert multiblog.tables("main.db") == {"note", "tag", "alembic_version"}
+    assert multiblog.tables("users.db") == {"badge", "alembic_version"}
+    assert multiblog.version("users.db") == ["m2"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"audit-log": "sqlite:///audit.db"},
+            "Bind 'audit-log' of Flask app 'multiblog' (a key of SQLALCHEMY_BINDS)"
+            " cannot name the functions of a revision: upgrade_audit-log() is not"
+            " a Python name. Rename the bind to letters, digits and underscores,"
+            " for example 'audit_log'; nothing was written or run.",
+        ),
+        (
+            {"default": "sqlite:///other.db"},
+            "Flask app 'multiblog' has a default database (SQLALCHEMY_DATABASE_URI)"
+            " and a bind named 'default' in SQLALCHEMY_BINDS, but flask-multidb"
+            " calls the default database 'default': the two would share one name"
+            " and one version history. Rename that bind in SQLALCHEMY_BINDS (and"
+            " in __bind_key__ of its models).",
+        ),
+    ],
+)
+def test_bind_names_flask_multidb_cannot_use(
+    multiblog: Project, extra: dict[str, str], message: str
+) -> None:
+    multiblog.env["MULTIBLOG_EXTRA_BINDS"] = json.dumps(extra)
+    for command in (("revision", "--autogenerate", "-m", "x"), ("upgrade", "head")):
+        assert multiblog.failure(*command) == message
+    assert multiblog.revision_files() == []
+
+
+def test_two_binds_on_one_database_are_refused(multiblog: Project) -> None:
+    main = multiblog.root / "instance" / "main.db"
+    multiblog.env["MULTIBLOG_USERS_URI"] = f"sqlite:///{main}"
+    assert multiblog.failure("upgrade", "head") == (
+        "Binds 'default' and 'users' of Flask app 'multiblog' use the same"
+        f" database, sqlite:///{main}: they would share its alembic_version, so"
+        " the second would never get its tables. Point each bind at a database"
+        " of its own, or put their models on one bind."
+    )
 
 
 def test_a_revision_that_predates_a_bind_is_skipped_for_it_with_a_log_line(

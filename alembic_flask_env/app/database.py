@@ -153,19 +153,53 @@ def bind_databases(in_use: AppInUse) -> Iterator[dict[str, Database]]:
             " per bind. The flask-multidb template needs Flask-SQLAlchemy 3.x;"
             " use the flask template with flask_metadata for one database."
         )
+    _refuse_shared_names_and_databases(app.name, extension.engines)
     binds = {
         DEFAULT_BIND if key is None else key: Database(
             engine=engine,
             # No model names this bind yet: nothing to compare against.
             metadata=metadatas.get(key) or MetaData(),
         )
-        for key, engine in sorted(
-            extension.engines.items(),
-            key=lambda item: (item[0] is not None, item[0] or ""),
-        )
+        for key, engine in sorted(extension.engines.items(), key=_bind_order)
     }
     with _disposing([d.engine for d in binds.values()], in_use.loaded_here):
         yield binds
+
+
+def _bind_order(item: tuple[str | None, object]) -> tuple[bool, str]:
+    """The default bind (key None) first, then the others by name."""
+    return (item[0] is not None, item[0] or "")
+
+
+def _refuse_shared_names_and_databases(
+    app_name: str, engines: Mapping[str | None, Engine]
+) -> None:
+    """:raises DatabaseNotFound: two binds would be one: a bind called
+    ``default`` beside the default database (flask-multidb's name for
+    it), or two binds on the same database, which would share its
+    ``alembic_version`` so that the second never gets its tables.
+    """
+    if None in engines and DEFAULT_BIND in engines:
+        raise DatabaseNotFound(
+            f"Flask app {app_name!r} has a default database ({URI_CONFIG_KEY})"
+            f" and a bind named {DEFAULT_BIND!r} in SQLALCHEMY_BINDS, but"
+            f" flask-multidb calls the default database {DEFAULT_BIND!r}: the two"
+            " would share one name and one version history. Rename that bind"
+            " in SQLALCHEMY_BINDS (and in __bind_key__ of its models)."
+        )
+    first_bind_of: dict[str, str] = {}
+    for key, engine in sorted(engines.items(), key=_bind_order):
+        name = DEFAULT_BIND if key is None else key
+        url = engine.url.render_as_string(hide_password=False)
+        other = first_bind_of.setdefault(url, name)
+        if other != name:
+            raise DatabaseNotFound(
+                f"Binds {other!r} and {name!r} of Flask app {app_name!r} use the"
+                f" same database, {safe_url(engine.url)}: they would share its"
+                " alembic_version, so the second would never get its tables."
+                " Point each bind at a database of its own, or put their models"
+                " on one bind."
+            )
 
 
 def find_extension(app: Flask, setting: Setting) -> SQLAlchemyExtension | None:

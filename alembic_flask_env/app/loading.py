@@ -47,6 +47,7 @@ from ..errors import AppLoadsItself
 from ..errors import AppNotConfigured
 from ..errors import AppNotFound
 from ..errors import ExtensionNotInstalled
+from ..errors import InvalidSetting
 from ..settings import APP_ENVIRONMENT_VARIABLE
 from ..settings import APP_KEY
 from ..settings import Setting
@@ -180,7 +181,38 @@ def _load_dotenv() -> None:
                 )
                 return
         return
-    load_dotenv()
+    try:
+        load_dotenv()
+    except UnicodeDecodeError:
+        raise _not_utf8_dotenv() from None
+
+
+def _not_utf8_dotenv() -> InvalidSetting:
+    """Name the file python-dotenv could not decode, and the byte; its own
+    error names neither.
+    """
+    for name in _DOTENV_NAMES:
+        # python-dotenv's find_dotenv(usecwd=True): this directory, then up.
+        for directory in (Path.cwd(), *Path.cwd().parents):
+            path = directory / name
+            if not path.is_file():
+                continue
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as error:
+                byte = error.object[error.start]
+                return InvalidSetting(
+                    f"{path} is not UTF-8 text (byte 0x{byte:02x} at offset"
+                    f" {error.start}), and python-dotenv reads {name} as UTF-8"
+                    " for the flask command and for alembic alike. Save it as"
+                    " UTF-8, or set FLASK_SKIP_DOTENV=1 to skip .flaskenv and"
+                    " .env."
+                )
+            break
+    return InvalidSetting(
+        "A .flaskenv or .env file is not UTF-8 text. Save it as UTF-8, or set"
+        " FLASK_SKIP_DOTENV=1 to skip .flaskenv and .env."
+    )
 
 
 def require_app_setting(setting: Setting | None) -> Setting:

@@ -15,6 +15,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -115,9 +116,20 @@ def refuse_unknown_options(options: dict[str, Any], function: str) -> None:
         )
 
 
+def has_tables(metadata: MetaData | Sequence[MetaData] | None) -> bool:
+    """Whether the target metadata has a table: Alembic takes one
+    ``MetaData`` or a sequence of them as ``target_metadata``.
+    """
+    if metadata is None:
+        return False
+    if isinstance(metadata, Sequence):
+        return any(has_tables(each) for each in metadata)
+    return bool(metadata.tables)
+
+
 def _revision_hook(
     user_hook: RevisionDirectivesHook | None,
-    metadata: MetaData,
+    metadata: MetaData | Sequence[MetaData] | None,
     app_name: str,
     databases_in_run: int | None,
 ) -> RevisionDirectivesHook:
@@ -134,7 +146,7 @@ def _revision_hook(
     ) -> None:
         if user_hook is not None:
             user_hook(context, revision, directives)
-        if not metadata.tables:
+        if not has_tables(metadata):
             _refuse_dropping_everything(directives, app_name)
         if (
             databases_in_run is not None

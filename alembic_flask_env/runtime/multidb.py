@@ -32,15 +32,13 @@ from ..settings import BINDS_KEY
 from ..settings import Setting
 from ..settings import find_setting
 from .bind_output import BindOutput
-from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
 from .connection import CONNECTION_ATTRIBUTE
 from .environment import migrate_database
 from .environment import running_command
 from .environment import start_run
-from .revision_functions import check_revision_functions
-from .revision_functions import logging_skipped_binds
+from .revision_functions import prepare_revisions
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +85,8 @@ def run_multidb_migrations(
             name: default_engine_name if name == DEFAULT_BIND else name
             for name in all_binds
         }
-        check_revision_functions(
-            context.script, engine_names.values(), default_engine_name
-        )
+        refuse_unusable_bind_names(list(engine_names.values()), in_use.app.name)
+        prepare_revisions(context.script, engine_names.values(), default_engine_name)
         done: list[str] = []
         for name in selected:
             database = all_binds[name]
@@ -111,10 +108,6 @@ def run_multidb_migrations(
                     **configure_options,
                 },
                 databases_in_run=len(selected),
-            )
-            options["on_version_apply"] = (
-                *as_tuple(options.get("on_version_apply")),
-                logging_skipped_binds(name, engine_names[name]),
             )
             try:
                 with BindOutput(config, name) as output:
@@ -142,6 +135,25 @@ def run_multidb_migrations(
                 # Alembic prints the whole history on each run of the env:
                 # once is enough ("(current)" marks the first bind's).
                 break
+
+
+def refuse_unusable_bind_names(engine_names: list[str], app_name: str) -> None:
+    """:raises InvalidSetting: a bind whose name cannot be part of a Python
+    function name (``audit-log``): autogenerate would write
+    ``def upgrade_audit-log():``, a syntax error that breaks every later
+    command.
+    """
+    unusable = [name for name in engine_names if not f"upgrade_{name}".isidentifier()]
+    if unusable:
+        name = unusable[0]
+        suggestion = "".join(c if c.isalnum() else "_" for c in name)
+        raise InvalidSetting(
+            f"Bind {name!r} of Flask app {app_name!r} (a key of"
+            " SQLALCHEMY_BINDS) cannot name the functions of a revision:"
+            f" upgrade_{name}() is not a Python name. Rename the bind to letters,"
+            f" digits and underscores, for example {suggestion!r}; nothing was"
+            " written or run."
+        )
 
 
 def select_binds(available: list[str], setting: Setting | None) -> list[str]:

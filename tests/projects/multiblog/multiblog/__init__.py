@@ -1,3 +1,4 @@
+import json
 import os
 
 from flask import Flask
@@ -13,7 +14,9 @@ def create_app():
         "MULTIBLOG_DATABASE_URI", "sqlite:///main.db"
     )
     app.config["SQLALCHEMY_BINDS"] = {
-        "users": os.environ.get("MULTIBLOG_USERS_URI", "sqlite:///users.db")
+        "users": os.environ.get("MULTIBLOG_USERS_URI", "sqlite:///users.db"),
+        # More binds a test gives.
+        **json.loads(os.environ.get("MULTIBLOG_EXTRA_BINDS", "{}")),
     }
     db.init_app(app)
     from . import models  # noqa: F401
