@@ -52,12 +52,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"removed {path}")
     for path in result.backups:
         print(f"kept the old file as {path}: carry over what you changed in it")
-    if not arguments.app:
-        print(f"Set flask_app in {result.ini}, or keep FLASK_APP set.")
+    for option in result.dropped:
+        print(option.advice())
+    if arguments.app:
+        print(
+            f"Now run 'alembic current' in {result.ini.parent} (or 'alembic -c"
+            f" {result.ini} current' from anywhere) to check: it reports what"
+            " 'flask db current' did."
+        )
+        return 0
+    print(f"Set flask_app in {result.ini}, or keep FLASK_APP set.")
     print(
-        f"Now run 'alembic current' in {result.ini.parent} (or 'alembic -c"
-        f" {result.ini} current' from anywhere) to check: it reports what"
-        " 'flask db current' did."
+        f"Now run 'alembic current' in {result.ini.parent} to check: it reports"
+        " what 'flask db current' did. Until flask_app is set, the app comes"
+        " from FLASK_APP, which a .flaskenv or .env is read for from the"
+        " working directory upwards: 'alembic -c ... current' from elsewhere"
+        " finds it only where FLASK_APP is set."
     )
     return 0
 

@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,132 @@ def test_without_app_flask_app_stays_empty_and_the_output_says_so(
     assert "\nflask_app = \n" in ini.read_text()
     project.env["FLASK_APP"] = "shop:create_app"
     assert " (head)" in project.alembic("current").stdout
+
+
+# -- Hostile folders and arguments: converted right, or refused unchanged ------
+
+
+@pytest.mark.parametrize("name", ["env.py", "alembic.ini"])
+def test_a_file_that_is_not_utf8_is_refused(
+    flask_migrate_project: Project, name: str
+) -> None:
+    path = flask_migrate_project.root / "migrations" / name
+    path.write_bytes(path.read_bytes() + b"\n# caf\xe9\n")
+    offset = len(path.read_bytes()) - 2
+    assert_refused(
+        flask_migrate_project,
+        f"{path} is not UTF-8 text (byte 0xe9 at offset {offset}), so it cannot"
+        " be converted safely. Save it as UTF-8 and run again.",
+        "migrations",
+    )
+
+
+def test_a_line_break_in_app_is_refused(flask_migrate_project: Project) -> None:
+    assert_refused(
+        flask_migrate_project,
+        "--app 'shop:create_app\\nscript_location = /elsewhere' has a line break,"
+        " which would end the flask_app line of alembic.ini and start another.",
+        "migrations",
+        "--app",
+        "shop:create_app\nscript_location = /elsewhere",
+    )
+
+
+def test_a_percent_in_the_app_and_the_folder_name(
+    flask_migrate_project: Project,
+) -> None:
+    """(Flask-Migrate itself cannot init such a folder; a renamed one works
+    under 'flask db -d', which never reads script_location.)
+    """
+    project = flask_migrate_project
+    (project.root / "migrations").rename(project.root / "100%migrations")
+    shutil.copy(project.database("shop.db"), project.database("100%.db"))
+    convert(project, "100%migrations", "--app", "shop:create_app('100%.db')")
+    ini = (project.root / "alembic.ini").read_text()
+    assert "script_location = %(here)s/100%%migrations\n" in ini
+    assert "flask_app = shop:create_app('100%%.db')\n" in ini
+    assert " (head)" in project.alembic("current").stdout
+
+
+def test_a_symlinked_folder_converts_where_it_is_linked_from(
+    flask_migrate_project: Project,
+) -> None:
+    project = flask_migrate_project
+    (project.root / "store").mkdir()
+    (project.root / "migrations").rename(project.root / "store" / "migrations")
+    (project.root / "migrations").symlink_to(project.root / "store" / "migrations")
+    convert(project, "migrations", "--app", "shop:create_app")
+    assert (project.root / "alembic.ini").is_file()
+    assert not (project.root / "store" / "alembic.ini").exists()
+    assert (
+        "script_location = %(here)s/migrations\n"
+        in (project.root / "alembic.ini").read_text()
+    )
+    assert " (head)" in project.alembic("current").stdout
+
+
+@pytest.mark.parametrize(
+    ("edit", "replaced"),
+    [
+        (lambda ini: ini.replace("[alembic]\n", "[alembic]  \n"), None),
+        (lambda ini: ini.rstrip("\n"), None),
+        (
+            lambda ini: ini.replace("[alembic]\n", "[alembic]\nSCRIPT_LOCATION = .\n"),
+            "SCRIPT_LOCATION = .",
+        ),
+    ],
+    ids=["header-with-spaces", "no-final-newline", "upper-case-key"],
+)
+def test_ini_spellings_configparser_accepts(
+    flask_migrate_project: Project,
+    edit: Callable[[str], str],
+    replaced: str | None,
+) -> None:
+    ini = flask_migrate_project.root / "migrations" / "alembic.ini"
+    ini.write_text(edit(ini.read_text()))
+    output = convert(flask_migrate_project, "migrations", "--app", "shop:create_app")
+    if replaced:
+        assert f"replaced '{replaced}' of the old alembic.ini" in output
+    new = (flask_migrate_project.root / "alembic.ini").read_text()
+    assert new.count("[alembic]") == 1
+    assert " (head)" in flask_migrate_project.alembic("current").stdout
+
+
+def test_a_comment_about_asyncio_is_no_aioflask_env(
+    flask_migrate_project: Project,
+) -> None:
+    env_py = flask_migrate_project.root / "migrations" / "env.py"
+    env_py.write_text("# We do not use asyncio here.\n" + env_py.read_text())
+    convert(flask_migrate_project, "migrations", "--app", "shop:create_app")
+    assert " (head)" in flask_migrate_project.alembic("current").stdout
+
+
+def test_options_the_old_env_py_passed_are_named_with_their_line(
+    flask_migrate_project: Project,
+) -> None:
+    """As zou's env.py does: render_item and include_object given to
+    context.configure() directly, not through Migrate(...).
+    """
+    env_py = flask_migrate_project.root / "migrations" / "env.py"
+    source = env_py.read_text()
+    assert "target_metadata=get_metadata(),\n" in source
+    source = source.replace(
+        "target_metadata=get_metadata(),\n",
+        "target_metadata=get_metadata(),\n"
+        "            render_item=render_item,\n"
+        "            compare_server_default=True,\n",
+        1,
+    )
+    env_py.write_text("def render_item(*args):\n    return False\n\n\n" + source)
+    lines = env_py.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "render_item=" in text)
+    output = convert(flask_migrate_project, "migrations", "--app", "shop:create_app")
+    for name, at in (("render_item", line), ("compare_server_default", line + 1)):
+        assert (
+            f"{env_py} (line {at}) passed {name}= to context.configure(), which"
+            " the new env.py does not: to keep it, pass"
+            f" run_migrations({name}=...) in the new env.py, defining (or"
+            " importing) it there as the old file did" in output
+        )
+    assert "passed connection=" not in output
+    assert "passed target_metadata=" not in output

@@ -27,7 +27,9 @@ folder changes nothing.
 
 from __future__ import annotations
 
+import ast
 import configparser
+import os
 import re
 from dataclasses import dataclass
 from dataclasses import field
@@ -35,6 +37,8 @@ from pathlib import Path
 
 from ..errors import ConversionError
 from ..plugin.template_lookup import TEMPLATES_DIR
+from .env_options import DroppedOption
+from .env_options import dropped_configure_options
 
 _OUR_MARKER = "alembic_flask_env"
 BACKUP_SUFFIX = ".flask-migrate"
@@ -65,6 +69,9 @@ class Result:
     #: Lines of the old ini that were replaced, because Flask-Migrate
     #: ignored them.
     replaced: list[str] = field(default_factory=list)
+    #: What the old env.py passed to context.configure() that the new one
+    #: does not.
+    dropped: list[DroppedOption] = field(default_factory=list)
 
 
 def convert(directory: Path, flask_app: str = "") -> Result:
@@ -75,7 +82,9 @@ def convert(directory: Path, flask_app: str = "") -> Result:
     :raises ConversionError: not a Flask-Migrate folder, an async one, or a
         file of something else is in the way.
     """
-    directory = directory.resolve()
+    # Absolute, not resolved: a symlinked folder converts where it is
+    # linked from, the project the user named.
+    directory = directory.absolute()
     env_py = directory / "env.py"
     folder_ini = directory / "alembic.ini"
     project = project_directory(directory)
@@ -85,27 +94,102 @@ def convert(directory: Path, flask_app: str = "") -> Result:
             f"{directory} is not a migrations folder (no env.py and versions/)."
             " Pass the folder 'flask db init' created, by default 'migrations'."
         )
-    env_source = env_py.read_text()
+    env_source = read_text(env_py)
     if _OUR_MARKER in env_source and not folder_ini.exists():
         return Result(ini=project_ini)  # converted already
     _refuse_what_cannot_convert(env_py, env_source, folder_ini, project_ini)
+    _refuse_unwritable_app(flask_app)
     multidb = "bind_names" in env_source
     replacements = _replacements(directory, multidb)
     location = directory.relative_to(project).as_posix()
     ini, replaced = _with_our_settings(folder_ini, location, flask_app, multidb)
+    _refuse_unwritable([project, directory])
 
-    result = Result(ini=project_ini, replaced=replaced)
-    project_ini.write_text(ini)
+    result = Result(
+        ini=project_ini,
+        replaced=replaced,
+        dropped=dropped_configure_options(env_py, env_source),
+    )
+    try:
+        _write(result, project_ini, ini, replacements, folder_ini)
+    except OSError as error:
+        _undo(result)
+        raise ConversionError(
+            f"Could not write {error.filename or 'a file'} ({error.strerror or error});"
+            " every change was undone, so the folder is as it was. Make the"
+            " folder and the project directory writable and run again."
+        ) from None
+    return result
+
+
+def _write(
+    result: Result,
+    project_ini: Path,
+    ini: str,
+    replacements: dict[Path, str],
+    folder_ini: Path,
+) -> None:
+    """The conversion's writes, each recorded in ``result`` as it is done,
+    so that :func:`_undo` can take back exactly those.
+    """
+    project_ini.write_text(ini, encoding="utf-8")
     result.written.append(project_ini)
     for path, text in replacements.items():
         if path.exists():
             path.rename(_backup_path(path))
             result.backups.append(_backup_path(path))
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
         result.written.append(path)
     folder_ini.unlink()
     result.removed.append(folder_ini)
-    return result
+
+
+def _undo(result: Result) -> None:
+    """Take back a conversion that failed half-way: no half-converted
+    folder, and no new alembic.ini that would stop the next run.
+    """
+    for path in result.written:
+        path.unlink(missing_ok=True)
+    for backup in result.backups:
+        backup.rename(backup.with_name(backup.name.removesuffix(BACKUP_SUFFIX)))
+
+
+def read_text(path: Path) -> str:
+    """:raises ConversionError: the file is not UTF-8 text."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConversionError(
+            f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x}"
+            f" at offset {error.start}), so it cannot be converted safely. Save it"
+            " as UTF-8 and run again."
+        ) from None
+
+
+def _refuse_unwritable_app(flask_app: str) -> None:
+    """:raises ConversionError: a value the ini file cannot hold as given
+    (a line break would start another key).
+    """
+    if "\n" in flask_app or "\r" in flask_app:
+        raise ConversionError(
+            f"--app {flask_app!r} has a line break, which would end the"
+            " flask_app line of alembic.ini and start another. Pass the app on"
+            " one line, for example --app yourpackage:create_app."
+        )
+
+
+def _refuse_unwritable(directories: list[Path]) -> None:
+    """Checked before the first write, so that a read-only folder stops
+    the conversion with nothing changed.
+
+    :raises ConversionError: a directory conversion writes to is read-only.
+    """
+    for directory in directories:
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise ConversionError(
+                f"{directory} is not writable, and converting writes there."
+                " Make it writable (or run as its owner) and run again."
+            )
 
 
 def project_directory(folder: Path) -> Path:
@@ -126,7 +210,7 @@ def _refuse_what_cannot_convert(
             f"{env_py} is not Flask-Migrate's env.py. Only folders created by"
             " 'flask db init' are converted."
         )
-    if "asyncio" in env_source:
+    if _uses_asyncio(env_source):
         raise ConversionError(
             f"{env_py} is Flask-Migrate's asyncio env.py ('flask db init -t"
             " aioflask'), and alembic_flask_env migrates over synchronous"
@@ -144,13 +228,35 @@ def _refuse_what_cannot_convert(
         )
 
 
+def _uses_asyncio(env_source: str) -> bool:
+    """Whether the env.py's code (not a comment) uses asyncio, as
+    Flask-Migrate's aioflask template does.
+    """
+    try:
+        tree = ast.parse(env_source)
+    except SyntaxError:
+        return "asyncio" in env_source
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.AsyncFunctionDef, ast.Await)):
+            return True
+        if isinstance(node, ast.Import) and any(
+            alias.name.split(".")[0] == "asyncio" for alias in node.names
+        ):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "asyncio"
+        ):
+            return True
+    return False
+
+
 def _replacements(directory: Path, multidb: bool) -> dict[Path, str]:
     """The files conversion replaces, with their new text.
 
     :raises ConversionError: the backup of one of them would overwrite a file.
     """
     template = TEMPLATES_DIR / ("flask-multidb" if multidb else "flask")
-    new_env = (template / "env.py").read_text()
+    new_env = (template / "env.py").read_text(encoding="utf-8")
     replacements = {directory / "env.py": new_env}
     if multidb:
         if _MULTIDB_CALL not in new_env:  # pragma: no cover - packaging bug
@@ -160,7 +266,7 @@ def _replacements(directory: Path, multidb: bool) -> dict[Path, str]:
         )
         replacements[directory / "script.py.mako"] = (
             template / "script.py.mako"
-        ).read_text()
+        ).read_text(encoding="utf-8")
     for path in replacements:
         backup = _backup_path(path)
         if backup.exists():
@@ -179,12 +285,13 @@ def _with_our_settings(
     folder_ini: Path, location: str, flask_app: str, multidb: bool
 ) -> tuple[str, list[str]]:
     """The new ini's text, and the old lines it replaced."""
-    ini, replaced = _without_ignored_keys(folder_ini.read_text())
+    ini, replaced = _without_ignored_keys(_with_final_newline(read_text(folder_ini)))
+    # In the ini a "%" starts an interpolation: a literal one is "%%".
     settings = {
-        "script_location": f"%(here)s/{location}",
+        "script_location": f"%(here)s/{_escaped(location)}",
         "prepend_sys_path": "%(here)s",
         "path_separator": "os",
-        "flask_app": flask_app,
+        "flask_app": _escaped(flask_app),
     }
     if multidb:
         settings["flask_binds"] = ""
@@ -198,7 +305,7 @@ def _with_our_settings(
         f"prepend_sys_path = {settings['prepend_sys_path']}\n"
         f"path_separator = {settings['path_separator']}\n"
         "# The Flask app, in the forms 'flask --app' accepts; empty: FLASK_APP.\n"
-        f"flask_app = {flask_app}\n"
+        f"flask_app = {settings['flask_app']}\n"
     )
     if multidb:
         block += (
@@ -209,10 +316,11 @@ def _with_our_settings(
             "# 'alembic revision' must ask the app which binds there are.\n"
             "revision_environment = true\n"
         )
-    if "[alembic]\n" not in ini:
+    header = _ALEMBIC_HEADER.search(ini)
+    if header is None:
         ini = block + "\n" + ini
     else:
-        ini = ini.replace("[alembic]\n", block, 1)
+        ini = ini[: header.start()] + block + ini[header.end() :]
     keys = re.search(r"^\[loggers\]\nkeys\s*=\s*(.*)$", ini, re.MULTILINE)
     if keys and _OUR_MARKER not in keys.group(1):
         ini = (ini[: keys.end(1)] + f",{_OUR_MARKER}" + ini[keys.end(1) :]).rstrip(
@@ -224,16 +332,32 @@ def _with_our_settings(
     return ini, replaced
 
 
+#: The [alembic] section's header line, with what configparser allows
+#: after it.
+_ALEMBIC_HEADER = re.compile(r"(?m)^\[alembic\][ \t]*\n")
+
+
+def _escaped(value: str) -> str:
+    return value.replace("%", "%%")
+
+
+def _with_final_newline(text: str) -> str:
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
 def _without_ignored_keys(ini: str) -> tuple[str, list[str]]:
     """``ini`` without the keys of its ``[alembic]`` section that
     Flask-Migrate overrides (ihatemoney's has ``script_location = .``), and
     the lines removed.
     """
-    section = re.search(r"(?ms)^\[alembic\]\n(.*?)(?=^\[|\Z)", ini)
+    section = re.search(r"(?ms)^\[alembic\][ \t]*\n(.*?)(?=^\[|\Z)", ini)
     if section is None:
         return ini, []
     body = section.group(1)
-    pattern = re.compile(rf"(?m)^(?:{'|'.join(_IGNORED_BY_FLASK_MIGRATE)})\s*[=:].*\n?")
+    # configparser reads keys in any case: SCRIPT_LOCATION is script_location.
+    pattern = re.compile(
+        rf"(?mi)^(?:{'|'.join(_IGNORED_BY_FLASK_MIGRATE)})\s*[=:].*\n?"
+    )
     replaced = [line.strip() for line in pattern.findall(body)]
     if not replaced:
         return ini, []

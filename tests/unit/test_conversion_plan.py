@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from alembic_flask_env.convert.folder import _without_ignored_keys
+from alembic_flask_env.convert.folder import convert
 from alembic_flask_env.convert.folder import project_directory
+from alembic_flask_env.errors import ConversionError
 
 
 def make_tree(root: Path, *packages: str) -> None:
@@ -58,3 +62,59 @@ def test_only_keys_flask_migrate_ignored_are_replaced(
     ini: str, kept: str, replaced: list[str]
 ) -> None:
     assert _without_ignored_keys(ini) == (kept, replaced)
+
+
+def _flask_migrate_folder(project: Path) -> Path:
+    """The files of a 'flask db init' folder that conversion reads."""
+    folder = project / "migrations"
+    (folder / "versions").mkdir(parents=True)
+    (folder / "env.py").write_text(
+        "from flask import current_app\n\ncontext.configure(connection=None)\n"
+    )
+    (folder / "alembic.ini").write_text(
+        "[alembic]\n\n[loggers]\nkeys = root\n\n[logger_root]\nlevel = WARN\n"
+    )
+    return folder
+
+
+def _contents(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_write_that_fails_half_way_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _flask_migrate_folder(tmp_path)
+    before = _contents(tmp_path)
+    write_text = Path.write_text
+
+    def failing_for_env_py(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self.name == "env.py":
+            raise PermissionError(13, "Permission denied", str(self))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", failing_for_env_py)
+    with pytest.raises(ConversionError) as raised:
+        convert(folder, "shop:create_app")
+    assert str(raised.value) == (
+        f"Could not write {folder / 'env.py'} (Permission denied); every change"
+        " was undone, so the folder is as it was. Make the folder and the"
+        " project directory writable and run again."
+    )
+    assert _contents(tmp_path) == before
+
+
+def test_a_read_only_directory_stops_it_before_any_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _flask_migrate_folder(tmp_path)
+    before = _contents(tmp_path)
+    # (The tests may run as root, whom no permission bit stops.)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
+    with pytest.raises(ConversionError, match="is not writable, and converting"):
+        convert(folder, "shop:create_app")
+    assert _contents(tmp_path) == before

@@ -23,9 +23,9 @@ def configure_alembic(config):
     return config
 
 
-def create_app():
+def create_app(database="shop.db"):
     app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///shop.db"
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=False, include_object=include_object)
     from . import models  # noqa: F401
