@@ -462,7 +462,13 @@ def test_a_symlinked_folder_converts_where_it_is_linked_from(
     ("edit", "replaced"),
     [
         (lambda ini: ini.replace("[alembic]\n", "[alembic]  \n"), None),
-        (lambda ini: ini.rstrip("\n"), None),
+        # The section last, its header the file's last line, with no newline.
+        (
+            lambda ini: (
+                ini.replace("[alembic]\n", "", 1).rstrip("\n") + "\n\n[alembic]"
+            ),
+            None,
+        ),
         (
             lambda ini: ini.replace("[alembic]\n", "[alembic]\nSCRIPT_LOCATION = .\n"),
             "SCRIPT_LOCATION = .",

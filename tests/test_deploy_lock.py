@@ -121,7 +121,7 @@ def test_every_isolation_level_of_the_app_engine(pg: Project, level: str) -> Non
 
 
 @pytest.mark.mariadb
-@pytest.mark.parametrize("level", ["READ COMMITTED", "SERIALIZABLE"])
+@pytest.mark.parametrize("level", ["READ COMMITTED", "SERIALIZABLE", "AUTOCOMMIT"])
 def test_every_isolation_level_of_the_app_engine_on_mariadb(
     maria: Project, level: str
 ) -> None:

@@ -172,8 +172,10 @@ def migrate_database(
         **options,
         "on_version_apply": (
             *as_tuple(options.get("on_version_apply")),
-            report.on_version_apply,
+            # The check first: a revision rolled back for a lost lock is
+            # not reported as finished.
             lock_check.on_version_apply,
+            report.on_version_apply,
         ),
     }
     if context.is_offline_mode():
