@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .errors import PartlyApplied
     from .errors import TableLockTimeout
     from .errors import UnknownBindFunctions
+    from .errors import UnsafeMigration
     from .runtime.config_lookup import alembic_config
     from .runtime.environment import run_migrations
     from .runtime.multidb import run_multidb_migrations
@@ -61,6 +62,7 @@ __all__ = [
     "PartlyApplied",
     "TableLockTimeout",
     "UnknownBindFunctions",
+    "UnsafeMigration",
     "alembic_config",
     "run_migrations",
     "run_multidb_migrations",

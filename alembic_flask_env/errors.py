@@ -36,6 +36,7 @@ __all__ = [
     "PartlyApplied",
     "TableLockTimeout",
     "UnknownBindFunctions",
+    "UnsafeMigration",
 ]
 
 
@@ -115,6 +116,12 @@ class MigrationLockTimeout(FlaskEnvError):
 class MigrationLockLost(FlaskEnvError):
     """The run's migration lock was gone before a revision could be kept
     (its session ended): the run stopped rather than race another.
+    """
+
+
+class UnsafeMigration(FlaskEnvError):
+    """A pending revision would block or break the running app (the safe
+    migration checks); nothing was run.
     """
 
 

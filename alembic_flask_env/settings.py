@@ -24,6 +24,8 @@ LOCK_TIMEOUT_KEY = "migration_lock_timeout"
 TABLE_LOCK_TIMEOUT_KEY = "table_lock_timeout"
 TABLE_LOCK_RETRIES_KEY = "table_lock_retries"
 CONNECT_TIMEOUT_KEY = "migration_connect_timeout"
+CHECKS_KEY = "migration_checks"
+CHECKS_MIN_ROWS_KEY = "migration_checks_min_rows"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
 OUR_KEYS = (
     APP_KEY,
@@ -34,6 +36,8 @@ OUR_KEYS = (
     TABLE_LOCK_TIMEOUT_KEY,
     TABLE_LOCK_RETRIES_KEY,
     CONNECT_TIMEOUT_KEY,
+    CHECKS_KEY,
+    CHECKS_MIN_ROWS_KEY,
 )
 
 #: An example value of each key, for the messages that ask for one.
@@ -46,6 +50,8 @@ EXAMPLES = {
     TABLE_LOCK_TIMEOUT_KEY: "2",
     TABLE_LOCK_RETRIES_KEY: "3",
     CONNECT_TIMEOUT_KEY: "30",
+    CHECKS_KEY: "warn",
+    CHECKS_MIN_ROWS_KEY: "10000",
 }
 
 #: The longest each timeout may be, in seconds, and why: the most that every
@@ -76,6 +82,7 @@ _TOML_TYPES: dict[str, tuple[type, ...]] = {
     TABLE_LOCK_TIMEOUT_KEY: (int, float),
     TABLE_LOCK_RETRIES_KEY: (int,),
     CONNECT_TIMEOUT_KEY: (int, float),
+    CHECKS_MIN_ROWS_KEY: (int,),
 }
 _TOML_TYPE_NAMES = {
     bool: "a boolean",

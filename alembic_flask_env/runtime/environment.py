@@ -30,6 +30,9 @@ from sqlalchemy.exc import DBAPIError
 from ..app.context import app_in_context
 from ..app.database import default_database
 from ..app.flask_migrate import call_configure_callbacks
+from ..checks.pending import check_before_running
+from ..checks.settings import ChecksSettings
+from ..checks.settings import read_checks_settings
 from ..errors import FlaskEnvError
 from ..settings import METADATA_KEY
 from ..settings import find_setting
@@ -133,6 +136,7 @@ class RunSettings:
     lock: LockSettings
     table_locks: TableLockSettings
     connect_timeout: ConnectTimeout
+    checks: ChecksSettings
 
 
 def start_run() -> tuple[Config, dict[str, str], RunSettings]:
@@ -147,6 +151,7 @@ def start_run() -> tuple[Config, dict[str, str], RunSettings]:
         read_lock_settings(config, x_arguments),
         read_table_lock_settings(config, x_arguments),
         read_connect_timeout(config, x_arguments),
+        read_checks_settings(config, x_arguments),
     )
     return config, x_arguments, settings
 
@@ -219,6 +224,15 @@ def migrate_database(
         if engine is not None:
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
+        if writes_versions():
+            check_before_running(
+                context.get_context(),
+                connection,
+                settings.checks,
+                running_command(),
+                context.get_revision_argument(),
+                **run_arguments,
+            )
         try:
             _run_with_retries(connection, settings, run_arguments, report, lock_check)
         except LockLost as lost:

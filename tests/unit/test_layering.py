@@ -2,10 +2,11 @@
 
 The subpackages are layers: the plugin (imported by Alembic on every
 ``import alembic``) stands alone on the standard library; the shared base
-(errors, settings, URL masking) imports no subpackage; ``app`` may use the
-base; ``runtime`` may use ``app`` and the base; ``convert`` may use the
-plugin's template directory and the base. A module that imports a room
-above its own would make a cycle waiting to happen, so this fails on it.
+(errors, settings, URL masking) imports no subpackage; ``app`` and
+``checks`` may use the base; ``runtime`` may use ``app``, ``checks`` and the
+base; ``convert`` may use the plugin's template directory and the base. A
+module that imports a room above its own would make a cycle waiting to
+happen, so this fails on it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "": {""},
     "plugin": {"plugin"},
     "app": {"", "app"},
-    "runtime": {"", "app", "runtime"},
+    "checks": {"", "checks"},
+    "runtime": {"", "app", "checks", "runtime"},
     "convert": {"", "plugin", "convert"},
 }
 #: Top-level modules that sit above the rooms: the lazy API and the CLI.

@@ -1,0 +1,169 @@
+"""Alembic's operation objects, as :class:`~.changes.Change` objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+
+from alembic.operations import ops
+from sqlalchemy import JSON
+from sqlalchemy import Computed
+from sqlalchemy import Identity
+from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import postgresql
+
+from .changes import Change
+from .sql import changes_of_sql
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
+    from sqlalchemy.schema import Column
+
+    from .recording import Recorded
+    from .recording import Recording
+
+_DIALECTS: dict[str, Dialect] = {
+    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+    "mysql": mysql.dialect(),
+    "mariadb": mysql.dialect(),
+}
+
+
+def changes_of(recording: Recording, dialect: str) -> Iterator[Change]:
+    """Every change the recorded operations make, in order."""
+    for recorded in recording.operations:
+        yield from _changes(recorded, recording, dialect)
+
+
+def _changes(
+    recorded: Recorded, recording: Recording, dialect: str
+) -> Iterator[Change]:
+    operation = recorded.operation
+    base: dict[str, Any] = {
+        "path": recording.revision.path,
+        "line": recorded.line,
+        "revision": recording.revision.revision,
+        "in_autocommit_block": recorded.in_autocommit_block,
+    }
+    if isinstance(operation, ops.ExecuteSQLOp):
+        sql = operation.sqltext
+        text = sql if isinstance(sql, str) else str(getattr(sql, "text", sql))
+        yield from changes_of_sql(text, dialect, base)
+    elif isinstance(operation, ops.CreateTableOp):
+        yield Change("create_table", operation.table_name, **base)
+    elif isinstance(operation, ops.CreateIndexOp):
+        yield Change(
+            "create_index",
+            operation.table_name,
+            name=str(operation.index_name or ""),
+            concurrently=bool(operation.kw.get("postgresql_concurrently")),
+            **base,
+        )
+    elif isinstance(operation, ops.DropIndexOp):
+        yield Change(
+            "drop_index",
+            operation.table_name,
+            name=str(operation.index_name or ""),
+            concurrently=bool(operation.kw.get("postgresql_concurrently")),
+            **base,
+        )
+    elif isinstance(operation, ops.AddColumnOp):
+        yield _added_column(operation.table_name, operation.column, dialect, base)
+    elif isinstance(operation, ops.AlterColumnOp):
+        yield from _altered_column(operation, dialect, base)
+    elif isinstance(operation, ops.RenameTableOp):
+        yield Change(
+            "rename_table", operation.table_name, name=operation.new_table_name, **base
+        )
+    elif isinstance(operation, ops.DropColumnOp):
+        yield Change(
+            "drop_column", operation.table_name, name=operation.column_name, **base
+        )
+    elif isinstance(operation, ops.DropTableOp):
+        yield Change("drop_table", operation.table_name, **base)
+    elif isinstance(operation, ops.CreateForeignKeyOp):
+        yield Change(
+            "add_foreign_key",
+            operation.source_table,
+            name=str(operation.constraint_name or ""),
+            not_valid=bool(operation.kw.get("postgresql_not_valid")),
+            **base,
+        )
+    elif isinstance(operation, ops.CreateCheckConstraintOp):
+        yield Change(
+            "add_check",
+            operation.table_name,
+            name=str(operation.constraint_name or ""),
+            not_valid=bool(operation.kw.get("postgresql_not_valid")),
+            condition=_sql(operation.condition),
+            **base,
+        )
+    elif isinstance(operation, ops.CreateUniqueConstraintOp):
+        yield Change(
+            "add_unique",
+            operation.table_name,
+            name=str(operation.constraint_name or ""),
+            **base,
+        )
+
+
+def _added_column(
+    table: str, column: Column[Any], dialect: str, base: dict[str, Any]
+) -> Change:
+    traits = set()
+    if isinstance(column.type, JSON) and not isinstance(column.type, postgresql.JSONB):
+        traits.add("json")
+    if isinstance(column.computed, Computed) and column.computed.persisted is not False:
+        traits.add("stored_generated")
+    if isinstance(column.identity, Identity) or _is_serial(column):
+        traits.add("auto_increment")
+    default = column.server_default
+    return Change(
+        "add_column",
+        table,
+        name=str(column.name),
+        not_null=not column.nullable,
+        default=_sql(getattr(default, "arg", "")) if default is not None else "",
+        column_traits=frozenset(traits),
+        new_type=_type_sql(column.type, dialect),
+        **base,
+    )
+
+
+def _is_serial(column: Column[Any]) -> bool:
+    """A column that gets its values from a sequence: postgresql SERIAL."""
+    name = type(column.type).__name__.upper()
+    return name in {"SERIAL", "BIGSERIAL", "SMALLSERIAL"}
+
+
+def _altered_column(
+    operation: ops.AlterColumnOp, dialect: str, base: dict[str, Any]
+) -> Iterator[Change]:
+    table = operation.table_name
+    column = operation.column_name
+    if operation.modify_nullable is False:
+        yield Change("set_not_null", table, name=column, **base)
+    if operation.modify_type is not None:
+        existing = operation.existing_type
+        yield Change(
+            "alter_type",
+            table,
+            name=column,
+            old_type=_type_sql(existing, dialect) if existing is not None else "",
+            new_type=_type_sql(operation.modify_type, dialect),
+            **base,
+        )
+    if operation.modify_name is not None:
+        yield Change("rename_column", table, name=column, **base)
+
+
+def _type_sql(type_: Any, dialect: str) -> str:
+    try:
+        return str(type_.compile(dialect=_DIALECTS.get(dialect))).lower()
+    except Exception:
+        return str(type_).lower()
+
+
+def _sql(value: Any) -> str:
+    return str(getattr(value, "text", value))

@@ -1,0 +1,167 @@
+"""A revision's operations, recorded instead of executed.
+
+The revision's own ``upgrade()`` (or ``downgrade()``) runs with ``op``
+bound to recording operations: every ``op.*`` call (batch ones too)
+builds Alembic's operation object as it always does, and ``invoke()`` keeps
+it instead of emitting SQL. So what a revision does is read from the
+operations themselves, with their real arguments, never from its source
+text. A revision that needs the database while it runs
+(``op.get_bind().execute(...)``) cannot be recorded past that point; that is
+said, not skipped quietly.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+from alembic.operations import BatchOperations
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+
+if TYPE_CHECKING:
+    from alembic.operations.ops import MigrateOperation
+    from alembic.script import Script
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Recorded:
+    """One operation and where the revision called it."""
+
+    operation: MigrateOperation
+    line: int
+    in_autocommit_block: bool
+
+
+@dataclass
+class Recording:
+    revision: Script
+    operations: list[Recorded] = field(default_factory=list)
+    #: Why recording stopped early, if it did.
+    stopped: str = ""
+    _autocommit_depth: int = 0
+
+    def add(self, operation: MigrateOperation) -> None:
+        self.operations.append(
+            Recorded(operation, self._caller_line(), self._autocommit_depth > 0)
+        )
+
+    def _caller_line(self) -> int:
+        """The line of the revision file that made the current call."""
+        path = os.path.realpath(self.revision.path)
+        frame = sys._getframe(1)
+        while frame is not None:
+            if os.path.realpath(frame.f_code.co_filename) == path:
+                return frame.f_lineno
+            frame = frame.f_back  # type: ignore[assignment]
+        return 0
+
+
+class _RecordingContext:
+    """``op.get_context()`` while recording: the real (offline) migration
+    context, but ``autocommit_block()`` only marks what runs inside it.
+    """
+
+    def __init__(self, context: MigrationContext, recording: Recording) -> None:
+        self._context = context
+        self._recording = recording
+
+    @contextmanager
+    def autocommit_block(self) -> Iterator[None]:
+        self._recording._autocommit_depth += 1
+        try:
+            yield
+        finally:
+            self._recording._autocommit_depth -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class _TableOfBatch:
+    """What a batch operation asks of its batch: the table it is for."""
+
+    def __init__(self, table_name: str, schema: str | None) -> None:
+        self.table_name = table_name
+        self.schema = schema
+
+
+class RecordingBatchOperations(BatchOperations):
+    recording: Recording
+
+    def invoke(self, operation: MigrateOperation) -> Any:
+        self.recording.add(operation)
+        return None
+
+
+def _recording_operations(
+    context: MigrationContext, recording: Recording
+) -> Operations:
+    """Alembic's own ``Operations``, with ``invoke``, ``get_context`` and
+    ``batch_alter_table`` replaced on the instance: every ``op.*`` method
+    builds its operation object and hands it to ``self.invoke``. (A
+    subclass would not do: Alembic binds the ``op`` module to the class
+    ``Operations`` itself.)
+    """
+    operations = Operations(context)
+
+    def invoke(operation: MigrateOperation) -> Any:
+        recording.add(operation)
+        return None
+
+    def get_context() -> Any:
+        return _RecordingContext(context, recording)
+
+    @contextmanager
+    def batch_alter_table(
+        table_name: str, schema: str | None = None, **options: Any
+    ) -> Iterator[BatchOperations]:
+        batch = RecordingBatchOperations(
+            context,
+            impl=_TableOfBatch(table_name, schema),  # type: ignore[arg-type]
+        )
+        batch.recording = recording
+        yield batch
+
+    for name, value in (
+        ("invoke", invoke),
+        ("get_context", get_context),
+        ("batch_alter_table", batch_alter_table),
+    ):
+        setattr(operations, name, value)
+    return operations
+
+
+def record(
+    revision: Script, function: Callable[..., Any], dialect: str, **arguments: Any
+) -> Recording:
+    """Run ``function`` (the revision's upgrade or downgrade) with ``op``
+    recording, on an offline context of ``dialect``; nothing reaches a
+    database.
+    """
+    recording = Recording(revision)
+    context = MigrationContext.configure(
+        dialect_name=dialect, opts={"as_sql": True, "output_buffer": io.StringIO()}
+    )
+    operations = _recording_operations(context, recording)
+    # Alembic's own way to bind "op" (Operations.context() makes a new
+    # Operations, so it cannot take this one).
+    operations._install_proxy()
+    try:
+        function(**arguments)
+    except Exception as error:
+        recording.stopped = f"{type(error).__name__}: {error}".splitlines()[0]
+    finally:
+        operations._remove_proxy()
+    return recording

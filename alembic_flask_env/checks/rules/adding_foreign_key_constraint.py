@@ -1,0 +1,34 @@
+"""A foreign key validated at once scans both tables under SHARE ROW EXCLUSIVE."""
+
+from __future__ import annotations
+
+from ..changes import Change
+from ..facts import Facts
+from .base import POSTGRESQL
+from .base import Rule
+from .base import Verdict
+
+
+def _check(change: Change, facts: Facts) -> Verdict | None:
+    if change.not_valid:
+        return None
+    name = change.name or "fk_name"
+    return (
+        "adding a foreign key checks every row, holding SHARE ROW EXCLUSIVE"
+        " locks on both tables: writes to either wait for the whole check.",
+        "add it NOT VALID (new rows are checked at once), then validate it"
+        " without blocking writes:\n"
+        f"    op.create_foreign_key({name!r}, {change.table!r}, ...,"
+        " postgresql_not_valid=True)\n"
+        f"    op.execute('ALTER TABLE {change.table} VALIDATE CONSTRAINT {name}')",
+    )
+
+
+RULE = Rule(
+    "adding-foreign-key-constraint",
+    frozenset({"add_foreign_key"}),
+    POSTGRESQL,
+    _check,
+    "a foreign key validated at once (SHARE ROW EXCLUSIVE on both tables"
+    " for a full scan)",
+)

@@ -1,0 +1,32 @@
+"""A NOT NULL column without a default cannot be added to a table with rows."""
+
+from __future__ import annotations
+
+from ..changes import Change
+from ..facts import Facts
+from .base import ALL
+from .base import Rule
+from .base import Verdict
+
+
+def _check(change: Change, facts: Facts) -> Verdict | None:
+    if not change.not_null or change.default:
+        return None
+    if facts.table_rows(change.table) == 0 and facts.rows is not None:
+        return None
+    return (
+        "adding a NOT NULL column without a default fails on a table that has"
+        " rows, and the code of the release still running does not fill it in.",
+        "add it nullable (or with a server_default), fill it, then set NOT"
+        f" NULL:\n    op.add_column({change.table!r}, sa.Column({change.name!r},"
+        " ..., nullable=True))",
+    )
+
+
+RULE = Rule(
+    "adding-required-field",
+    frozenset({"add_column"}),
+    ALL,
+    _check,
+    "a NOT NULL column without a default (fails on a table with rows)",
+)

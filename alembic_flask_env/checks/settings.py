@@ -1,0 +1,52 @@
+"""``migration_checks``, ``migration_checks_min_rows``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidSetting
+from ..settings import CHECKS_KEY
+from ..settings import CHECKS_MIN_ROWS_KEY
+from ..settings import count
+from ..settings import find_setting
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+MODES = ("error", "warn", "off")
+
+
+@dataclass(frozen=True)
+class ChecksSettings:
+    #: error: refuse the run; warn: log and run; off.
+    mode: str = "error"
+    #: Findings on tables the database estimates smaller are logged only.
+    min_rows: int = 0
+
+
+def read_checks_settings(
+    config: Config, x_arguments: Mapping[str, str]
+) -> ChecksSettings:
+    """:raises InvalidSetting: a mode other than error, warn or off, or a
+    row count that is not a whole number.
+    """
+    mode_setting = find_setting(config, x_arguments, CHECKS_KEY)
+    mode = "error" if mode_setting is None else mode_setting.value.strip().lower()
+    if mode_setting is not None and mode not in MODES:
+        raise InvalidSetting(
+            f"{mode_setting.describe()} is not one of {', '.join(MODES)}. Set"
+            f" {CHECKS_KEY} = error (the default: refuse a revision that would"
+            " block the app), warn (log it and run) or off."
+        )
+    rows_setting = find_setting(config, x_arguments, CHECKS_MIN_ROWS_KEY)
+    rows = (
+        0
+        if rows_setting is None
+        else count(
+            rows_setting,
+            "the fewest rows a table must have for a finding to stop the run",
+        )
+    )
+    return ChecksSettings(mode, rows)

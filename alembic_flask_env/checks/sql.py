@@ -1,0 +1,200 @@
+"""Raw SQL in ``op.execute()``, parsed with PostgreSQL's own parser.
+
+pglast wraps libpg_query, the parser of the PostgreSQL server itself, so a
+statement is read as the server will read it (a regular expression would
+take ``CONCURRENTLY`` in a comment for the real thing). It is an optional
+dependency (``pip install 'alembic-flask-env[checks]'``); without it, and on
+other databases, raw SQL is not checked, and the run says so once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from .changes import Change
+
+log = logging.getLogger(__name__)
+
+_said: set[str] = set()
+
+
+def changes_of_sql(sql: str, dialect: str, base: dict[str, Any]) -> Iterator[Change]:
+    """The changes ``sql`` (one or more statements) makes."""
+    if dialect != "postgresql":
+        _say_once(
+            dialect,
+            "SQL in op.execute() is checked on PostgreSQL only; on %s it runs"
+            " unchecked.",
+            dialect,
+        )
+        return
+    try:
+        from pglast import parse_sql
+        from pglast.parser import ParseError
+    except ImportError:
+        _say_once(
+            "pglast",
+            "SQL in op.execute() is not checked: pglast is not installed (pip"
+            " install 'alembic-flask-env[checks]').",
+        )
+        return
+    try:
+        statements = parse_sql(sql)
+    except ParseError as error:
+        log.info(
+            "Revision %s, line %s: op.execute() SQL that PostgreSQL's parser"
+            " cannot read (%s) is not checked.",
+            base["revision"],
+            base["line"],
+            error,
+        )
+        return
+    for raw in statements:
+        yield from _statement_changes(raw.stmt, {**base, "source": "sql"})
+
+
+def _say_once(key: str, message: str, *arguments: object) -> None:
+    if key not in _said:
+        _said.add(key)
+        log.info(message, *arguments)
+
+
+def _statement_changes(node: object, base: dict[str, Any]) -> Iterator[Change]:
+    from pglast.enums import AlterTableType
+    from pglast.enums import ConstrType
+    from pglast.enums import ObjectType
+
+    # (pglast's optional fields are typed "X | None"; a parsed statement of
+    # these kinds always has them.)
+    statement: Any = node
+    kind_of_statement = type(node).__name__
+    if kind_of_statement == "CreateStmt":
+        yield Change("create_table", statement.relation.relname, **base)
+    elif kind_of_statement == "IndexStmt":
+        yield Change(
+            "create_index",
+            statement.relation.relname,
+            name=statement.idxname or "",
+            concurrently=bool(statement.concurrent),
+            **base,
+        )
+    elif kind_of_statement == "DropStmt":
+        kind = {
+            ObjectType.OBJECT_INDEX: "drop_index",
+            ObjectType.OBJECT_TABLE: "drop_table",
+        }.get(statement.removeType)
+        if kind is not None:
+            for names in statement.objects or ():
+                name = _last_name(names)
+                yield Change(
+                    kind,
+                    name if kind == "drop_table" else None,
+                    name=name,
+                    concurrently=bool(statement.concurrent),
+                    **base,
+                )
+    elif kind_of_statement == "RenameStmt":
+        if statement.renameType == ObjectType.OBJECT_TABLE:
+            yield Change(
+                "rename_table",
+                statement.relation.relname,
+                name=statement.newname,
+                **base,
+            )
+        elif statement.renameType == ObjectType.OBJECT_COLUMN:
+            yield Change(
+                "rename_column",
+                statement.relation.relname,
+                name=statement.subname,
+                **base,
+            )
+    elif kind_of_statement == "AlterTableStmt":
+        table = statement.relation.relname
+        for command in statement.cmds or ():
+            subtype = command.subtype
+            if subtype == AlterTableType.AT_AddColumn:
+                yield _added_column(table, command.def_, base, ConstrType)
+            elif subtype == AlterTableType.AT_SetNotNull:
+                yield Change("set_not_null", table, name=command.name, **base)
+            elif subtype == AlterTableType.AT_AlterColumnType:
+                yield Change(
+                    "alter_type",
+                    table,
+                    name=command.name,
+                    new_type=_sql(command.def_.typeName),
+                    **base,
+                )
+            elif subtype == AlterTableType.AT_ValidateConstraint:
+                yield Change("validate_constraint", table, name=command.name, **base)
+            elif subtype == AlterTableType.AT_DropColumn:
+                yield Change("drop_column", table, name=command.name, **base)
+            elif subtype == AlterTableType.AT_AddConstraint:
+                yield from _added_constraint(table, command.def_, base, ConstrType)
+
+
+def _added_column(table: str, column: Any, base: dict[str, Any], types: Any) -> Change:
+    constraints = column.constraints or ()
+    kinds = {constraint.contype for constraint in constraints}
+    default = next(
+        (_sql(c.raw_expr) for c in constraints if c.contype == types.CONSTR_DEFAULT),
+        "",
+    )
+    type_sql = _sql(column.typeName)
+    traits = set()
+    if type_sql.split("(")[0] == "json":
+        traits.add("json")
+    if types.CONSTR_GENERATED in kinds:
+        traits.add("stored_generated")
+    if types.CONSTR_IDENTITY in kinds or type_sql in {
+        "serial",
+        "bigserial",
+        "smallserial",
+    }:
+        traits.add("auto_increment")
+    return Change(
+        "add_column",
+        table,
+        name=column.colname,
+        not_null=types.CONSTR_NOTNULL in kinds,
+        default=default,
+        column_traits=frozenset(traits),
+        new_type=type_sql,
+        **base,
+    )
+
+
+def _added_constraint(
+    table: str, constraint: Any, base: dict[str, Any], types: Any
+) -> Iterator[Change]:
+    name = constraint.conname or ""
+    not_valid = bool(constraint.skip_validation)
+    if constraint.contype == types.CONSTR_FOREIGN:
+        yield Change("add_foreign_key", table, name=name, not_valid=not_valid, **base)
+    elif constraint.contype == types.CONSTR_CHECK:
+        yield Change(
+            "add_check",
+            table,
+            name=name,
+            not_valid=not_valid,
+            condition=_sql(constraint.raw_expr),
+            **base,
+        )
+    elif constraint.contype == types.CONSTR_UNIQUE and not constraint.indexname:
+        # (UNIQUE USING INDEX attaches an index built before: the safe form.)
+        yield Change("add_unique", table, name=name, **base)
+    elif constraint.contype == types.CONSTR_EXCLUSION:
+        yield Change("add_exclusion", table, name=name, **base)
+
+
+def _last_name(names: Any) -> str:
+    parts = names if isinstance(names, (list, tuple)) else [names]
+    last = parts[-1]
+    return str(getattr(last, "sval", last))
+
+
+def _sql(node: Any) -> str:
+    from pglast.stream import RawStream
+
+    return str(RawStream()(node)).lower()

@@ -1,0 +1,306 @@
+"""Safe migrations: each rule refuses its unsafe revision before anything
+runs, on the real servers, and lets the safe form through.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import Project
+from harness import query
+from harness import write_revision
+
+#: The tables every case starts from, with rows: an existing, used table.
+SETUP = """
+op.execute("CREATE TABLE owner (id integer PRIMARY KEY)")
+op.execute("CREATE TABLE item (id integer PRIMARY KEY, name varchar(50),"
+           " owner_id integer, qty integer)")
+op.execute("CREATE INDEX ix_item_qty ON item (qty)")
+op.execute("INSERT INTO owner VALUES (1)")
+op.execute("INSERT INTO item VALUES (1, 'a', 1, 1), (2, 'b', 1, 2)")
+op.execute("ANALYZE item")
+"""
+
+#: rule: (the unsafe body, the safe body); a safe body of None means the
+#: rule has no safe form here, and a reasoned skip lets it through.
+POSTGRESQL_CASES = {
+    "require-concurrent-index-creation": (
+        'op.create_index("ix_item_name", "item", ["name"])',
+        """
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_item_name", "item", ["name"], postgresql_concurrently=True
+            )
+        """,
+    ),
+    "require-concurrent-index-deletion": (
+        'op.drop_index("ix_item_qty", table_name="item")',
+        """
+        with op.get_context().autocommit_block():
+            op.drop_index(
+                "ix_item_qty", table_name="item", postgresql_concurrently=True
+            )
+        """,
+    ),
+    "ban-concurrent-index-creation-in-transaction": (
+        'op.create_index("ix_item_name", "item", ["name"],'
+        " postgresql_concurrently=True)",
+        """
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_item_name", "item", ["name"], postgresql_concurrently=True
+            )
+        """,
+    ),
+    "adding-not-nullable-field": (
+        'op.alter_column("item", "name", nullable=False)',
+        """
+        op.create_check_constraint(
+            "name_not_null", "item", "name IS NOT NULL", postgresql_not_valid=True
+        )
+        op.execute("ALTER TABLE item VALIDATE CONSTRAINT name_not_null")
+        op.alter_column("item", "name", nullable=False)
+        op.drop_constraint("name_not_null", "item")
+        """,
+    ),
+    "adding-required-field": (
+        'op.add_column("item", sa.Column("price", sa.Integer(), nullable=False))',
+        'op.add_column("item", sa.Column("price", sa.Integer(), nullable=True))',
+    ),
+    "adding-field-with-default": (
+        'op.add_column("item", sa.Column("token", sa.Text(),'
+        ' server_default=sa.text("md5(random()::text)")))',
+        'op.add_column("item", sa.Column("token", sa.Text(), server_default="none"))',
+    ),
+    "adding-foreign-key-constraint": (
+        'op.create_foreign_key("fk_item_owner", "item", "owner", ["owner_id"], ["id"])',
+        """
+        op.create_foreign_key(
+            "fk_item_owner", "item", "owner", ["owner_id"], ["id"],
+            postgresql_not_valid=True,
+        )
+        op.execute("ALTER TABLE item VALIDATE CONSTRAINT fk_item_owner")
+        """,
+    ),
+    "constraint-missing-not-valid": (
+        'op.create_check_constraint("ck_qty", "item", "qty >= 0")',
+        """
+        op.create_check_constraint(
+            "ck_qty", "item", "qty >= 0", postgresql_not_valid=True
+        )
+        op.execute("ALTER TABLE item VALIDATE CONSTRAINT ck_qty")
+        """,
+    ),
+    "changing-column-type": (
+        'op.alter_column("item", "qty", type_=sa.BigInteger(),'
+        " existing_type=sa.Integer())",
+        'op.alter_column("item", "name", type_=sa.String(100),'
+        " existing_type=sa.String(50))",
+    ),
+    "renaming-column": (
+        'op.alter_column("item", "qty", new_column_name="amount")',
+        None,
+    ),
+    "renaming-table": ('op.rename_table("item", "article")', None),
+    "ban-drop-column": ('op.drop_column("item", "qty")', None),
+    "ban-drop-table": ('op.drop_table("item")', None),
+    "disallowed-unique-constraint": (
+        'op.create_unique_constraint("uq_item_name", "item", ["name"])',
+        """
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "uq_item_name", "item", ["name"], unique=True,
+                postgresql_concurrently=True,
+            )
+        op.execute(
+            "ALTER TABLE item ADD CONSTRAINT uq_item_name UNIQUE"
+            " USING INDEX uq_item_name"
+        )
+        """,
+    ),
+    "adding-json-column": (
+        'op.add_column("item", sa.Column("data", sa.JSON()))',
+        'op.add_column("item", sa.Column("data", postgresql.JSONB()))',
+    ),
+    "adding-stored-generated-column": (
+        'op.add_column("item", sa.Column("double", sa.Integer(),'
+        ' sa.Computed("qty * 2")))',
+        'op.add_column("item", sa.Column("double", sa.Integer()))',
+    ),
+    "adding-auto-incrementing-column": (
+        'op.add_column("item", sa.Column("seq", sa.Integer(), sa.Identity()))',
+        'op.add_column("item", sa.Column("seq", sa.Integer()))',
+    ),
+    "adding-exclusion-constraint": (
+        'op.execute("ALTER TABLE item ADD CONSTRAINT ex_qty EXCLUDE USING btree'
+        ' (qty WITH =)")',
+        None,
+    ),
+}
+
+IMPORTS = "import sqlalchemy as sa\nfrom sqlalchemy.dialects import postgresql\n"
+
+
+def write_case(project: Project, body: str, skip: str = "") -> None:
+    path = write_revision(project, "s1", "s0", body)
+    path.write_text(IMPORTS + skip + path.read_text())
+
+
+def schema(project: Project) -> list[tuple[object, ...]]:
+    return query(
+        project,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = 'public' ORDER BY 1, 2",
+    ) + query(
+        project,
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+    )
+
+
+@pytest.fixture
+def started(pg: Project) -> Project:
+    """The PostgreSQL project at s0: owner and item exist and have rows."""
+    write_revision(pg, "s0", None, SETUP)
+    pg.alembic("upgrade", "s0")
+    return pg
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("rule", sorted(POSTGRESQL_CASES))
+def test_each_rule_refuses_its_unsafe_revision_and_passes_the_safe_one(
+    started: Project, rule: str
+) -> None:
+    unsafe, safe = POSTGRESQL_CASES[rule]
+    write_case(started, unsafe)
+    before = schema(started)
+    result = started.alembic("upgrade", "head", ok=False)
+    message = result.stdout
+    assert message.startswith("FAILED: ")
+    assert f"[{rule}] Revision s1 (" in message, message
+    assert "on table 'item', about 2 rows" in message or rule.startswith("ban-conc")
+    assert "so nothing was run" in message
+    assert "Traceback" not in result.stderr
+    assert "Running upgrade s0 -> s1" not in result.stderr
+    assert schema(started) == before
+    assert query(started, "SELECT version_num FROM alembic_version") == [("s0",)]
+
+    if safe is None:
+        write_case(
+            started,
+            unsafe,
+            f"migration_checks_skip = {{{rule!r}: 'the app no longer uses it;"
+            " checked, 2026-12-01'}\n",
+        )
+    else:
+        write_case(started, safe)
+    started.alembic("upgrade", "head")
+    assert query(started, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+@pytest.mark.postgresql
+def test_raw_sql_is_held_to_the_same_rules(started: Project) -> None:
+    write_case(started, 'op.execute("CREATE INDEX ix_item_name ON item (name)")')
+    message = started.alembic("upgrade", "head", ok=False).stdout
+    assert "[require-concurrent-index-creation] Revision s1 (" in message
+    write_case(
+        started,
+        """
+        with op.get_context().autocommit_block():
+            op.execute("CREATE INDEX CONCURRENTLY ix_item_name ON item (name)")
+        """,
+    )
+    started.alembic("upgrade", "head")
+
+
+@pytest.mark.postgresql
+def test_a_table_created_in_the_same_run_is_exempt(pg: Project) -> None:
+    write_revision(
+        pg,
+        "s0",
+        None,
+        """
+        op.create_table("fresh", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("name", sa.String(20)))
+        """,
+    )
+    write_revision(pg, "s1", "s0", 'op.create_index("ix_fresh", "fresh", ["name"])')
+    for name in ("s0", "s1"):
+        path = pg.root / "migrations" / "versions" / f"{name}.py"
+        path.write_text(IMPORTS + path.read_text())
+    pg.alembic("upgrade", "head")
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("skip", "message"),
+    [
+        (
+            "migration_checks_skip = {'require-concurrent-index-creation': ' '}\n",
+            "migration_checks_skip in revision s1 ({path}) skips"
+            " 'require-concurrent-index-creation' without a reason.",
+        ),
+        (
+            "migration_checks_skip = {'no-such-rule': 'because'}\n",
+            "migration_checks_skip in revision s1 ({path}) names 'no-such-rule',"
+            " which is no rule.",
+        ),
+    ],
+)
+def test_a_skip_needs_a_reason_and_a_real_rule(
+    started: Project, skip: str, message: str
+) -> None:
+    write_case(started, 'op.create_index("ix_item_name", "item", ["name"])', skip)
+    path = started.root / "migrations" / "versions" / "s1.py"
+    assert started.failure("upgrade", "head").startswith(message.format(path=path))
+
+
+@pytest.mark.postgresql
+def test_warn_logs_and_runs_off_runs_quietly(started: Project) -> None:
+    write_case(started, 'op.create_index("ix_item_name", "item", ["name"])')
+    result = started.alembic("-x", "migration_checks=warn", "upgrade", "head")
+    assert "[require-concurrent-index-creation] Revision s1 (" in result.stderr
+    path = write_revision(
+        started, "s2", "s1", 'op.create_index("ix_item_both", "item", ["name", "qty"])'
+    )
+    result = started.alembic("-x", "migration_checks=off", "upgrade", "head")
+    assert "require-concurrent-index-creation" not in result.stderr
+    assert path.is_file()
+
+
+@pytest.mark.postgresql
+def test_a_table_smaller_than_min_rows_is_logged_not_refused(
+    started: Project,
+) -> None:
+    write_case(started, 'op.create_index("ix_item_name", "item", ["name"])')
+    result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
+    assert "[require-concurrent-index-creation] Revision s1 (" in result.stderr
+    assert query(started, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+def test_a_bad_mode_is_refused(blog: Project) -> None:
+    assert blog.failure("-x", "migration_checks=maybe", "upgrade", "head") == (
+        "migration_checks = 'maybe' (from -x migration_checks=...) is not one of"
+        " error, warn, off. Set migration_checks = error (the default: refuse a"
+        " revision that would block the app), warn (log it and run) or off."
+    )
+
+
+@pytest.mark.mariadb
+def test_a_type_change_that_copies_the_table_on_mariadb(maria: Project) -> None:
+    write_revision(
+        maria,
+        "s0",
+        None,
+        'op.execute("CREATE TABLE item (id int PRIMARY KEY, qty int)")',
+    )
+    maria.alembic("upgrade", "s0")
+    write_case(
+        maria,
+        'op.alter_column("item", "qty", type_=sa.BigInteger(),'
+        " existing_type=sa.Integer())",
+    )
+    message = maria.alembic("upgrade", "head", ok=False).stdout
+    assert "[changing-column-type] Revision s1 (" in message
+    assert "ALGORITHM=COPY" in message
+    maria.alembic("-x", "migration_checks=warn", "upgrade", "head")
