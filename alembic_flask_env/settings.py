@@ -26,6 +26,7 @@ TABLE_LOCK_RETRIES_KEY = "table_lock_retries"
 CONNECT_TIMEOUT_KEY = "migration_connect_timeout"
 CHECKS_KEY = "migration_checks"
 CHECKS_MIN_ROWS_KEY = "migration_checks_min_rows"
+CHECKS_AUTOGENERATE_KEY = "migration_checks_autogenerate"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
 OUR_KEYS = (
     APP_KEY,
@@ -38,6 +39,7 @@ OUR_KEYS = (
     CONNECT_TIMEOUT_KEY,
     CHECKS_KEY,
     CHECKS_MIN_ROWS_KEY,
+    CHECKS_AUTOGENERATE_KEY,
 )
 
 #: An example value of each key, for the messages that ask for one.
@@ -52,6 +54,7 @@ EXAMPLES = {
     CONNECT_TIMEOUT_KEY: "30",
     CHECKS_KEY: "warn",
     CHECKS_MIN_ROWS_KEY: "10000",
+    CHECKS_AUTOGENERATE_KEY: "false",
 }
 
 #: The longest each timeout may be, in seconds, and why: the most that every
@@ -83,6 +86,7 @@ _TOML_TYPES: dict[str, tuple[type, ...]] = {
     TABLE_LOCK_RETRIES_KEY: (int,),
     CONNECT_TIMEOUT_KEY: (int, float),
     CHECKS_MIN_ROWS_KEY: (int,),
+    CHECKS_AUTOGENERATE_KEY: (bool,),
 }
 _TOML_TYPE_NAMES = {
     bool: "a boolean",

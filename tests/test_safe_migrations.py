@@ -4,6 +4,8 @@ runs, on the real servers, and lets the safe form through.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness import Project
@@ -185,12 +187,14 @@ def test_each_rule_refuses_its_unsafe_revision_and_passes_the_safe_one(
     assert query(started, "SELECT version_num FROM alembic_version") == [("s0",)]
 
     if safe is None:
-        write_case(
-            started,
-            unsafe,
-            f"migration_checks_skip = {{{rule!r}: 'the app no longer uses it;"
-            " checked, 2026-12-01'}\n",
+        # Every rule the statement broke, each with its reason.
+        fired = sorted(set(re.findall(r"^\[([a-z-]+)\] ", message, re.MULTILINE)))
+        assert rule in fired
+        reasons = ", ".join(
+            f"{fired_rule!r}: 'the app no longer uses it; checked, 2026-12-01'"
+            for fired_rule in fired
         )
+        write_case(started, unsafe, f"migration_checks_skip = {{{reasons}}}\n")
     else:
         write_case(started, safe)
     started.alembic("upgrade", "head")
@@ -304,3 +308,45 @@ def test_a_type_change_that_copies_the_table_on_mariadb(maria: Project) -> None:
     assert "[changing-column-type] Revision s1 (" in message
     assert "ALGORITHM=COPY" in message
     maria.alembic("-x", "migration_checks=warn", "upgrade", "head")
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("safe", [True, False])
+def test_autogenerate_writes_the_safe_form(pg: Project, safe: bool) -> None:
+    """An index added to an existing table: built concurrently in an
+    autocommit block (and dropped so on the way down), so that the fresh
+    revision passes the checks; Alembic's plain form without the setting.
+    """
+    setting = ["-x", f"migration_checks_autogenerate={str(safe).lower()}"]
+    pg.alembic("revision", "--autogenerate", "-m", "init")
+    pg.alembic("upgrade", "head")
+    models = pg.root / "blogapp" / "models.py"
+    models.write_text(
+        models.read_text().replace(
+            "name = db.Column(db.String(50), nullable=False)",
+            "name = db.Column(db.String(50), nullable=False, index=True)",
+        )
+    )
+    pg.alembic(*setting, "revision", "--autogenerate", "-m", "index")
+    [revision] = [p for p in pg.revision_files() if "index" in p.name]
+    source = revision.read_text()
+    if not safe:
+        assert "autocommit_block" not in source
+        message = pg.alembic("upgrade", "head", ok=False).stdout
+        assert "[require-concurrent-index-creation]" in message
+        return
+    assert (
+        "    with op.get_context().autocommit_block():\n"
+        "        op.create_index(op.f('ix_user_name'), 'user', ['name'],"
+        " unique=False, postgresql_concurrently=True)\n" in source
+    )
+    assert "postgresql_concurrently=True" in source.split("def downgrade")[1]
+    pg.alembic("upgrade", "head")
+    assert query(
+        pg, "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_user_name'"
+    ) == [("ix_user_name",)]
+    pg.alembic("downgrade", "-1")
+    assert (
+        query(pg, "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_user_name'")
+        == []
+    )

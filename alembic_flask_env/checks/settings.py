@@ -1,4 +1,6 @@
-"""``migration_checks``, ``migration_checks_min_rows``."""
+"""``migration_checks``, ``migration_checks_min_rows``,
+``migration_checks_autogenerate``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.util import asbool
+
 from ..errors import InvalidSetting
+from ..settings import CHECKS_AUTOGENERATE_KEY
 from ..settings import CHECKS_KEY
 from ..settings import CHECKS_MIN_ROWS_KEY
 from ..settings import count
@@ -24,6 +29,8 @@ class ChecksSettings:
     mode: str = "error"
     #: Findings on tables the database estimates smaller are logged only.
     min_rows: int = 0
+    #: Autogenerate writes the safe forms (PostgreSQL).
+    autogenerate: bool = True
 
 
 def read_checks_settings(
@@ -49,4 +56,16 @@ def read_checks_settings(
             "the fewest rows a table must have for a finding to stop the run",
         )
     )
-    return ChecksSettings(mode, rows)
+    autogenerate_setting = find_setting(config, x_arguments, CHECKS_AUTOGENERATE_KEY)
+    autogenerate = True
+    if autogenerate_setting is not None:
+        try:
+            autogenerate = asbool(autogenerate_setting.value)
+        except ValueError:
+            raise InvalidSetting(
+                f"{autogenerate_setting.describe()} is not a boolean. Set"
+                f" {CHECKS_AUTOGENERATE_KEY} = true (the default: autogenerate"
+                " writes the safe forms on PostgreSQL) or false (Alembic's plain"
+                " rendering)."
+            ) from None
+    return ChecksSettings(mode, rows, autogenerate)

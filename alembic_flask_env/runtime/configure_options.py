@@ -23,6 +23,7 @@ from alembic.operations.ops import DropTableOp
 from alembic.runtime.environment import EnvironmentContext
 
 from ..app.flask_migrate import migrate_configure_args
+from ..checks.autogenerate import write_safe_forms
 from ..errors import EmptyMetadata
 from ..errors import InvalidSetting
 from ..settings import APP_KEY
@@ -64,6 +65,8 @@ def context_options(
     skip_empty_autogenerate: bool,
     overrides: dict[str, Any],
     databases_in_run: int = 1,
+    *,
+    safe_autogenerate: bool = True,
 ) -> dict[str, Any]:
     """Our defaults for ``context.configure()``, then a Flask-Migrate app's
     ``Migrate(...)`` arguments, then ``env.py``'s own.
@@ -71,6 +74,8 @@ def context_options(
     :param databases_in_run: how many databases one autogenerate compares;
         Alembic calls the revision hook after each, and the revision is empty
         only if all of them found nothing.
+    :param safe_autogenerate: on PostgreSQL, have autogenerate write the
+        forms the safe-migration checks pass (``migration_checks_autogenerate``).
     """
     options: dict[str, Any] = {
         "target_metadata": metadata,
@@ -92,6 +97,7 @@ def context_options(
         options["target_metadata"],
         app.name,
         databases_in_run if skip_empty else None,
+        safe_forms=safe_autogenerate and dialect_name == "postgresql",
     )
     return options
 
@@ -132,6 +138,8 @@ def _revision_hook(
     metadata: MetaData | Sequence[MetaData] | None,
     app_name: str,
     databases_in_run: int | None,
+    *,
+    safe_forms: bool,
 ) -> RevisionDirectivesHook:
     """Alembic's ``process_revision_directives``: the user's hook, then a
     refusal to drop every table because the models were never imported,
@@ -148,6 +156,8 @@ def _revision_hook(
             user_hook(context, revision, directives)
         if not has_tables(metadata):
             _refuse_dropping_everything(directives, app_name)
+        if safe_forms:
+            write_safe_forms(directives)
         if (
             databases_in_run is not None
             and directives

@@ -118,6 +118,7 @@ def run_migrations(
             target.dialect.name,
             skip_empty_autogenerate,
             configure_options,
+            safe_autogenerate=settings.checks.autogenerate,
         )
         migrate_database(
             target,

@@ -108,6 +108,7 @@ def run_multidb_migrations(
                     **configure_options,
                 },
                 databases_in_run=len(selected),
+                safe_autogenerate=settings.checks.autogenerate,
             )
             try:
                 with BindOutput(config, name) as output:

@@ -20,16 +20,20 @@ _VOLATILE = re.compile(
 
 
 def _check(change: Change, facts: Facts) -> Verdict | None:
-    if not change.default:
+    # An identity or serial column's default is a sequence, a stored
+    # generated column's a per-row expression: both volatile.
+    computed = change.column_traits & {"auto_increment", "stored_generated"}
+    if not change.default and not computed:
         return None
     before_11 = facts.postgresql_before(11)
-    if not before_11 and not _VOLATILE.search(change.default):
+    if not before_11 and not computed and not _VOLATILE.search(change.default):
         return None
-    why = (
-        "before PostgreSQL 11 any default"
-        if before_11
-        else f"the volatile default {change.default}"
-    )
+    if before_11:
+        why = "before PostgreSQL 11 any default"
+    elif computed:
+        why = "a value computed per row (an identity, serial or generated column)"
+    else:
+        why = f"the volatile default {change.default}"
     return (
         f"with {why}, ADD COLUMN rewrites every row of the table under an ACCESS"
         " EXCLUSIVE lock (no reads, no writes) for the whole rewrite.",
@@ -46,6 +50,7 @@ RULE = Rule(
     frozenset({"add_column"}),
     POSTGRESQL,
     _check,
-    "a column with a volatile default (any default before PostgreSQL 11):"
-    " a table rewrite under ACCESS EXCLUSIVE",
+    "a column with a volatile default, or an identity, serial or stored"
+    " generated column (any default before PostgreSQL 11): a table rewrite"
+    " under ACCESS EXCLUSIVE",
 )

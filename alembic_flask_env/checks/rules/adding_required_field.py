@@ -12,6 +12,8 @@ from .base import Verdict
 def _check(change: Change, facts: Facts) -> Verdict | None:
     if not change.not_null or change.default:
         return None
+    if change.column_traits & {"auto_increment", "stored_generated"}:
+        return None  # the database fills it in
     if facts.table_rows(change.table) == 0 and facts.rows is not None:
         return None
     return (

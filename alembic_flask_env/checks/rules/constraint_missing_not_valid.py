@@ -1,4 +1,9 @@
-"""A CHECK constraint validated at once scans the table under ACCESS EXCLUSIVE."""
+"""A constraint validated at once scans the table under a lock that blocks
+the app: a CHECK (ACCESS EXCLUSIVE) or a foreign key (SHARE ROW EXCLUSIVE,
+on both tables; :mod:`.adding_foreign_key_constraint` says how to add one).
+squawk's rule of this name covers both (and UNIQUE and exclusion
+constraints, which cannot be NOT VALID at all), and so does this one.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,26 @@ from .base import Verdict
 def _check(change: Change, facts: Facts) -> Verdict | None:
     if change.not_valid:
         return None
+    if change.kind == "add_unique":
+        return (
+            "a UNIQUE constraint cannot be added NOT VALID: its index is built"
+            " and every row checked under an ACCESS EXCLUSIVE lock.",
+            "build a unique index concurrently, then attach it with ADD"
+            " CONSTRAINT ... UNIQUE USING INDEX (see disallowed-unique-constraint).",
+        )
+    if change.kind == "add_exclusion":
+        return (
+            "an exclusion constraint cannot be added NOT VALID, so adding one"
+            " checks every existing row under an ACCESS EXCLUSIVE lock.",
+            "create the table with it, or add it in a maintenance window.",
+        )
+    if change.kind == "add_foreign_key":
+        name = change.name or "fk_name"
+        return (
+            "adding a foreign key without NOT VALID checks every existing row"
+            " while it holds its locks, so the app's writes wait for the scan.",
+            f"add it NOT VALID, then VALIDATE CONSTRAINT {name} in a later step.",
+        )
     name = change.name or "ck_name"
     return (
         "adding a CHECK constraint checks every row under an ACCESS EXCLUSIVE"
@@ -25,8 +50,10 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
 
 RULE = Rule(
     "constraint-missing-not-valid",
-    frozenset({"add_check"}),
+    frozenset({"add_check", "add_foreign_key", "add_unique", "add_exclusion"}),
     POSTGRESQL,
     _check,
-    "a CHECK constraint validated at once (a full scan under ACCESS EXCLUSIVE)",
+    "a constraint added without NOT VALID: a CHECK or foreign key validated at"
+    " once, or a UNIQUE or exclusion constraint, which cannot be NOT VALID (a"
+    " full scan under a lock that blocks the app)",
 )
