@@ -350,3 +350,67 @@ def test_autogenerate_writes_the_safe_form(pg: Project, safe: bool) -> None:
         query(pg, "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_user_name'")
         == []
     )
+
+
+#: The rules MySQL/MariaDB share, with their unsafe and safe bodies.
+MARIADB_CASES = {
+    "adding-not-nullable-field": (
+        'op.alter_column("item", "name", nullable=False, existing_type=sa.String(50))',
+        None,
+    ),
+    "adding-required-field": (
+        'op.add_column("item", sa.Column("price", sa.Integer(), nullable=False))',
+        'op.add_column("item", sa.Column("price", sa.Integer(), nullable=True))',
+    ),
+    "adding-foreign-key-constraint": (
+        'op.create_foreign_key("fk_item_owner", "item", "owner", ["owner_id"], ["id"])',
+        """
+        op.execute("SET SESSION foreign_key_checks = 0")
+        op.create_foreign_key(
+            "fk_item_owner", "item", "owner", ["owner_id"], ["id"]
+        )
+        op.execute("SET SESSION foreign_key_checks = 1")
+        """,
+    ),
+    "renaming-column": (
+        'op.alter_column("item", "qty", new_column_name="amount",'
+        " existing_type=sa.Integer())",
+        None,
+    ),
+    "renaming-table": ('op.rename_table("item", "article")', None),
+    "ban-drop-column": ('op.drop_column("item", "qty")', None),
+    "ban-drop-table": ('op.drop_table("item")', None),
+}
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("rule", sorted(MARIADB_CASES))
+def test_each_mysql_rule_on_mariadb(maria: Project, rule: str) -> None:
+    write_revision(
+        maria,
+        "s0",
+        None,
+        """
+        op.execute("CREATE TABLE owner (id int PRIMARY KEY)")
+        op.execute("CREATE TABLE item (id int PRIMARY KEY, name varchar(50),"
+                   " owner_id int, qty int)")
+        op.execute("INSERT INTO owner VALUES (1)")
+        op.execute("INSERT INTO item VALUES (1, 'a', 1, 1), (2, 'b', 1, 2)")
+        """,
+    )
+    maria.alembic("upgrade", "s0")
+    unsafe, safe = MARIADB_CASES[rule]
+    write_case(maria, unsafe)
+    message = maria.alembic("upgrade", "head", ok=False).stdout
+    assert f"[{rule}] Revision s1 (" in message, message
+    assert "so nothing was run" in message
+    versions = query(maria, "SELECT version_num FROM alembic_version")
+    assert versions == [("s0",)]
+    if safe is None:
+        fired = sorted(set(re.findall(r"^\[([a-z-]+)\] ", message, re.MULTILINE)))
+        reasons = ", ".join(f"{r!r}: 'checked with the DBA, 2026-12-01'" for r in fired)
+        write_case(maria, unsafe, f"migration_checks_skip = {{{reasons}}}\n")
+    else:
+        write_case(maria, safe)
+    maria.alembic("upgrade", "head")
+    assert query(maria, "SELECT version_num FROM alembic_version") == [("s1",)]

@@ -10,6 +10,7 @@ other databases, raw SQL is not checked, and the run says so once.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +19,20 @@ from .changes import Change
 log = logging.getLogger(__name__)
 
 _said: set[str] = set()
+_FOREIGN_KEY_CHECKS_OFF = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+)?foreign_key_checks\s*=\s*(?:0|OFF)\s*;?\s*$",
+    re.IGNORECASE,
+)
 
 
 def changes_of_sql(sql: str, dialect: str, base: dict[str, Any]) -> Iterator[Change]:
     """The changes ``sql`` (one or more statements) makes."""
     if dialect != "postgresql":
+        # The one statement MySQL's rules read: what makes a foreign key
+        # INPLACE instead of a table copy.
+        if _FOREIGN_KEY_CHECKS_OFF.search(sql):
+            yield Change("foreign_key_checks_off", None, **base)
+            return
         _say_once(
             dialect,
             "SQL in op.execute() is checked on PostgreSQL only; on %s it runs"

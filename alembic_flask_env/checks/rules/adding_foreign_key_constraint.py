@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from ..changes import Change
 from ..facts import Facts
-from .base import POSTGRESQL
+from .base import ALL
 from .base import Rule
 from .base import Verdict
 
 
 def _check(change: Change, facts: Facts) -> Verdict | None:
+    if facts.dialect != "postgresql":
+        if any(e.kind == "foreign_key_checks_off" for e in facts.earlier):
+            return None
+        return (
+            "adding a foreign key copies the table on MySQL/MariaDB"
+            " (ALGORITHM=COPY: INPLACE needs foreign_key_checks off) under a"
+            " lock that blocks writes for the whole copy.",
+            "add it with foreign_key_checks off, when the data is known to be"
+            " consistent:\n    op.execute('SET SESSION foreign_key_checks = 0')\n"
+            "    op.create_foreign_key(...)\n"
+            "    op.execute('SET SESSION foreign_key_checks = 1')",
+        )
     if change.not_valid:
         return None
     name = change.name or "fk_name"
@@ -27,8 +39,8 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
 RULE = Rule(
     "adding-foreign-key-constraint",
     frozenset({"add_foreign_key"}),
-    POSTGRESQL,
+    ALL,
     _check,
     "a foreign key validated at once (SHARE ROW EXCLUSIVE on both tables"
-    " for a full scan)",
+    " for a full scan; a table copy on MySQL)",
 )
