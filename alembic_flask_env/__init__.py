@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .errors import ExtensionNotInstalled
     from .errors import FlaskEnvError
     from .errors import InvalidSetting
+    from .errors import LedgerUnavailable
     from .errors import MetadataNotFound
     from .errors import MigrationLockLost
     from .errors import MigrationLockTimeout
@@ -55,6 +56,7 @@ __all__ = [
     "ExtensionNotInstalled",
     "FlaskEnvError",
     "InvalidSetting",
+    "LedgerUnavailable",
     "MetadataNotFound",
     "MigrationLockLost",
     "MigrationLockTimeout",

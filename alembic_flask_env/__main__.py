@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from .checks.lint import revisions_in
 from .checks.pending import CHECKED_DIALECTS
 from .convert.folder import convert
 from .errors import ConversionError
+from .ledger.reading import FORMATS as LEDGER_FORMATS
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -67,10 +69,65 @@ def main(argv: list[str] | None = None) -> int:
         help="read the facts (server version, tables, rows) from the app's"
         " database, read-only",
     )
+    reading = commands.add_parser(
+        "ledger",
+        help="the last migration runs of the app's database, newest first",
+    )
+    reading.add_argument("-c", "--config", default="alembic.ini", type=Path)
+    reading.add_argument("-n", type=int, default=10, help="how many runs (10)")
+    reading.add_argument("--format", choices=LEDGER_FORMATS, default="text")
     arguments = parser.parse_args(argv)
     if arguments.command == "lint":
         return _lint(arguments)
+    if arguments.command == "ledger":
+        return _ledger(arguments)
     return _convert(arguments)
+
+
+def _ledger(arguments: argparse.Namespace) -> int:
+    """Each database of the app (its binds too), read-only."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from .app.context import app_in_context
+    from .app.database import DEFAULT_BIND
+    from .app.database import bind_order
+    from .app.database import default_database
+    from .app.database import find_extension
+    from .ledger.reading import last_runs
+    from .ledger.reading import render as render_runs
+    from .ledger.settings import read_ledger_settings
+    from .settings import METADATA_KEY
+    from .settings import find_setting
+
+    if not arguments.config.is_file():
+        print(f"FAILED: {arguments.config} is not a file; pass -c.", file=sys.stderr)
+        return 2
+    config = Config(str(arguments.config))
+    try:
+        ScriptDirectory.from_config(config)  # (puts prepend_sys_path in place)
+        settings = read_ledger_settings(config, {})
+        with ExitStack() as stack:
+            in_use = stack.enter_context(app_in_context(config, {}))
+            extension = find_extension(in_use.app, in_use.setting)
+            engines = dict(extension.engines) if extension is not None else {}
+            if not engines:  # plain SQLAlchemy: SQLALCHEMY_DATABASE_URI
+                metadata = find_setting(config, {}, METADATA_KEY)
+                database = stack.enter_context(default_database(in_use, metadata))
+                engines = {None: database.engine}
+            several = len(engines) > 1
+            outputs = []
+            for key, engine in sorted(engines.items(), key=bind_order):
+                with engine.connect() as connection:
+                    runs = last_runs(connection, settings.table, None, arguments.n)
+                where = f" (bind {key or DEFAULT_BIND!r})" if several else ""
+                outputs.append(render_runs(runs, arguments.format, where))
+    except CommandError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 2
+    print("\n\n".join(outputs))
+    return 0
 
 
 def _lint(arguments: argparse.Namespace) -> int:
@@ -102,16 +159,29 @@ def _database_facts(config: Config) -> Facts:
     """
     from .app.context import app_in_context
     from .app.database import default_database
+    from .errors import InvalidSetting
+    from .runtime.connection import connected
+    from .runtime.connection import read_connect_timeout
     from .settings import METADATA_KEY
     from .settings import find_setting
 
     with (
         app_in_context(config, {}) as in_use,
         default_database(in_use, find_setting(config, {}, METADATA_KEY)) as database,
-        database.engine.connect() as connection,
     ):
-        facts = read_facts(connection)
-        connection.rollback()
+        dialect = database.engine.dialect.name
+        if dialect not in CHECKED_DIALECTS:
+            raise InvalidSetting(
+                f"lint --database: the app's database is {dialect}, and the rules"
+                f" are for {', '.join(CHECKED_DIALECTS)}. Lint without --database"
+                " (and with --dialect), or point the app at such a database."
+            )
+        whose = f"the database of Flask app {in_use.app.name!r}"
+        with connected(
+            database.engine, whose, read_connect_timeout(config, {})
+        ) as connection:
+            facts = read_facts(connection)
+            connection.rollback()
     return facts
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "ExtensionNotInstalled",
     "FlaskEnvError",
     "InvalidSetting",
+    "LedgerUnavailable",
     "MetadataNotFound",
     "MigrationLockLost",
     "MigrationLockTimeout",
@@ -122,6 +123,12 @@ class MigrationLockLost(FlaskEnvError):
 class UnsafeMigration(FlaskEnvError):
     """A pending revision would block or break the running app (the safe
     migration checks); nothing was run.
+    """
+
+
+class LedgerUnavailable(FlaskEnvError):
+    """``migration_ledger = required`` and the ledger table cannot be
+    created or written.
     """
 
 

@@ -27,6 +27,8 @@ CONNECT_TIMEOUT_KEY = "migration_connect_timeout"
 CHECKS_KEY = "migration_checks"
 CHECKS_MIN_ROWS_KEY = "migration_checks_min_rows"
 CHECKS_AUTOGENERATE_KEY = "migration_checks_autogenerate"
+LEDGER_KEY = "migration_ledger"
+LEDGER_TABLE_KEY = "migration_ledger_table"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
 OUR_KEYS = (
     APP_KEY,
@@ -40,6 +42,8 @@ OUR_KEYS = (
     CHECKS_KEY,
     CHECKS_MIN_ROWS_KEY,
     CHECKS_AUTOGENERATE_KEY,
+    LEDGER_KEY,
+    LEDGER_TABLE_KEY,
 )
 
 #: An example value of each key, for the messages that ask for one.
@@ -55,6 +59,8 @@ EXAMPLES = {
     CHECKS_KEY: "warn",
     CHECKS_MIN_ROWS_KEY: "10000",
     CHECKS_AUTOGENERATE_KEY: "false",
+    LEDGER_KEY: "false",
+    LEDGER_TABLE_KEY: "alembic_ledger",
 }
 
 #: The longest each timeout may be, in seconds, and why: the most that every
@@ -87,6 +93,7 @@ _TOML_TYPES: dict[str, tuple[type, ...]] = {
     CONNECT_TIMEOUT_KEY: (int, float),
     CHECKS_MIN_ROWS_KEY: (int,),
     CHECKS_AUTOGENERATE_KEY: (bool,),
+    LEDGER_KEY: (bool,),
 }
 _TOML_TYPE_NAMES = {
     bool: "a boolean",

@@ -141,11 +141,15 @@ class Project:
         return self.root / "instance" / name
 
     def tables(self, name: str = "default.db") -> set[str]:
+        """The tables of the app's SQLite database, but the ledger's (every
+        run that writes alembic_version records itself there, which
+        tests/test_ledger.py checks).
+        """
         path = self.database(name)
         if not path.exists():
             return set()
         rows = self.query(name, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {str(row[0]) for row in rows}
+        return {str(row[0]) for row in rows} - {LEDGER_TABLE}
 
     def version(self, name: str = "default.db") -> list[str]:
         return [
@@ -162,6 +166,8 @@ class Project:
 ProjectFactory = Callable[..., Project]
 
 #: The tables the blog project's models make, with Alembic's own.
+#: The ledger's default table name.
+LEDGER_TABLE = "alembic_ledger"
 BLOG_TABLES = {"user", "post", "alembic_version"}
 
 

@@ -20,4 +20,9 @@ def test_quickstart_sets_up_and_migrates_the_example(tmp_path: Path) -> None:
     )
     assert "$ alembic revision --autogenerate -m 'create tables'" in result.stdout
     tables = result.stdout.split("Tables in ")[1].splitlines()[1:]
-    assert [t.strip() for t in tables] == ["alembic_version", "author", "post"]
+    assert [t.strip() for t in tables] == [
+        "alembic_ledger",
+        "alembic_version",
+        "author",
+        "post",
+    ]

@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import text
 
 from harness import Project
+from harness import other_session
 from harness import write_revision
 
 
@@ -101,7 +103,11 @@ def test_with_the_database_its_facts_apply(
     revisions: Project, postgresql_url: str
 ) -> None:
     revisions.env["BLOGAPP_DATABASE_URI"] = postgresql_url
+    revisions.server_url = postgresql_url
     revisions.alembic("upgrade", "l0")
+    with other_session(revisions) as session:
+        session.execute(text("ANALYZE item"))
+        session.commit()
     code, output = lint(revisions, "--database", "--range", "l0:heads")
     assert code == 1
     assert "on table 'item', about 0 rows" in output

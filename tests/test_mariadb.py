@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from alembic_flask_env.runtime.lock.keys import mysql_lock_name
 
+from harness import LEDGER_TABLE
 from harness import Project
 from harness import assert_each_deploy_revision_ran_once
 from harness import autogenerate
@@ -29,7 +30,9 @@ pytestmark = pytest.mark.mariadb
 
 
 def tables(project: Project) -> set[str]:
-    return {str(row[0]) for row in query(project, "SHOW TABLES")}
+    """The app's tables, but the ledger's (tests/test_ledger.py)."""
+    rows = query(project, "SHOW TABLES")
+    return {str(row[0]) for row in rows} - {LEDGER_TABLE}
 
 
 def versions(project: Project) -> list[str]:

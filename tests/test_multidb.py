@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.engine import make_url
 
+from harness import LEDGER_TABLE
 from harness import Project
 from harness import autogenerate
 
@@ -187,7 +188,7 @@ def pg_tables_and_version(url: str) -> tuple[set[str], list[str]]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
+            tables = set(inspect(connection).get_table_names()) - {LEDGER_TABLE}
             query = text("SELECT version_num FROM alembic_version")
             versions = [row[0] for row in connection.execute(query)]
         return tables, versions

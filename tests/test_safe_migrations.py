@@ -60,7 +60,8 @@ POSTGRESQL_CASES = {
         op.create_check_constraint(
             "name_not_null", "item", "name IS NOT NULL", postgresql_not_valid=True
         )
-        op.execute("ALTER TABLE item VALIDATE CONSTRAINT name_not_null")
+        with op.get_context().autocommit_block():
+            op.execute("ALTER TABLE item VALIDATE CONSTRAINT name_not_null")
         op.alter_column("item", "name", nullable=False)
         op.drop_constraint("name_not_null", "item")
         """,
@@ -81,7 +82,8 @@ POSTGRESQL_CASES = {
             "fk_item_owner", "item", "owner", ["owner_id"], ["id"],
             postgresql_not_valid=True,
         )
-        op.execute("ALTER TABLE item VALIDATE CONSTRAINT fk_item_owner")
+        with op.get_context().autocommit_block():
+            op.execute("ALTER TABLE item VALIDATE CONSTRAINT fk_item_owner")
         """,
     ),
     "constraint-missing-not-valid": (
@@ -90,7 +92,8 @@ POSTGRESQL_CASES = {
         op.create_check_constraint(
             "ck_qty", "item", "qty >= 0", postgresql_not_valid=True
         )
-        op.execute("ALTER TABLE item VALIDATE CONSTRAINT ck_qty")
+        with op.get_context().autocommit_block():
+            op.execute("ALTER TABLE item VALIDATE CONSTRAINT ck_qty")
         """,
     ),
     "changing-column-type": (

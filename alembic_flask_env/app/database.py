@@ -160,13 +160,13 @@ def bind_databases(in_use: AppInUse) -> Iterator[dict[str, Database]]:
             # No model names this bind yet: nothing to compare against.
             metadata=metadatas.get(key) or MetaData(),
         )
-        for key, engine in sorted(extension.engines.items(), key=_bind_order)
+        for key, engine in sorted(extension.engines.items(), key=bind_order)
     }
     with _disposing([d.engine for d in binds.values()], in_use.loaded_here):
         yield binds
 
 
-def _bind_order(item: tuple[str | None, object]) -> tuple[bool, str]:
+def bind_order(item: tuple[str | None, object]) -> tuple[bool, str]:
     """The default bind (key None) first, then the others by name."""
     return (item[0] is not None, item[0] or "")
 
@@ -188,7 +188,7 @@ def _refuse_shared_names_and_databases(
             " in SQLALCHEMY_BINDS (and in __bind_key__ of its models)."
         )
     first_bind_of: dict[str, str] = {}
-    for key, engine in sorted(engines.items(), key=_bind_order):
+    for key, engine in sorted(engines.items(), key=bind_order):
         name = DEFAULT_BIND if key is None else key
         url = engine.url.render_as_string(hide_password=False)
         other = first_bind_of.setdefault(url, name)

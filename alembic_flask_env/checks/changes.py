@@ -38,5 +38,3 @@ class Change:
     #: For alter_type: the types as SQL, "" when unknown.
     old_type: str = ""
     new_type: str = ""
-    #: Where the change came from: "op" or "sql".
-    source: str = "op"

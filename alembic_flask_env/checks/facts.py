@@ -22,9 +22,9 @@ class Facts:
     dialect: str
     #: The server's version as (major, minor); None offline: the newest.
     version: tuple[int, int] | None = None
-    #: Estimated rows per existing table; None offline (every table is
-    #: taken to exist and be large).
-    rows: dict[str, int] | None = None
+    #: Estimated rows per existing table (None: never estimated); None
+    #: offline (every table is taken to exist and be large).
+    rows: dict[str, int | None] | None = None
     #: Tables created earlier in the same run: nobody uses them yet.
     new_tables: set[str] = field(default_factory=set)
     #: The changes before this one in the same revision (a safe recipe is
@@ -56,7 +56,7 @@ def read_facts(connection: Connection) -> Facts:
     if dialect == "postgresql":
         rows = connection.execute(
             text(
-                "SELECT c.relname, GREATEST(c.reltuples, 0)::bigint FROM pg_class c"
+                "SELECT c.relname, c.reltuples::bigint FROM pg_class c"
                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE c.relkind IN ('r', 'p')"
                 " AND n.nspname = ANY (current_schemas(false))"
@@ -69,4 +69,9 @@ def read_facts(connection: Connection) -> Facts:
                 " information_schema.tables WHERE table_schema = DATABASE()"
             )
         ).all()
-    return Facts(dialect, version, {str(name).lower(): int(n) for name, n in rows})
+    # (PostgreSQL says -1 for a table never analysed: its size is unknown.)
+    return Facts(
+        dialect,
+        version,
+        {str(name).lower(): (int(n) if n >= 0 else None) for name, n in rows},
+    )

@@ -5,8 +5,13 @@ the rules with the live database's facts, before anything executes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from typing import Any
+
+from alembic.script.revision import RevisionError
+from sqlalchemy import event
 
 from .facts import read_facts
 from .run import check_revisions
@@ -22,7 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The databases the rules know.
+#: The databases the rules know (as runtime.dialects.CHECKED_DIALECTS,
+#: which this room may not import).
 CHECKED_DIALECTS = ("postgresql", "mysql", "mariadb")
 
 
@@ -35,13 +41,27 @@ def pending_revisions(
     """The revisions ``command`` (upgrade or downgrade) will run from
     ``heads`` to ``destination``, in the order it runs them.
     """
-    if command == "upgrade":
-        upgrades = list(script.iterate_revisions(destination, heads))
-        return [(revision, "upgrade") for revision in reversed(upgrades)]
-    if command == "downgrade":
-        lower = destination if destination is not None else "base"
-        downgrades = script.iterate_revisions(heads, lower)
-        return [(revision, "downgrade") for revision in downgrades]
+    try:
+        if command == "upgrade":
+            upgrades = list(
+                script.iterate_revisions(destination, heads, implicit_base=True)
+            )
+            return [(revision, "upgrade") for revision in reversed(upgrades)]
+        if command == "downgrade":
+            lower = destination if destination is not None else "base"
+            downgrades = script.iterate_revisions(
+                heads, lower, select_for_downgrade=True
+            )
+            return [(revision, "downgrade") for revision in downgrades]
+    except (RevisionError, AssertionError) as error:
+        # Alembic itself will say what is wrong with the target, if anything.
+        log.warning(
+            "migration_checks: could not work out which revisions %s %s would"
+            " run (%s); nothing was checked.",
+            command,
+            destination,
+            error,
+        )
     return []
 
 
@@ -69,12 +89,46 @@ def check_before_running(
         return
     script = migration_context.script
     assert script is not None
+    ours = not connection.in_transaction()
     try:
         heads = tuple(migration_context.get_current_heads())
         revisions = pending_revisions(script, heads, command, destination)
         facts = read_facts(connection)
     finally:
         # The catalog reads are not the migration's: its transaction (and
-        # snapshot) starts afresh.
+        # snapshot) starts afresh. A transaction that was open before (a
+        # connection handed in) is its owner's.
+        if ours and connection.in_transaction():
+            connection.rollback()
+    with database_refused(connection):
+        findings = check_revisions(revisions, facts, **arguments)
+    if ours and connection.in_transaction():  # a refused statement began one
         connection.rollback()
-    enforce(check_revisions(revisions, facts, **arguments), settings)
+    enforce(findings, settings)
+
+
+class DatabaseUsedWhileRecording(Exception):
+    """A revision ran SQL on the database while it was only to be recorded."""
+
+
+@contextmanager
+def database_refused(connection: Connection) -> Iterator[None]:
+    """While revisions are recorded, no statement reaches the database
+    through the migration connection's engine (``context.execute()``,
+    ``op.get_bind()``, the app's ``db.session``): the revision's recording
+    stops there instead, and it runs for real only in the migration.
+    """
+
+    def refuse(*arguments: object) -> None:
+        raise DatabaseUsedWhileRecording(
+            "it runs SQL on the database while it is recorded"
+        )
+
+    targets: list[Any] = [connection, connection.engine]
+    for target in targets:
+        event.listen(target, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        for target in targets:
+            event.remove(target, "before_cursor_execute", refuse)

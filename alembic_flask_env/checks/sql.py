@@ -62,7 +62,7 @@ def changes_of_sql(sql: str, dialect: str, base: dict[str, Any]) -> Iterator[Cha
         )
         return
     for raw in statements:
-        yield from _statement_changes(raw.stmt, {**base, "source": "sql"})
+        yield from _statement_changes(raw.stmt, base)
 
 
 def _say_once(key: str, message: str, *arguments: object) -> None:

@@ -21,7 +21,19 @@ if TYPE_CHECKING:
 #: The keywords Flask-Migrate's own env.py templates pass, which the
 #: environment sets itself.
 _STOCK_OPTIONS = frozenset(
-    {"connection", "url", "target_metadata", "literal_binds", "dialect_opts"}
+    {
+        "connection",
+        "url",
+        "target_metadata",
+        "literal_binds",
+        "dialect_opts",
+        # The multi-database template's, which the flask-multidb env sets
+        # itself, and Flask-Migrate 2.x's empty-revision hook, done here.
+        "output_buffer",
+        "upgrade_token",
+        "downgrade_token",
+        "process_revision_directives",
+    }
 )
 
 
@@ -56,6 +68,8 @@ def dropped_configure_options(path: Path, source: str) -> list[DroppedOption]:
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "configure"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "context"
         ):
             continue
         for keyword in node.keywords:

@@ -23,7 +23,6 @@ from alembic.operations.ops import DropTableOp
 from alembic.runtime.environment import EnvironmentContext
 
 from ..app.flask_migrate import migrate_configure_args
-from ..checks.autogenerate import write_safe_forms
 from ..errors import EmptyMetadata
 from ..errors import InvalidSetting
 from ..settings import APP_KEY
@@ -67,6 +66,7 @@ def context_options(
     databases_in_run: int = 1,
     *,
     safe_autogenerate: bool = True,
+    ignored_tables: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Our defaults for ``context.configure()``, then a Flask-Migrate app's
     ``Migrate(...)`` arguments, then ``env.py``'s own.
@@ -76,6 +76,8 @@ def context_options(
         only if all of them found nothing.
     :param safe_autogenerate: on PostgreSQL, have autogenerate write the
         forms the safe-migration checks pass (``migration_checks_autogenerate``).
+    :param ignored_tables: tables of ours (the ledger) that autogenerate
+        never proposes to drop, whatever ``include_object`` says.
     """
     options: dict[str, Any] = {
         "target_metadata": metadata,
@@ -92,6 +94,7 @@ def context_options(
     skip_empty = skip_empty_autogenerate and getattr(
         config.cmd_opts, "autogenerate", False
     )
+    options["include_object"] = _ignoring(ignored_tables, options.get("include_object"))
     options["process_revision_directives"] = _revision_hook(
         options.get("process_revision_directives"),
         options["target_metadata"],
@@ -120,6 +123,23 @@ def refuse_unknown_options(options: dict[str, Any], function: str) -> None:
             " only parameters of context.configure(), or dialect options named"
             " after their dialect (such as mssql_batch_separator)."
         )
+
+
+def _ignoring(
+    tables: frozenset[str], user_hook: Callable[..., bool] | None
+) -> Callable[..., bool]:
+    """Alembic's ``include_object``: never a table of ours that the models
+    do not have, then the user's hook.
+    """
+
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if type_ == "table" and reflected and compare_to is None and name in tables:
+            return False
+        return user_hook is None or user_hook(obj, name, type_, reflected, compare_to)
+
+    return include_object
 
 
 def has_tables(metadata: MetaData | Sequence[MetaData] | None) -> bool:
@@ -157,6 +177,10 @@ def _revision_hook(
         if not has_tables(metadata):
             _refuse_dropping_everything(directives, app_name)
         if safe_forms:
+            # (Imported here: only autogenerate needs Alembic's renderers
+            # and the PostgreSQL dialect.)
+            from ..checks.autogenerate import write_safe_forms
+
             write_safe_forms(directives)
         if (
             databases_in_run is not None

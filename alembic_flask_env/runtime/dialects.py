@@ -9,6 +9,8 @@ if TYPE_CHECKING:
 
 #: SQLAlchemy's names of the MySQL family.
 MYSQL_DIALECTS = ("mysql", "mariadb")
+#: The databases the safe-migration rules know.
+CHECKED_DIALECTS = ("postgresql", *MYSQL_DIALECTS)
 
 #: PostgreSQL's SQLSTATE for "lock_timeout expired" (LockNotAvailable).
 LOCK_NOT_AVAILABLE = "55P03"

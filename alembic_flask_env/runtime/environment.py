@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from logging.config import fileConfig
 from typing import TYPE_CHECKING
@@ -30,10 +31,12 @@ from sqlalchemy.exc import DBAPIError
 from ..app.context import app_in_context
 from ..app.database import default_database
 from ..app.flask_migrate import call_configure_callbacks
-from ..checks.pending import check_before_running
 from ..checks.settings import ChecksSettings
 from ..checks.settings import read_checks_settings
 from ..errors import FlaskEnvError
+from ..ledger.settings import LedgerSettings
+from ..ledger.settings import read_ledger_settings
+from ..ledger.telemetry import run_telemetry
 from ..settings import METADATA_KEY
 from ..settings import find_setting
 from ..settings import read_x_arguments
@@ -41,10 +44,12 @@ from ..url_masking import safe_url
 from .configure_options import as_tuple
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
+from .connection import CONNECTION_ATTRIBUTE
 from .connection import ConnectTimeout
 from .connection import connectable_to_migrate
 from .connection import connected
 from .connection import read_connect_timeout
+from .dialects import CHECKED_DIALECTS
 from .dialects import MYSQL_DIALECTS
 from .failures import describe
 from .failures import explain_offline_sqlite_failure
@@ -67,6 +72,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Connection
 
+    from ..ledger.recorder import LedgerRecorder
     from .connection import Target
     from .lock.settings import LockSettings
 
@@ -119,12 +125,14 @@ def run_migrations(
             skip_empty_autogenerate,
             configure_options,
             safe_autogenerate=settings.checks.autogenerate,
+            ignored_tables=_ledger_tables(settings),
         )
         migrate_database(
             target,
             options,
             settings,
             whose=f"the database of Flask app {in_use.app.name!r}",
+            app_name=in_use.app.name,
         )
 
 
@@ -138,6 +146,7 @@ class RunSettings:
     table_locks: TableLockSettings
     connect_timeout: ConnectTimeout
     checks: ChecksSettings
+    ledger: LedgerSettings
 
 
 def start_run() -> tuple[Config, dict[str, str], RunSettings]:
@@ -153,6 +162,7 @@ def start_run() -> tuple[Config, dict[str, str], RunSettings]:
         read_table_lock_settings(config, x_arguments),
         read_connect_timeout(config, x_arguments),
         read_checks_settings(config, x_arguments),
+        read_ledger_settings(config, x_arguments),
     )
     return config, x_arguments, settings
 
@@ -163,6 +173,7 @@ def migrate_database(
     settings: RunSettings,
     whose: str,
     where: str = "",
+    app_name: str = "",
     **run_arguments: Any,
 ) -> None:
     """Configure Alembic for one database and run its migrations, offline
@@ -171,17 +182,38 @@ def migrate_database(
     a summary.
 
     :param where: names the database in the log lines, e.g. `` (bind 'x')``.
+    :param app_name: for the ledger's rows.
     """
     report = RunReport(where)
     lock_check = LockCheck(one_transaction=not options.get("transaction_per_migration"))
+    ledger = (
+        _ledger_recorder()(
+            settings.ledger,
+            options.get("version_table_schema"),
+            app_name,
+            target.engine.url,
+            command="",
+        )
+        # A connection handed in is a test suite's (pytest-alembic's
+        # downgrade_leaves_no_trace): its database is not ours to record in.
+        if settings.ledger.enabled and writes_versions() and _owned()
+        else None
+    )
+    telemetry = (
+        run_telemetry(target.dialect.name, where.strip(" ()"))
+        if writes_versions() and not context.is_offline_mode()
+        else None
+    )
     options = {
         **options,
         "on_version_apply": (
             *as_tuple(options.get("on_version_apply")),
             # The check first: a revision rolled back for a lost lock is
-            # not reported as finished.
+            # neither reported as finished nor recorded as applied.
             lock_check.on_version_apply,
             report.on_version_apply,
+            *((ledger.on_version_apply,) if ledger is not None else ()),
+            *((telemetry.on_version_apply,) if telemetry is not None else ()),
         ),
     }
     if context.is_offline_mode():
@@ -192,6 +224,8 @@ def migrate_database(
             **options,
         )
         with context.begin_transaction():
+            if ledger is not None:
+                ledger.prepare_offline(context.get_context())
             try:
                 context.run_migrations(**run_arguments)
             except CommandError as error:
@@ -225,7 +259,12 @@ def migrate_database(
         if engine is not None:
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
-        if writes_versions():
+        if writes_versions() and connection.dialect.name in CHECKED_DIALECTS:
+            # Imported here: recording revisions and the rules (and the
+            # dialect modules they render with) are for the commands that
+            # migrate, and cost every other command (current, check) ~50 ms.
+            from ..checks.pending import check_before_running
+
             check_before_running(
                 context.get_context(),
                 connection,
@@ -234,22 +273,83 @@ def migrate_database(
                 context.get_revision_argument(),
                 **run_arguments,
             )
-        try:
-            _run_with_retries(connection, settings, run_arguments, report, lock_check)
-        except LockLost as lost:
-            raise lock_lost(
-                lost, context.get_context(), lock_check.committed, connection.dialect
-            ) from None
-        except Exception as error:
-            if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
-                error, FlaskEnvError
-            ):
-                raise partly_applied(
-                    context.get_context(), connection.dialect, error
-                ) from error
-            raise
+        if ledger is not None:
+            ledger.command = running_command()
+        with ExitStack() as spans:
+            if telemetry is not None:
+                telemetry.command = running_command()
+                spans.enter_context(telemetry.run(_destination()))
+                telemetry.lock_waited(held.waited if held is not None else 0.0)
+            try:
+                _run_with_retries(
+                    connection, settings, run_arguments, report, lock_check, ledger
+                )
+            except Exception as error:
+                explained = _explained(error, connection, lock_check)
+                if ledger is not None:
+                    ledger.record_failure(
+                        connection,
+                        explained,
+                        _revision_of(error),
+                        rolled_back=lock_check.one_transaction,
+                    )
+                if telemetry is not None:
+                    telemetry.failed_step(_revision_of(error), explained)
+                if explained is error:
+                    raise
+                raise explained from (None if isinstance(error, LockLost) else error)
         if writes_versions():
             report.summarise(running_command(), offline=False)
+
+
+def _ledger_tables(settings: RunSettings) -> frozenset[str]:
+    """Tables of ours that autogenerate must never propose to drop."""
+    return frozenset({settings.ledger.table})
+
+
+def _explained(
+    error: Exception, connection: Connection, lock_check: LockCheck
+) -> Exception:
+    """The error to raise for ``error``: a lost lock, or a MySQL failure,
+    in words that say what was kept; else ``error`` itself.
+    """
+    if isinstance(error, LockLost):
+        return lock_lost(
+            error, context.get_context(), lock_check.committed, connection.dialect
+        )
+    if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
+        error, FlaskEnvError
+    ):
+        return partly_applied(context.get_context(), connection.dialect, error)
+    return error
+
+
+def _ledger_recorder() -> type[LedgerRecorder]:
+    """The recorder class, imported only by the commands that write
+    ``alembic_version`` (it reads package metadata and the host's name).
+    """
+    from ..ledger.recorder import LedgerRecorder
+
+    return LedgerRecorder
+
+
+def _owned() -> bool:
+    """Whether the run migrates the app's own engine, not something handed
+    in through ``config.attributes["connection"]``.
+    """
+    return context.config.attributes.get(CONNECTION_ATTRIBUTE) is None
+
+
+def _destination() -> str | None:
+    destination = context.get_revision_argument()
+    if isinstance(destination, tuple):
+        return ", ".join(destination)
+    return destination
+
+
+def _revision_of(error: BaseException) -> str | None:
+    found = failing_revision(context.script, error)
+    return found[0].revision if found is not None else None
 
 
 def _run_with_retries(
@@ -258,6 +358,7 @@ def _run_with_retries(
     run_arguments: dict[str, Any],
     report: RunReport,
     lock_check: LockCheck,
+    ledger: LedgerRecorder | None,
 ) -> None:
     """Run the migrations; a statement that gave up waiting for a table
     lock rolls its transaction back, and the run starts again after a pause
@@ -287,6 +388,13 @@ def _run_with_retries(
             found = failing_revision(context.script, error)
             if lock_check.one_transaction:
                 report.rolled_back()
+            if ledger is not None:
+                ledger.record_failure(
+                    connection,
+                    error,
+                    found[0].revision if found is not None else None,
+                    rolled_back=lock_check.one_transaction,
+                )
             if attempt < attempts:
                 log.warning(
                     "%s waited more than %g s for a lock on table %s; running"

@@ -109,6 +109,7 @@ def run_multidb_migrations(
                 },
                 databases_in_run=len(selected),
                 safe_autogenerate=settings.checks.autogenerate,
+                ignored_tables=frozenset({settings.ledger.table}),
             )
             try:
                 with BindOutput(config, name) as output:
@@ -118,6 +119,7 @@ def run_multidb_migrations(
                         settings,
                         whose=f"bind {name!r} of Flask app {in_use.app.name!r}",
                         where=f" (bind {name!r})",
+                        app_name=in_use.app.name,
                         engine_name=engine_names[name],
                     )
                     output.command = running_command()

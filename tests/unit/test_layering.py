@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "plugin": {"plugin"},
     "app": {"", "app"},
     "checks": {"", "checks"},
-    "runtime": {"", "app", "checks", "runtime"},
+    "ledger": {"", "ledger"},
+    "runtime": {"", "app", "checks", "ledger", "runtime"},
     "convert": {"", "plugin", "convert"},
 }
 #: Top-level modules that sit above the rooms: the lazy API and the CLI.

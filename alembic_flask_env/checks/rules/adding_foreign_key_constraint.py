@@ -32,7 +32,9 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         " without blocking writes:\n"
         f"    op.create_foreign_key({name!r}, {change.table!r}, ...,"
         " postgresql_not_valid=True)\n"
-        f"    op.execute('ALTER TABLE {change.table} VALIDATE CONSTRAINT {name}')",
+        "    # (the commit releases ADD CONSTRAINT's lock before the scan)\n"
+        "    with op.get_context().autocommit_block():\n"
+        f"        op.execute('ALTER TABLE {change.table} VALIDATE CONSTRAINT {name}')",
     )
 
 

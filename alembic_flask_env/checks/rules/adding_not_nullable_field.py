@@ -13,8 +13,8 @@ from .base import Verdict
 
 def _checked_first(change: Change, facts: Facts) -> bool:
     """Whether the revision first added a ``column IS NOT NULL`` check
-    constraint and validated it: PostgreSQL 12+ then sets NOT NULL without
-    a scan.
+    constraint and validated it in an autocommit block: PostgreSQL 12+ then
+    sets NOT NULL without a scan.
     """
     if facts.postgresql_before(12):
         return False
@@ -28,8 +28,12 @@ def _checked_first(change: Change, facts: Facts) -> bool:
         and earlier.table == change.table
         and is_not_null.search(earlier.condition)
     }
+    # Validated outside the transaction that added it: in it, the scan
+    # would run under the lock ADD CONSTRAINT took.
     return any(
-        earlier.kind == "validate_constraint" and earlier.name in checks
+        earlier.kind == "validate_constraint"
+        and earlier.name in checks
+        and earlier.in_autocommit_block
         for earlier in facts.earlier
     )
 
@@ -53,7 +57,9 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         " valid constraint and skips the scan):\n"
         f"    op.create_check_constraint('{column}_not_null', {table!r},"
         f" '{column} IS NOT NULL', postgresql_not_valid=True)\n"
-        f"    op.execute('ALTER TABLE {table} VALIDATE CONSTRAINT {column}_not_null')\n"
+        "    with op.get_context().autocommit_block():\n"
+        f"        op.execute('ALTER TABLE {table} VALIDATE CONSTRAINT"
+        f" {column}_not_null')\n"
         f"    op.alter_column({table!r}, {column!r}, nullable=False)\n"
         f"    op.drop_constraint('{column}_not_null', {table!r})",
     )

@@ -35,7 +35,8 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         return (
             "adding a foreign key without NOT VALID checks every existing row"
             " while it holds its locks, so the app's writes wait for the scan.",
-            f"add it NOT VALID, then VALIDATE CONSTRAINT {name} in a later step.",
+            f"add it NOT VALID, then VALIDATE CONSTRAINT {name} in an autocommit"
+            " block (see adding-foreign-key-constraint).",
         )
     name = change.name or "ck_name"
     return (
@@ -44,7 +45,8 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         "add it NOT VALID, then validate it (SHARE UPDATE EXCLUSIVE: writes go"
         f" on):\n    op.create_check_constraint({name!r}, {change.table!r}, ...,"
         " postgresql_not_valid=True)\n"
-        f"    op.execute('ALTER TABLE {change.table} VALIDATE CONSTRAINT {name}')",
+        "    with op.get_context().autocommit_block():\n"
+        f"        op.execute('ALTER TABLE {change.table} VALIDATE CONSTRAINT {name}')",
     )
 
 

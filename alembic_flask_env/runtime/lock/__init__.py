@@ -90,8 +90,9 @@ def migration_lock(
                     str(database or ""), version_table, version_table_schema
                 )
             )
-        wait_for_lock(connection, backend, settings)
+        waited = wait_for_lock(connection, backend, settings)
         held = HeldLock(connection, backend)
+        held.waited = waited
         try:
             held.keep_alive()
             yield held

@@ -55,13 +55,14 @@ class LockLost(Exception):
 
 def wait_for_lock(
     connection: Connection, backend: LockBackend, settings: LockSettings
-) -> None:
+) -> float:
     """Try the lock until it is ours or the timeout has passed, pausing
-    between tries outside any transaction.
+    between tries outside any transaction; the seconds it took.
 
     :raises MigrationLockTimeout: another run held it past the timeout.
     """
-    deadline = time.monotonic() + settings.timeout
+    started = time.monotonic()
+    deadline = started + settings.timeout
     pause = FIRST_PAUSE_SECONDS
     said = False
     while not backend.try_acquire(connection):
@@ -76,6 +77,7 @@ def wait_for_lock(
             said = True
         time.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
         pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
+    return time.monotonic() - started
 
 
 def timed_out(settings: LockSettings) -> MigrationLockTimeout:
@@ -96,6 +98,8 @@ class HeldLock:
         self.description = backend.description
         #: Why the lock was found gone, once it was.
         self.lost: str | None = None
+        #: How long the run waited for it.
+        self.waited = 0.0
         self._using_connection = threading.Lock()
         self._stopped = threading.Event()
         self._keeper: threading.Thread | None = None

@@ -1,0 +1,40 @@
+"""The ledger table: one row per revision step of every run."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column
+from sqlalchemy import DateTime
+from sqlalchemy import Float
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Table
+
+#: The longest error text kept: the first line, bounded.
+ERROR_LENGTH = 500
+COMMAND_LENGTH = 500
+
+
+def ledger_table(name: str, schema: str | None) -> Table:
+    """The table, in a MetaData of its own (never the app's: autogenerate
+    must not see it as a model).
+    """
+    return Table(
+        name,
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(32), nullable=False, index=True),
+        Column("revision", String(255)),
+        Column("from_revision", String(255)),
+        Column("direction", String(10), nullable=False),
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("duration_s", Float, nullable=False),
+        Column("outcome", String(12), nullable=False),
+        Column("error", String(ERROR_LENGTH)),
+        Column("os_user", String(128)),
+        Column("host", String(255)),
+        Column("command", String(COMMAND_LENGTH)),
+        Column("app", String(255)),
+        Column("versions", String(255)),
+        schema=schema,
+    )

@@ -1,0 +1,230 @@
+"""The ledger: a row per revision step of every run, failures kept after a
+rollback, the ``ledger`` command, autogenerate leaving the table alone.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from harness import ALEMBIC
+from harness import Project
+from harness import query
+from harness import use_transaction_per_migration
+from harness import write_revision
+
+COLUMNS = (
+    "revision, from_revision, direction, outcome, error, os_user, host,"
+    " command, app, versions, run_id, duration_s"
+)
+
+
+def ledger_rows(
+    project: Project, database: str | None = None
+) -> list[dict[str, object]]:
+    sql = f"SELECT {COLUMNS} FROM alembic_ledger ORDER BY id"
+    rows = project.query(database, sql) if database is not None else query(project, sql)
+    names = [name.strip() for name in COLUMNS.split(",")]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def ledger_command(project: Project, *arguments: str) -> tuple[int, str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic_flask_env", "ledger", *arguments],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def write_two(
+    project: Project, second: str = "op.execute('CREATE TABLE b (id int)')"
+) -> None:
+    write_revision(project, "r1", None, "op.execute('CREATE TABLE a (id int)')")
+    write_revision(project, "r2", "r1", second)
+
+
+def test_each_step_of_a_run_is_a_row(blog: Project) -> None:
+    write_two(blog)
+    blog.alembic("upgrade", "head")
+    rows = ledger_rows(blog, "default.db")
+    assert [
+        (r["revision"], r["from_revision"], r["direction"], r["outcome"]) for r in rows
+    ] == [
+        ("r1", None, "upgrade", "applied"),
+        ("r2", "r1", "upgrade", "applied"),
+    ]
+    assert len({r["run_id"] for r in rows}) == 1
+    first = rows[0]
+    assert first["app"] == "blogapp"
+    assert "upgrade head" in str(first["command"])
+    assert str(first["versions"]).startswith("alembic-flask-env ")
+    assert first["host"] and first["error"] is None
+    assert float(str(first["duration_s"])) >= 0
+
+    blog.alembic("downgrade", "base")
+    rows = ledger_rows(blog, "default.db")
+    assert [(r["revision"], r["direction"]) for r in rows[2:]] == [
+        ("r1", "downgrade"),
+        (None, "downgrade"),
+    ]
+    blog.alembic("stamp", "head")
+    assert ledger_rows(blog, "default.db")[-1]["direction"] == "stamp"
+
+
+def test_a_run_that_does_nothing_creates_no_table(blog: Project) -> None:
+    blog.alembic("upgrade", "head")
+    assert "alembic_ledger" not in {
+        str(row[0])
+        for row in blog.query("default.db", "SELECT name FROM sqlite_master")
+    }
+
+
+def test_autogenerate_never_proposes_to_drop_the_ledger(blog: Project) -> None:
+    blog.alembic("revision", "--autogenerate", "-m", "init")
+    blog.alembic("upgrade", "head")
+    (blog.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(include_object=lambda *args: True)\n"
+    )
+    output = blog.output(blog.alembic("revision", "--autogenerate", "-m", "again"))
+    assert "No changes in schema detected." in output
+    blog.alembic("check")
+
+
+def test_the_ledger_command_in_both_formats(blog: Project) -> None:
+    write_two(blog)
+    code, output = ledger_command(blog)
+    assert (code, output.strip()) == (0, "No runs recorded.")
+    blog.alembic("upgrade", "r1")
+    blog.alembic("upgrade", "head")
+    code, output = ledger_command(blog, "-n", "1")
+    assert code == 0
+    assert "upgrade r1 -> r2  applied in " in output
+    assert "r1 ->" in output and "<base> -> r1" not in output  # the last run only
+    code, output = ledger_command(blog, "--format", "json")
+    runs = json.loads(output)
+    assert [run["steps"][0]["revision"] for run in runs] == ["r2", "r1"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "migration_ledger",
+            "maybe",
+            "migration_ledger = 'maybe' (from -x migration_ledger=...) is neither a"
+            " boolean nor 'required'. Set migration_ledger = true (the default:"
+            " record every run, warn if the table cannot be written), required"
+            " (fail instead) or false.",
+        ),
+        (
+            "migration_ledger_table",
+            "my-ledger",
+            "migration_ledger_table = 'my-ledger' (from -x"
+            " migration_ledger_table=...) is not a table name (letters, digits and"
+            " underscores, not starting with a digit). Set migration_ledger_table ="
+            " alembic_ledger (the default) or another such name.",
+        ),
+    ],
+)
+def test_bad_ledger_settings(blog: Project, key: str, value: str, message: str) -> None:
+    assert blog.failure("-x", f"{key}={value}", "upgrade", "head") == message
+
+
+def test_a_ledger_that_cannot_be_written_warns_unless_required(blog: Project) -> None:
+    """(A view in the table's place stands in for a user without CREATE.)"""
+    write_two(blog, "op.execute('SELECT 1')")
+    blog.alembic("-x", "migration_ledger=false", "upgrade", "r1")
+    blog.query("default.db", "CREATE VIEW alembic_ledger AS SELECT 1 AS x")
+    result = blog.alembic(
+        "-x", "migration_ledger=required", "upgrade", "head", ok=False
+    )
+    assert result.stdout.startswith(
+        "FAILED: Could not write the ledger table alembic_ledger ("
+    )
+    assert blog.version() == ["r1"]
+    result = blog.alembic("upgrade", "head")
+    assert "; this run is not recorded." in result.stderr
+    assert blog.version() == ["r2"]
+
+
+def test_offline_sql_records_the_run_too(blog: Project) -> None:
+    write_two(blog)
+    sql = blog.alembic("upgrade", "head", "--sql").stdout
+    assert "CREATE TABLE IF NOT EXISTS alembic_ledger" in sql
+    assert sql.count("INSERT INTO alembic_ledger") == 2
+
+
+# -- On the servers -------------------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_a_failure_rolled_back_is_still_recorded(pg: Project) -> None:
+    password = make_url(pg.server_url).password
+    write_two(
+        pg,
+        f"raise RuntimeError('cannot reach postgresql://migrator:{password}@db/x')",
+    )
+    pg.alembic("upgrade", "head", ok=False)
+    rows = ledger_rows(pg)
+    assert [(r["revision"], r["outcome"]) for r in rows] == [
+        ("r1", "rolled back"),
+        ("r2", "failed"),
+    ]
+    assert rows[1]["error"] == "cannot reach postgresql://***@db/x"
+    # The run's transaction, alembic_version's creation included, is undone.
+    assert query(pg, "SELECT to_regclass('alembic_version')") == [(None,)]
+
+
+@pytest.mark.postgresql
+def test_a_run_killed_keeps_the_rows_of_the_steps_that_committed(pg: Project) -> None:
+    use_transaction_per_migration(pg)
+    write_two(pg, "op.execute('SELECT pg_sleep(60)')")
+    assert ALEMBIC is not None
+    process = subprocess.Popen(
+        [ALEMBIC, "upgrade", "head"],
+        cwd=pg.root,
+        env=pg.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if query(
+                pg,
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE"
+                " 'SELECT pg_sleep(60)%'",
+            ) == [(1,)]:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    rows = ledger_rows(pg)
+    assert [(r["revision"], r["outcome"]) for r in rows] == [("r1", "applied")]
+
+
+@pytest.mark.mariadb
+def test_a_partial_failure_on_mariadb_says_what_was_kept(maria: Project) -> None:
+    write_two(maria, "op.execute('CREATE TABLE b (id int)')\nop.execute('nonsense')")
+    result = maria.alembic("upgrade", "head", ok=False)
+    assert "Running upgrade r1 -> r2" in result.stderr, maria.output(result)
+    rows = ledger_rows(maria)
+    assert [(r["revision"], r["outcome"]) for r in rows] == [
+        ("r1", "applied"),
+        ("r2", "failed"),
+    ]
+    assert "failed on MariaDB, which commits every DDL statement at once" in str(
+        rows[1]["error"]
+    )
