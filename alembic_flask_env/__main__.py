@@ -133,6 +133,7 @@ def _ledger(arguments: argparse.Namespace) -> int:
 def _lint(arguments: argparse.Namespace) -> int:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
     if not arguments.config.is_file():
@@ -146,7 +147,7 @@ def _lint(arguments: argparse.Namespace) -> int:
             _database_facts(config) if arguments.database else Facts(arguments.dialect)
         )
         findings = lint(revisions, facts)
-    except CommandError as error:
+    except (CommandError, RevisionError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 2
     print(render(findings, arguments.format))

@@ -332,6 +332,21 @@ def other_session(project: Project) -> Iterator[Connection]:
         engine.dispose()
 
 
+def package_command(project: Project, *arguments: str) -> tuple[int, str]:
+    """``python -m alembic_flask_env ARGUMENTS`` in the project: its exit
+    code and its output (stdout, then stderr).
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic_flask_env", *arguments],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
 def outputs_of_every_command(project: Project) -> list[str]:
     """What autogenerate, upgrade, ``current -v``, ``history -v``,
     ``upgrade --sql`` and ``check`` print, in that order: to search every

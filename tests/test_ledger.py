@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -15,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from harness import ALEMBIC
 from harness import Project
+from harness import ProjectFactory
+from harness import package_command
 from harness import query
 from harness import use_transaction_per_migration
 from harness import write_revision
@@ -35,15 +36,7 @@ def ledger_rows(
 
 
 def ledger_command(project: Project, *arguments: str) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "alembic_flask_env", "ledger", *arguments],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return result.returncode, result.stdout + result.stderr
+    return package_command(project, "ledger", *arguments)
 
 
 def write_two(
@@ -228,3 +221,25 @@ def test_a_partial_failure_on_mariadb_says_what_was_kept(maria: Project) -> None
     assert "failed on MariaDB, which commits every DDL statement at once" in str(
         rows[1]["error"]
     )
+
+
+def test_the_ledger_command_without_an_ini_and_for_plain_sqlalchemy(
+    project_factory: ProjectFactory,
+) -> None:
+    shapes = project_factory(
+        "shapes", template="flask", flask_metadata="shapes_models:Base.metadata"
+    )
+    shapes.set_ini_option("flask_app", "plain_app:create_app")
+    assert ledger_command(shapes, "-c", "nowhere.ini") == (
+        2,
+        "FAILED: nowhere.ini is not a file; pass -c.\n",
+    )
+    shapes.alembic("revision", "--autogenerate", "-m", "init")
+    shapes.alembic("-x", "db_password=hunter2", "upgrade", "head")
+    code, output = ledger_command(shapes, "--format", "json")
+    [run] = json.loads(output)
+    assert "db_password=***" in run["command"]
+    assert "hunter2" not in output
+    shapes.set_ini_option("flask_app", "no_such_module:app")
+    code, output = ledger_command(shapes)
+    assert code == 2 and "FAILED: flask_app = " in output

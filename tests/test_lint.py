@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
 
 from harness import Project
 from harness import other_session
+from harness import package_command
 from harness import write_revision
 
 
 def lint(project: Project, *arguments: str) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "alembic_flask_env", "lint", *arguments],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return result.returncode, result.stdout + result.stderr
+    return package_command(project, "lint", *arguments)
 
 
 @pytest.fixture
@@ -111,3 +102,15 @@ def test_with_the_database_its_facts_apply(
     code, output = lint(revisions, "--database", "--range", "l0:heads")
     assert code == 1
     assert "on table 'item', about 0 rows" in output
+
+
+def test_the_database_of_an_unchecked_kind_and_a_bad_range(revisions: Project) -> None:
+    code, output = lint(revisions, "--database")
+    assert code == 2
+    assert (
+        "FAILED: lint --database: the app's database is sqlite, and the rules are"
+        " for postgresql, mysql, mariadb." in output
+    )
+    code, output = lint(revisions, "--range", "nosuch:heads")
+    assert code == 2
+    assert output.startswith("FAILED: ")

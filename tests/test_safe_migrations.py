@@ -248,6 +248,11 @@ def test_a_table_created_in_the_same_run_is_exempt(pg: Project) -> None:
             " 'require-concurrent-index-creation' without a reason.",
         ),
         (
+            "migration_checks_skip = ['require-concurrent-index-creation']\n",
+            "migration_checks_skip in revision s1 ({path}) is a list; write a dict"
+            " of rule ids and reasons,",
+        ),
+        (
             "migration_checks_skip = {'no-such-rule': 'because'}\n",
             "migration_checks_skip in revision s1 ({path}) names 'no-such-rule',"
             " which is no rule.",
@@ -417,3 +422,12 @@ def test_each_mysql_rule_on_mariadb(maria: Project, rule: str) -> None:
         write_case(maria, safe)
     maria.alembic("upgrade", "head")
     assert query(maria, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+def test_a_bad_autogenerate_setting_is_refused(blog: Project) -> None:
+    assert blog.failure("-x", "migration_checks_autogenerate=perhaps", "current") == (
+        "migration_checks_autogenerate = 'perhaps' (from -x"
+        " migration_checks_autogenerate=...) is not a boolean. Set"
+        " migration_checks_autogenerate = true (the default: autogenerate writes"
+        " the safe forms on PostgreSQL) or false (Alembic's plain rendering)."
+    )

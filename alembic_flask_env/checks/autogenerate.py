@@ -27,9 +27,6 @@ class AutocommitBlockOp(ops.MigrateOperation):
     def __init__(self, operations: list[ops.MigrateOperation]) -> None:
         self.ops = operations
 
-    def reverse(self) -> AutocommitBlockOp:
-        return AutocommitBlockOp([op.reverse() for op in reversed(self.ops)])
-
 
 @renderers.dispatch_for(AutocommitBlockOp)
 def _render_autocommit_block(

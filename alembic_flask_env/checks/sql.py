@@ -151,9 +151,10 @@ def _added_column(table: str, column: Any, base: dict[str, Any], types: Any) -> 
         (_sql(c.raw_expr) for c in constraints if c.contype == types.CONSTR_DEFAULT),
         "",
     )
-    type_sql = _sql(column.typeName)
+    # (A built-in type comes back schema-qualified: pg_catalog.int4.)
+    type_sql = _sql(column.typeName).rpartition(".")[2]
     traits = set()
-    if type_sql.split("(")[0] == "json":
+    if type_sql.split("(")[0].strip() == "json":
         traits.add("json")
     if types.CONSTR_GENERATED in kinds:
         traits.add("stored_generated")

@@ -273,6 +273,12 @@ def migrate_database(
                 context.get_revision_argument(),
                 **run_arguments,
             )
+        elif writes_versions():
+            log.debug(
+                "migration_checks: the rules are for PostgreSQL and"
+                " MySQL/MariaDB; nothing is checked on %s.",
+                connection.dialect.name,
+            )
         if ledger is not None:
             ledger.command = running_command()
         with ExitStack() as spans:
