@@ -80,7 +80,7 @@ def test_an_autocommit_block_does_not_end_the_lock(
 ) -> None:
     if per_migration:
         use_transaction_per_migration(pg)
-    write_autocommit_revisions(pg, PAUSE["postgresql"].format(1))
+    write_autocommit_revisions(pg, PAUSE["postgresql"].format(0.5))
     codes, outputs = parallel_upgrades(pg)
     assert_every_deploy_succeeded_once(pg, codes, outputs)
 
@@ -92,7 +92,7 @@ def test_an_autocommit_block_does_not_end_the_lock_behind_pgbouncer(
 ) -> None:
     if per_migration:
         use_transaction_per_migration(bounced)
-    write_autocommit_revisions(bounced, PAUSE["postgresql"].format(1))
+    write_autocommit_revisions(bounced, PAUSE["postgresql"].format(0.5))
     codes, outputs = parallel_upgrades(bounced)
     assert_every_deploy_succeeded_once(bounced, codes, outputs)
 
@@ -115,7 +115,7 @@ def test_every_isolation_level_of_the_app_engine(pg: Project, level: str) -> Non
     that waited reads the alembic_version the winner committed.
     """
     pg.env["BLOGAPP_ISOLATION_LEVEL"] = level
-    write_deploy_revisions(pg, PAUSE["postgresql"].format(1))
+    write_deploy_revisions(pg, PAUSE["postgresql"].format(0.5))
     codes, outputs = parallel_upgrades(pg)
     assert_every_deploy_succeeded_once(pg, codes, outputs)
 
@@ -370,7 +370,7 @@ def test_waiting_deploys_do_not_take_the_poolers_connections(
     """
     if per_migration:
         use_transaction_per_migration(bounced)
-    write_deploy_revisions(bounced, PAUSE["postgresql"].format(2))
+    write_deploy_revisions(bounced, PAUSE["postgresql"].format(1))
     assert ALEMBIC is not None
     answered: list[float] = []
 
