@@ -431,3 +431,13 @@ def test_a_bad_autogenerate_setting_is_refused(blog: Project) -> None:
         " migration_checks_autogenerate = true (the default: autogenerate writes"
         " the safe forms on PostgreSQL) or false (Alembic's plain rendering)."
     )
+
+
+@pytest.mark.parametrize("rows", ["-1", "many", "1.5"])
+def test_a_bad_min_rows_is_refused(blog: Project, rows: str) -> None:
+    assert blog.failure("-x", f"migration_checks_min_rows={rows}", "current") == (
+        f"migration_checks_min_rows = {rows!r} (from -x"
+        " migration_checks_min_rows=...) is not a whole number, 0 or more. Set"
+        " migration_checks_min_rows to the fewest rows a table must have for a"
+        " finding to stop the run, for example migration_checks_min_rows = 10000."
+    )
