@@ -10,13 +10,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .checks import CHECKED_DIALECTS
 from .checks.facts import Facts
 from .checks.facts import read_facts
 from .checks.lint import FORMATS
 from .checks.lint import lint
 from .checks.lint import render
 from .checks.lint import revisions_in
-from .checks.pending import CHECKED_DIALECTS
 from .convert.folder import convert
 from .errors import ConversionError
 from .ledger.reading import FORMATS as LEDGER_FORMATS

@@ -156,3 +156,11 @@ class ConversionError(FlaskEnvError):
     """A folder cannot be converted from Flask-Migrate; the message says why
     and what to do.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's (or the error's) first line, for a one-line message:
+    every message that quotes an error quotes it so.
+    """
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -9,3 +9,7 @@ and each rule in :mod:`.rules` (one a module, named as squawk names it)
 says whether that change blocks the app, given what the live database says
 of the table (:mod:`.facts`).
 """
+
+#: The databases the rules know. (Here, not in a module that imports the
+#: rules: the environment asks before it pays for importing them.)
+CHECKED_DIALECTS = ("postgresql", "mysql", "mariadb")

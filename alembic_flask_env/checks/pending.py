@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The databases the rules know (as runtime.dialects.CHECKED_DIALECTS,
-#: which this room may not import).
-CHECKED_DIALECTS = ("postgresql", "mysql", "mariadb")
-
 
 def pending_revisions(
     script: ScriptDirectory,
@@ -74,7 +70,7 @@ def check_before_running(
     **arguments: Any,
 ) -> None:
     """Check what ``command`` is about to run (on a database the rules
-    know: :data:`CHECKED_DIALECTS`).
+    know: :data:`alembic_flask_env.checks.CHECKED_DIALECTS`).
 
     :raises UnsafeMigration: with ``migration_checks = error``, a finding.
     """

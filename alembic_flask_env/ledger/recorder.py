@@ -31,6 +31,7 @@ import sqlalchemy
 from sqlalchemy.schema import CreateTable
 
 from ..errors import LedgerUnavailable
+from ..errors import first_line
 from ..settings import LEDGER_KEY
 from ..url_masking import MASK
 from ..url_masking import is_secret_parameter
@@ -229,9 +230,10 @@ class LedgerRecorder:
 
 
 def _first_line(error: BaseException, url: URL) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return _USERINFO.sub(rf"\g<scheme>{MASK}@", scrub(line, url))
+    """The error's first line, with the secrets of ``url`` and any URL's
+    password masked.
+    """
+    return _USERINFO.sub(rf"\g<scheme>{MASK}@", scrub(first_line(error), url))
 
 
 def _masked_command(argv: list[str], url: URL) -> str:

@@ -28,6 +28,11 @@ class LedgerSettings:
     required: bool = False
     table: str = DEFAULT_TABLE
 
+    @property
+    def ignored_tables(self) -> frozenset[str]:
+        """The tables autogenerate must never propose to drop."""
+        return frozenset({self.table})
+
 
 def read_ledger_settings(
     config: Config, x_arguments: Mapping[str, str]

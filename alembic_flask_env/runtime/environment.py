@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from ..app.context import app_in_context
 from ..app.database import default_database
 from ..app.flask_migrate import call_configure_callbacks
+from ..checks import CHECKED_DIALECTS
 from ..checks.settings import ChecksSettings
 from ..checks.settings import read_checks_settings
 from ..errors import FlaskEnvError
@@ -49,7 +50,6 @@ from .connection import ConnectTimeout
 from .connection import connectable_to_migrate
 from .connection import connected
 from .connection import read_connect_timeout
-from .dialects import CHECKED_DIALECTS
 from .dialects import MYSQL_DIALECTS
 from .failures import describe
 from .failures import explain_offline_sqlite_failure
@@ -125,7 +125,7 @@ def run_migrations(
             skip_empty_autogenerate,
             configure_options,
             safe_autogenerate=settings.checks.autogenerate,
-            ignored_tables=_ledger_tables(settings),
+            ignored_tables=settings.ledger.ignored_tables,
         )
         migrate_database(
             target,
@@ -306,11 +306,6 @@ def migrate_database(
                 raise explained from (None if isinstance(error, LockLost) else error)
         if writes_versions():
             report.summarise(running_command(), offline=False)
-
-
-def _ledger_tables(settings: RunSettings) -> frozenset[str]:
-    """Tables of ours that autogenerate must never propose to drop."""
-    return frozenset({settings.ledger.table})
 
 
 def _explained(

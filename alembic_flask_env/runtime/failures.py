@@ -18,10 +18,10 @@ from ..errors import MigrationLockLost
 from ..errors import OfflineSQLiteUnsupported
 from ..errors import PartlyApplied
 from ..errors import TableLockTimeout
+from ..errors import first_line
 from ..settings import TABLE_LOCK_RETRIES_KEY
 from ..settings import TABLE_LOCK_TIMEOUT_KEY
 from .dialects import MYSQL_DIALECTS
-from .dialects import first_line
 from .table_locks import table_of
 
 if TYPE_CHECKING:

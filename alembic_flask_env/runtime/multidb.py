@@ -109,7 +109,7 @@ def run_multidb_migrations(
                 },
                 databases_in_run=len(selected),
                 safe_autogenerate=settings.checks.autogenerate,
-                ignored_tables=frozenset({settings.ledger.table}),
+                ignored_tables=settings.ledger.ignored_tables,
             )
             try:
                 with BindOutput(config, name) as output:

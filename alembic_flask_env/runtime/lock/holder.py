@@ -19,9 +19,9 @@ import time
 from typing import TYPE_CHECKING
 
 from ...errors import MigrationLockTimeout
+from ...errors import first_line
 from ...settings import LOCK_KEY
 from ...settings import LOCK_TIMEOUT_KEY
-from ..dialects import first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
