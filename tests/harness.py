@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import closing
@@ -104,6 +105,53 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         assert ALEMBIC is not None, f"no alembic script in {BIN_DIR}"
         return self.run(ALEMBIC, *args, cwd=cwd, ok=ok)
+
+    def alembic_acting_on(
+        self, *args: str, log_line: str, action: Callable[[], None]
+    ) -> subprocess.CompletedProcess[str]:
+        """Run alembic, and call ``action`` (release a lock, say) as soon as
+        its log shows a line containing ``log_line``: at the moment the run
+        waits, whatever the machine's load, not after a guessed delay. The
+        action runs once in any case, so a run that never logs the line
+        still ends (and the test's assertions on its log then fail).
+        """
+        assert ALEMBIC is not None, f"no alembic script in {BIN_DIR}"
+        stdout: list[str] = []
+        stderr: list[str] = []
+        acted = False
+        with subprocess.Popen(
+            [ALEMBIC, *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            output, log = process.stdout, process.stderr
+            assert output is not None and log is not None
+            draining = threading.Thread(target=lambda: stdout.extend(output))
+            draining.start()
+            try:
+                for line in log:
+                    stderr.append(line)
+                    if not acted and log_line in line:
+                        acted = True
+                        action()
+                process.wait(timeout=120)
+            finally:
+                process.kill()
+                draining.join()
+                if not acted:
+                    action()
+        result = subprocess.CompletedProcess(
+            process.args, process.returncode, "".join(stdout), "".join(stderr)
+        )
+        if result.returncode != 0:
+            pytest.fail(
+                f"{args} exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
 
     def failure(self, *args: str) -> str:
         """Run alembic, expect one ``FAILED:`` line and no traceback, and

@@ -466,11 +466,10 @@ def test_a_lock_timeout_longer_than_postgresql_takes_is_waited_on_our_clock(
         holder.close()
         engine.dispose()  # the session, and its lock, end
 
-    releasing = threading.Timer(2, release)
-    releasing.start()
-    try:
-        result = pg.alembic("-x", "migration_lock_timeout=3000000", "upgrade", "head")
-    finally:
-        releasing.join()
+    result = pg.alembic_acting_on(
+        *("-x", "migration_lock_timeout=3000000", "upgrade", "head"),
+        log_line="Waiting for another migration run to finish",
+        action=release,
+    )
     assert "Waiting for another migration run to finish" in result.stderr
     assert query(pg, "SELECT version_num FROM alembic_version") == [("t1",)]

@@ -4,7 +4,6 @@ lock, failures on a database that cannot roll back DDL, table lock waits.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -197,13 +196,14 @@ def test_a_table_lock_wait_is_bounded_and_retried(
     assert versions(maria) == ["n1"]
 
     # With retries, the run succeeds once the other session lets go.
-    threading.Timer(3, session.rollback).start()
-    result = maria.alembic(
-        "-x", "table_lock_timeout=1", "-x", "table_lock_retries=3", "upgrade", "head"
+    retrying = "waited more than 1 s for a lock on table 'note'; running again"
+    result = maria.alembic_acting_on(
+        *("-x", "table_lock_timeout=1", "-x", "table_lock_retries=3"),
+        *("upgrade", "head"),
+        log_line=retrying,
+        action=session.rollback,
     )
-    assert "waited more than 1 s for a lock on table 'note'; running again" in (
-        result.stderr
-    )
+    assert retrying in result.stderr
     assert versions(maria) == ["n2"]
 
 

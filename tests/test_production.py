@@ -5,7 +5,6 @@ table locks held by the app, and against a host that never answers.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -88,14 +87,15 @@ def test_a_table_lock_wait_is_bounded_rolled_back_and_retried(
     assert columns(pg, "tag") == (["id"] if per_migration else [])
     assert query(pg, "SELECT version_num FROM alembic_version") == [(kept,)]
 
-    threading.Timer(3, app_session.rollback).start()
-    result = pg.alembic(
-        "-x", "table_lock_timeout=1", "-x", "table_lock_retries=3", "upgrade", "head"
+    retrying = "waited more than 1 s for a lock on table 'note'; running again"
+    result = pg.alembic_acting_on(
+        *("-x", "table_lock_timeout=1", "-x", "table_lock_retries=3"),
+        *("upgrade", "head"),
+        log_line=retrying,
+        action=app_session.rollback,
     )
     assert "Revision n3 (" in result.stderr
-    assert "waited more than 1 s for a lock on table 'note'; running again" in (
-        result.stderr
-    )
+    assert retrying in result.stderr
     # What a rolled-back attempt did is not counted.
     applied = 1 if per_migration else 2
     assert f"Upgraded {applied} revision{'s' if applied > 1 else ''} in" in (
