@@ -36,6 +36,8 @@ __all__ = [
     "OfflineSQLiteUnsupported",
     "PartlyApplied",
     "TableLockTimeout",
+    "TenantsFailed",
+    "TenantsNotFound",
     "UnknownBindFunctions",
     "UnsafeMigration",
 ]
@@ -135,6 +137,20 @@ class LedgerUnavailable(FlaskEnvError):
 class TableLockTimeout(FlaskEnvError):
     """A statement of a revision waited for a table lock longer than
     ``table_lock_timeout``, as many times as ``table_lock_retries`` allowed.
+    """
+
+
+class TenantsNotFound(FlaskEnvError):
+    """``flask_tenants`` does not lead to a usable list of tenants: the
+    callable is missing, raised, or returned something that names no
+    schema or database (a duplicate, a bad identifier, a URL that does not
+    parse). Raised before any tenant is touched.
+    """
+
+
+class TenantsFailed(FlaskEnvError):
+    """One or more tenants' migrations failed; the others that ran are
+    migrated and a run again resumes where each tenant stands.
     """
 
 

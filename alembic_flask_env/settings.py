@@ -29,6 +29,13 @@ CHECKS_MIN_ROWS_KEY = "migration_checks_min_rows"
 CHECKS_AUTOGENERATE_KEY = "migration_checks_autogenerate"
 LEDGER_KEY = "migration_ledger"
 LEDGER_TABLE_KEY = "migration_ledger_table"
+TENANTS_KEY = "flask_tenants"
+TENANT_SELECTION_KEY = "tenants"
+TENANT_JOBS_KEY = "tenant_jobs"
+TENANT_FAILURES_KEY = "tenant_failures"
+TENANT_CANARY_KEY = "tenant_canary"
+TENANT_REPORT_KEY = "tenant_report"
+TENANT_SHARD_KEY = "tenant_shard"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
 OUR_KEYS = (
     APP_KEY,
@@ -44,6 +51,13 @@ OUR_KEYS = (
     CHECKS_AUTOGENERATE_KEY,
     LEDGER_KEY,
     LEDGER_TABLE_KEY,
+    TENANTS_KEY,
+    TENANT_SELECTION_KEY,
+    TENANT_JOBS_KEY,
+    TENANT_FAILURES_KEY,
+    TENANT_CANARY_KEY,
+    TENANT_REPORT_KEY,
+    TENANT_SHARD_KEY,
 )
 
 #: An example value of each key, for the messages that ask for one.
@@ -61,6 +75,13 @@ EXAMPLES = {
     CHECKS_AUTOGENERATE_KEY: "false",
     LEDGER_KEY: "false",
     LEDGER_TABLE_KEY: "alembic_ledger",
+    TENANTS_KEY: "yourpackage.tenancy:tenants",
+    TENANT_SELECTION_KEY: "acme,beta",
+    TENANT_JOBS_KEY: "4",
+    TENANT_FAILURES_KEY: "continue",
+    TENANT_CANARY_KEY: "1",
+    TENANT_REPORT_KEY: "tenants.json",
+    TENANT_SHARD_KEY: "0/4",
 }
 
 #: The longest each timeout may be, in seconds, and why: the most that every
@@ -94,7 +115,11 @@ _TOML_TYPES: dict[str, tuple[type, ...]] = {
     CHECKS_MIN_ROWS_KEY: (int,),
     CHECKS_AUTOGENERATE_KEY: (bool,),
     LEDGER_KEY: (bool,),
+    TENANT_SELECTION_KEY: (list,),
+    TENANT_JOBS_KEY: (int,),
+    TENANT_CANARY_KEY: (int,),
 }
+_LIST_KEYS = (BINDS_KEY, TENANT_SELECTION_KEY)
 _TOML_TYPE_NAMES = {
     bool: "a boolean",
     int: "an integer",
@@ -201,8 +226,8 @@ def _toml_value(config: Config, key: str) -> str:
             return "true" if value else "false"
         if isinstance(value, list):
             if all(isinstance(item, str) for item in value):
-                # [] and [""] name no bind: "," says so, where "" would
-                # read as unset and mean all.
+                # [] and [""] name no bind (or tenant): "," says so, where
+                # "" would read as unset and mean all.
                 return ",".join(value) or ","
         else:
             return str(value)
@@ -228,9 +253,9 @@ def _toml_type_name(value: object) -> str:
 
 def _toml_example(key: str) -> str:
     example = EXAMPLES[key]
-    if key in _TOML_TYPES and key != BINDS_KEY:
+    if key in _TOML_TYPES and key not in _LIST_KEYS:
         return example
-    if key == BINDS_KEY:
+    if key in _LIST_KEYS:
         return "[" + ", ".join(f'"{name}"' for name in example.split(",")) + "]"
     return f'"{example}"'
 

@@ -39,6 +39,7 @@ from ..ledger.settings import LedgerSettings
 from ..ledger.settings import read_ledger_settings
 from ..ledger.telemetry import run_telemetry
 from ..settings import METADATA_KEY
+from ..settings import TENANTS_KEY
 from ..settings import find_setting
 from ..settings import read_x_arguments
 from ..url_masking import safe_url
@@ -69,7 +70,10 @@ from .table_locks import read_table_lock_settings
 from .table_locks import table_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
     from sqlalchemy.engine import Connection
 
     from ..ledger.recorder import LedgerRecorder
@@ -117,6 +121,22 @@ def run_migrations(
             "Flask app %r, database %s", in_use.app.name, safe_url(target.engine.url)
         )
         call_configure_callbacks(in_use.app, config)
+        tenants = find_setting(config, x_arguments, TENANTS_KEY)
+        if tenants is not None:
+            # Imported here: the tenants' machinery is for those who have them.
+            from .tenanted import migrate_tenants
+
+            migrate_tenants(
+                in_use,
+                database,
+                config,
+                x_arguments,
+                settings,
+                tenants,
+                skip_empty_autogenerate,
+                configure_options,
+            )
+            return
         options = context_options(
             in_use.app,
             config,
@@ -174,6 +194,9 @@ def migrate_database(
     whose: str,
     where: str = "",
     app_name: str = "",
+    *,
+    lock_scope: str | None = None,
+    after_run: Callable[[MigrationContext], None] | None = None,
     **run_arguments: Any,
 ) -> None:
     """Configure Alembic for one database and run its migrations, offline
@@ -183,6 +206,11 @@ def migrate_database(
 
     :param where: names the database in the log lines, e.g. `` (bind 'x')``.
     :param app_name: for the ledger's rows.
+    :param lock_scope: the schema that names the lock when the version
+        table has no ``version_table_schema`` but lives in one all the same
+        (a tenant's, through ``search_path``).
+    :param after_run: called with the migration context once the run has
+        committed, online, while its connection is still open.
     """
     report = RunReport(where)
     lock_check = LockCheck(one_transaction=not options.get("transaction_per_migration"))
@@ -249,7 +277,7 @@ def migrate_database(
             engine,
             lock,
             options.get("version_table", "alembic_version"),
-            options.get("version_table_schema"),
+            options.get("version_table_schema") or lock_scope,
             connect_timeout=settings.connect_timeout,
             whose=whose,
         ) as held,
@@ -304,6 +332,8 @@ def migrate_database(
                 if explained is error:
                     raise
                 raise explained from (None if isinstance(error, LockLost) else error)
+            if after_run is not None:
+                after_run(context.get_context())
         if writes_versions():
             report.summarise(running_command(), offline=False)
 

@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "app": {"", "app"},
     "checks": {"", "checks"},
     "ledger": {"", "ledger"},
-    "runtime": {"", "app", "checks", "ledger", "runtime"},
+    "tenants": {"", "app", "tenants"},
+    "runtime": {"", "app", "checks", "ledger", "tenants", "runtime"},
     "convert": {"", "plugin", "convert"},
 }
 #: Top-level modules that sit above the rooms: the lazy API and the CLI.

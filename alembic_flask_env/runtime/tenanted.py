@@ -1,0 +1,456 @@
+"""The ``flask`` environment with ``flask_tenants`` set: every tenant's
+schema or database migrated in one run, each with its own
+``alembic_version``, lock, transaction, checks and ledger.
+
+A schema tenant is migrated over a copy of the app's engine whose
+connections have ``search_path`` set to the tenant's schema alone and whose
+``schema_translate_map`` sends every unqualified table there: so every
+``op.*`` lands in that schema, the raw SQL of ``op.execute()`` too, the
+version table lives there (so a run that stops anywhere resumes where each
+tenant stands), and nothing reaches ``public``. A database tenant is
+migrated over an engine of its own, made from its URL and disposed after.
+
+Commands that change versions (``upgrade``, ``downgrade``, ``stamp``) run
+every tenant, in worker processes when ``tenant_jobs`` allows; ``current``
+and ``check`` look at every tenant, one after another, their output
+labelled; other commands (``revision --autogenerate``) use the first tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from typing import Any
+
+from alembic import context
+from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
+from sqlalchemy import create_engine
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from ..errors import ConnectionNotUsable
+from ..errors import FlaskEnvError
+from ..errors import InvalidSetting
+from ..errors import TenantsFailed
+from ..errors import TenantsNotFound
+from ..errors import first_line
+from ..settings import TENANTS_KEY
+from ..tenants.report import FAILED
+from ..tenants.report import MIGRATED
+from ..tenants.report import UNCHANGED
+from ..tenants.report import TenantOutcome
+from ..tenants.report import summarise
+from ..tenants.report import write_report
+from ..tenants.selection import select_tenants
+from ..tenants.settings import read_tenant_settings
+from ..tenants.source import list_tenants
+from ..url_masking import scrub
+from .bind_output import BindOutput
+from .configure_options import as_tuple
+from .configure_options import context_options
+from .connection import CONNECTION_ATTRIBUTE
+from .environment import migrate_database
+from .environment import running_command
+from .environment import writes_versions
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationInfo
+    from sqlalchemy.engine import Connection
+
+    from ..app.context import AppInUse
+    from ..app.database import Database
+    from ..settings import Setting
+    from ..tenants.source import Tenant
+    from .environment import RunSettings
+
+log = logging.getLogger(__name__)
+
+#: The execution option that tells a schema tenant's connections their schema.
+_SCHEMA_OPTION = "alembic_flask_env_tenant_schema"
+#: How Alembic's autogenerate starts its error for a database behind head.
+_NOT_UP_TO_DATE = "Target database is not up to date"
+#: Commands that look at every tenant without changing any.
+_EVERY_TENANT = ("current", "check")
+
+
+def migrate_tenants(
+    in_use: AppInUse,
+    database: Database,
+    config: Config,
+    x_arguments: dict[str, str],
+    settings: RunSettings,
+    tenants_setting: Setting,
+    skip_empty_autogenerate: bool,
+    configure_options: dict[str, Any],
+) -> None:
+    """Run the command for the tenants ``flask_tenants`` lists (those
+    ``-x tenants=`` and ``tenant_shard`` choose).
+
+    :raises TenantsNotFound: the tenants cannot be listed, before any is
+        touched.
+    :raises TenantsFailed: one or more tenants failed; the message names
+        them with their errors.
+    """
+    if config.attributes.get(CONNECTION_ATTRIBUTE) is not None:
+        raise ConnectionNotUsable(
+            f"config.attributes[{CONNECTION_ATTRIBUTE!r}] is set, but"
+            f" {tenants_setting.describe()} migrates a schema or database per"
+            " tenant and cannot use a single connection. Leave one of them unset."
+        )
+    if configure_options.get("version_table_schema"):
+        raise InvalidSetting(
+            "run_migrations(version_table_schema=...) in env.py would keep every"
+            " tenant's version in one table, but each tenant needs its own (in"
+            f" its schema or database). Remove version_table_schema while"
+            f" {TENANTS_KEY} is set."
+        )
+    tenant_settings = read_tenant_settings(config, x_arguments)
+    listed = list_tenants(tenants_setting)
+    schemas = [tenant for tenant in listed if tenant.schema is not None]
+    if schemas and database.engine.dialect.name != "postgresql":
+        raise TenantsNotFound(
+            f"{tenants_setting.describe()} returned schema names, but a schema per"
+            " tenant needs PostgreSQL and the app's database is"
+            f" {database.engine.dialect.name}. Return a mapping of tenant name to"
+            " database URL instead, a database per tenant; nothing was touched."
+        )
+    chosen = select_tenants(listed, tenant_settings.selection, tenant_settings.shard)
+    if not chosen:
+        log.warning(
+            "%s listed no tenant%s; nothing was migrated.",
+            tenants_setting.describe(),
+            " in this shard" if tenant_settings.shard else "",
+        )
+        return
+    log.info("Flask app %r, %d tenants", in_use.app.name, len(chosen))
+    runner = _TenantRunner(
+        in_use, database, config, settings, skip_empty_autogenerate, configure_options
+    )
+    try:
+        if writes_versions() and not context.is_offline_mode():
+            started = time.monotonic()
+            outcomes, jobs = _run_tenants(runner, chosen, tenant_settings)
+            log.info(summarise(outcomes, time.monotonic() - started, jobs))
+            if tenant_settings.report is not None:
+                write_report(tenant_settings.report, outcomes)
+            _raise_for_failures(outcomes)
+        else:
+            runner.one_after_another(chosen)
+    finally:
+        runner.dispose()
+
+
+def _run_tenants(
+    runner: _TenantRunner, chosen: list[Tenant], tenant_settings: Any
+) -> tuple[list[TenantOutcome], int]:
+    # Imported here: forking workers is for the commands that migrate.
+    from ..tenants.workers import run_tenants
+
+    return run_tenants(
+        chosen,
+        runner.migrate_one,
+        tenant_settings,
+        before_workers=runner.before_workers,
+        in_worker=runner.forget_inherited,
+    )
+
+
+def _raise_for_failures(outcomes: list[TenantOutcome]) -> None:
+    failed = [outcome for outcome in outcomes if outcome.status == FAILED]
+    if not failed:
+        return
+    named = "; ".join(f"{outcome.tenant!r}: {outcome.error}" for outcome in failed[:5])
+    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    raise TenantsFailed(
+        f"{len(failed)} of {len(outcomes)} tenants failed: {named}{more}. Each"
+        " failed tenant's migration was rolled back where the database allows;"
+        " the other tenants are migrated as the log says. Fix the cause and run"
+        " the same command again: tenants already there are skipped, the others"
+        " go on from where they stand."
+    )
+
+
+class _TenantRunner:
+    """Migrates one tenant at a time in this process (a worker is a fork of
+    it): the engines it makes are its own, made on first use.
+    """
+
+    def __init__(
+        self,
+        in_use: AppInUse,
+        database: Database,
+        config: Config,
+        settings: RunSettings,
+        skip_empty_autogenerate: bool,
+        configure_options: dict[str, Any],
+    ) -> None:
+        self.in_use = in_use
+        self.database = database
+        self.config = config
+        self.settings = settings
+        self.skip_empty_autogenerate = skip_empty_autogenerate
+        self.configure_options = configure_options
+        self._schema_engine: Engine | None = None
+
+    def migrate_one(self, tenant: Tenant) -> TenantOutcome:
+        """Migrate the tenant; a failure is an outcome, never an exception
+        (the next tenant may still run), with the error's traceback logged
+        when it came from the user's code or the database.
+        """
+        started = time.monotonic()
+        steps: list[MigrationInfo] = []
+        heads: list[str] = []
+        try:
+            self.run(tenant, steps.append, heads.extend)
+        except Exception as error:
+            if not isinstance(error, FlaskEnvError):
+                log.error("Tenant %r failed:", tenant.name, exc_info=True)
+            now = self._heads_now(tenant)
+            return TenantOutcome(
+                tenant.name,
+                FAILED,
+                from_=_revisions(steps[0].source_revision_ids) if steps else now,
+                to=now,
+                seconds=time.monotonic() - started,
+                error=self._masked(first_line(error), tenant),
+            )
+        now = ",".join(sorted(heads))
+        return TenantOutcome(
+            tenant.name,
+            MIGRATED if steps else UNCHANGED,
+            from_=_revisions(steps[0].source_revision_ids) if steps else now,
+            to=now,
+            seconds=time.monotonic() - started,
+        )
+
+    def _heads_now(self, tenant: Tenant) -> str:
+        """What the tenant's version table says after a failure (where the
+        database rolled back, the revision it started from); "" if even
+        that cannot be read.
+        """
+        try:
+            with self._engine_for(tenant) as engine, engine.connect() as connection:
+                heads = MigrationContext.configure(connection).get_current_heads()
+        except Exception:
+            log.debug("Tenant %r: its version could not be read.", tenant.name)
+            return ""
+        return _revisions(tuple(heads))
+
+    def one_after_another(self, tenants: list[Tenant]) -> None:
+        """``current``, ``check``, ``--sql`` and the rest, in this process:
+        each tenant's output labelled (``current``) or under a header
+        (``--sql``); a command that is neither about every tenant nor
+        changes versions (``revision --autogenerate``) uses the first.
+        """
+        differing: list[str] = []
+        behind: list[str] = []
+        command = ""
+        for index, tenant in enumerate(tenants):
+            if context.is_offline_mode():
+                self.config.print_stdout(
+                    f"\n-- Tenant {tenant.name!r}: {tenant.describe()}\n"
+                )
+                if tenant.schema is not None:
+                    self.config.print_stdout(f'SET search_path TO "{tenant.schema}";\n')
+            with BindOutput(self.config, tenant.name) as output:
+                try:
+                    self.run(tenant, differing=differing)
+                except CommandError as error:
+                    # What autogenerate says of a database behind head;
+                    # check goes on to tell every such tenant.
+                    if running_command() != "check" or not str(error).startswith(
+                        _NOT_UP_TO_DATE
+                    ):
+                        raise
+                    behind.append(tenant.name)
+                output.command = command = running_command()
+            if command not in _EVERY_TENANT and not writes_versions():
+                if len(tenants) > 1:
+                    log.info(
+                        "%s compared the models with tenant %r only (of %d).",
+                        command or "The command",
+                        tenant.name,
+                        len(tenants),
+                    )
+                break
+            if command == "history" and index == 0:
+                break
+        if command == "check" and (differing or behind):
+            raise TenantsFailed(_check_failure(differing, behind, len(tenants)))
+
+    def run(
+        self,
+        tenant: Tenant,
+        on_step: Any = None,
+        on_heads: Any = None,
+        differing: list[str] | None = None,
+    ) -> None:
+        """Configure Alembic for the tenant and run the command there."""
+        with self._engine_for(tenant) as engine:
+            options = context_options(
+                self.in_use.app,
+                self.config,
+                self.database.metadata,
+                engine.dialect.name,
+                self.skip_empty_autogenerate,
+                dict(self.configure_options),
+                safe_autogenerate=self.settings.checks.autogenerate,
+                ignored_tables=self.settings.ledger.ignored_tables,
+            )
+            if on_step is not None:
+                options["on_version_apply"] = (
+                    *as_tuple(options.get("on_version_apply")),
+                    lambda step, **_: on_step(step),
+                )
+            if differing is not None:
+                options["process_revision_directives"] = _noting_differences(
+                    options["process_revision_directives"], tenant.name, differing
+                )
+            migrate_database(
+                engine,
+                options,
+                self.settings,
+                whose=f"tenant {tenant.name!r} of Flask app {self.in_use.app.name!r}",
+                where=f" (tenant {tenant.name!r})",
+                app_name=self.in_use.app.name,
+                lock_scope=tenant.schema,
+                after_run=(
+                    (lambda migration: on_heads(migration.get_current_heads()))
+                    if on_heads is not None
+                    else None
+                ),
+            )
+
+    @contextmanager
+    def _engine_for(self, tenant: Tenant) -> Iterator[Engine]:
+        if tenant.engine is not None:
+            yield tenant.engine  # the app's own: it disposes of it
+            return
+        if tenant.url is not None:
+            engine = create_engine(tenant.url)
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+            return
+        assert tenant.schema is not None
+        yield self._schema_engines().execution_options(
+            schema_translate_map={None: tenant.schema},
+            **{_SCHEMA_OPTION: tenant.schema},
+        )
+
+    def _schema_engines(self) -> Engine:
+        """A copy of the app's engine with a pool of its own (whose
+        connections are pointed at one tenant's schema after another, and
+        so are no use to the app), that points each connection at the
+        schema its tenant's engine names.
+        """
+        if self._schema_engine is None:
+            app_engine = self.database.engine
+            engine = app_engine.execution_options()
+            engine.pool = app_engine.pool.recreate()
+            event.listen(engine, "engine_connect", self._point_at_schema)
+            self._schema_engine = engine
+        return self._schema_engine
+
+    def _point_at_schema(self, connection: Connection) -> None:
+        """Set ``search_path`` to the tenant's schema alone (creating the
+        schema first when the command migrates), on the driver's connection
+        and committed, so that Alembic's transaction starts clean and a
+        rollback does not undo it.
+        """
+        schema = connection.get_execution_options().get(_SCHEMA_OPTION)
+        if schema is None:
+            return
+        driver_connection = connection.connection.dbapi_connection
+        assert driver_connection is not None
+        cursor = driver_connection.cursor()
+        try:
+            if writes_versions():
+                cursor.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+                )
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE SCHEMA "{schema}"')
+                    log.info("Created schema %r for its tenant.", schema)
+            cursor.execute(f'SET search_path TO "{schema}"')
+        finally:
+            cursor.close()
+        driver_connection.commit()
+
+    def dispose(self) -> None:
+        """Close the pooled connections of the engine this run made."""
+        if self._schema_engine is not None:
+            self._schema_engine.pool.dispose()
+
+    def before_workers(self) -> None:
+        """Close every pooled connection, the app's too, so that no worker
+        inherits one.
+        """
+        self.dispose()
+        self.database.engine.dispose()
+
+    def forget_inherited(self) -> None:
+        """In a worker: drop the parent's pools without closing their
+        connections, which the parent owns.
+        """
+        self.database.engine.dispose(close=False)
+        self._schema_engine = None
+
+    def _masked(self, message: str, tenant: Tenant) -> str:
+        for url in (
+            tenant.url,
+            tenant.engine.url if tenant.engine is not None else None,
+            self.database.engine.url,
+        ):
+            if url is not None:
+                message = scrub(message, url)
+        return message
+
+
+def _check_failure(differing: list[str], behind: list[str], total: int) -> str:
+    said = []
+    if behind:
+        said.append(
+            f"{len(behind)} of {total} tenants are not at head: {_names(behind)}."
+            " Run 'alembic upgrade head' to bring them there."
+        )
+    if differing:
+        said.append(
+            f"The models differ from {len(differing)} of {total} tenants:"
+            f" {_names(differing)}. Write a revision for the change"
+            " ('alembic revision --autogenerate') and upgrade."
+        )
+    return " ".join(said)
+
+
+def _names(tenants: list[str]) -> str:
+    shown = ", ".join(map(repr, tenants[:20]))
+    return shown + (f" and {len(tenants) - 20} more" if len(tenants) > 20 else "")
+
+
+def _noting_differences(hook: Any, tenant: str, differing: list[str]) -> Any:
+    """The revision hook, after noting whether autogenerate found a change
+    in this tenant (``alembic check`` raises once, for all of them).
+    """
+
+    def process_revision_directives(
+        migration: MigrationContext, revision: Any, directives: list[Any]
+    ) -> None:
+        if any(
+            script.upgrade_ops_list and script.upgrade_ops_list[-1].as_diffs()
+            for script in directives
+        ):
+            differing.append(tenant)
+        hook(migration, revision, directives)
+
+    return process_revision_directives
+
+
+def _revisions(ids: tuple[str, ...]) -> str:
+    return ",".join(sorted(ids))

@@ -1,0 +1,397 @@
+"""Many tenants in one run, a SQLite database per tenant: every command,
+the selection, shards, the failure modes, the canary, the report, and the
+errors for a tenants callable that cannot be used.
+
+The PostgreSQL shapes (a schema per tenant) are in test_tenants_postgresql.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+
+import pytest
+
+from harness import Project
+from harness import ProjectFactory
+from harness import write_revision
+
+NAMES = ["acme", "beta", "gamma", "delta"]
+
+
+@pytest.fixture
+def fleet(project_factory: ProjectFactory) -> Project:
+    """The blog with a SQLite database per tenant, under instance/, and three
+    revisions that each record themselves in a ``runs`` table.
+    """
+    project = project_factory(
+        "blog",
+        template="flask",
+        flask_app="blogapp:create_app",
+        flask_tenants="tenancy:databases",
+    )
+    (project.root / "instance").mkdir(exist_ok=True)
+    project.env["BLOG_TENANTS"] = ",".join(NAMES)
+    project.env["BLOG_TENANT_DIR"] = str(project.root / "instance")
+    write_revisions(project)
+    return project
+
+
+def write_revisions(project: Project) -> None:
+    write_revision(
+        project,
+        "r1",
+        None,
+        """
+        op.execute("CREATE TABLE runs (revision varchar(8))")
+        op.execute("INSERT INTO runs VALUES ('r1')")
+        """,
+    )
+    write_revision(
+        project,
+        "r2",
+        "r1",
+        """
+        op.execute("CREATE TABLE clash (id int)")
+        op.execute("INSERT INTO runs VALUES ('r2')")
+        """,
+    )
+    write_revision(
+        project, "r3", "r2", "op.execute(\"INSERT INTO runs VALUES ('r3')\")"
+    )
+
+
+def runs(project: Project, tenant: str) -> list[str]:
+    return [str(row[0]) for row in project.query(f"{tenant}.db", "SELECT * FROM runs")]
+
+
+def break_tenant(project: Project, tenant: str) -> None:
+    """Give the tenant a table that r2 creates, so that r2 fails there."""
+    with closing(sqlite3.connect(project.database(f"{tenant}.db"))) as connection:
+        connection.execute("CREATE TABLE clash (id int)")
+        connection.commit()
+
+
+def test_upgrade_migrates_every_tenant_in_parallel_and_reports(fleet: Project) -> None:
+    result = fleet.alembic(
+        "-x", "tenant_jobs=2", "-x", "tenant_report=report.json", "upgrade", "head"
+    )
+    for name in NAMES:
+        assert runs(fleet, name) == ["r1", "r2", "r3"]
+        assert fleet.version(f"{name}.db") == ["r3"]
+    assert not fleet.database("default.db").exists()
+    log = result.stderr
+    assert "Flask app 'blogapp', 4 tenants" in log
+    for count in range(1, 5):
+        assert f"[{count}/4] " in log
+    assert ": <base> -> r3 in " in log
+    assert (
+        "Tenants: 4 migrated, 0 already there, 0 failed, 0 skipped, in" in log
+        and "(2 jobs)." in log
+    )
+    report = json.loads((fleet.root / "report.json").read_text())
+    assert sorted(entry["tenant"] for entry in report) == sorted(NAMES)
+    assert {
+        (entry["status"], entry["from"], entry["to"], entry["error"])
+        for entry in report
+    } == {("migrated", "", "r3", None)}
+    assert all(isinstance(entry["seconds"], float) for entry in report)
+
+    # Run again: every tenant is already there, and says so.
+    again = fleet.alembic("upgrade", "head").stderr
+    assert "at r3, nothing to do" in again
+    assert "Tenants: 0 migrated, 4 already there, 0 failed, 0 skipped" in again
+    assert all(runs(fleet, name) == ["r1", "r2", "r3"] for name in NAMES)
+
+
+def test_current_check_downgrade_and_stamp_per_tenant(fleet: Project) -> None:
+    fleet.alembic("-x", "tenant_jobs=1", "upgrade", "r1")
+    fleet.alembic("-x", "tenants=acme", "upgrade", "head")
+    current = fleet.alembic("current").stdout.splitlines()
+    assert current == [
+        "acme: r3 (head)",
+        "beta: r1",
+        "gamma: r1",
+        "delta: r1",
+    ]
+    fleet.alembic("downgrade", "-1")
+    assert fleet.version("acme.db") == ["r2"]
+    assert fleet.version("beta.db") == []
+    fleet.alembic("stamp", "r3")
+    assert all(fleet.version(f"{name}.db") == ["r3"] for name in NAMES)
+
+
+def test_check_names_the_tenants_that_differ(fleet: Project) -> None:
+    fleet.alembic("upgrade", "head")
+    # The models (user, post) are in no tenant: all four differ.
+    message = fleet.failure("check")
+    assert message.startswith(
+        "The models differ from 4 of 4 tenants: 'acme', 'beta', 'gamma', 'delta'."
+    )
+    # After a revision that adds them, upgraded in acme only.
+    output = fleet.output(
+        fleet.alembic("-x", "tenants=acme", "revision", "--autogenerate", "-m", "m")
+    )
+    assert "Detected added table 'user'" in output
+    assert "compared the models with tenant 'acme' only" not in output
+    fleet.alembic("-x", "tenants=acme", "upgrade", "head")
+    assert fleet.failure("check").startswith(
+        "3 of 4 tenants are not at head: 'beta', 'gamma', 'delta'."
+    )
+    fleet.alembic("upgrade", "head")
+    assert "No new upgrade operations detected." in fleet.alembic("check").stdout
+    with closing(sqlite3.connect(fleet.database("gamma.db"))) as connection:
+        connection.execute("DROP TABLE post")  # drift in one tenant
+    assert fleet.failure("check") == (
+        "The models differ from 1 of 4 tenants: 'gamma'. Write a revision for"
+        " the change ('alembic revision --autogenerate') and upgrade."
+    )
+
+
+def test_autogenerate_compares_with_the_first_tenant(fleet: Project) -> None:
+    fleet.alembic("-x", "tenants=acme", "upgrade", "head")
+    output = fleet.output(fleet.alembic("revision", "--autogenerate", "-m", "models"))
+    assert "revision compared the models with tenant 'acme' only (of 4)." in output
+    [written] = [path for path in fleet.revision_files() if "models" in path.name]
+    source = written.read_text()
+    assert "op.create_table('user'" in source
+    assert "schema=" not in source
+
+
+def test_selection_picks_tenants_and_refuses_unknown_names(fleet: Project) -> None:
+    fleet.alembic("-x", "tenants=gamma, beta", "upgrade", "head")
+    assert fleet.version("beta.db") == ["r3"]
+    assert fleet.version("gamma.db") == ["r3"]
+    assert not fleet.database("acme.db").exists()
+    message = fleet.failure("-x", "tenants=acme,omega", "upgrade", "head")
+    assert message == (
+        "tenants = 'acme,omega' (from -x tenants=...) names 'omega', which the"
+        " tenants callable did not list (it listed acme, beta, gamma, delta)."
+        " Set tenants to some of those, separated by commas."
+    )
+    assert not fleet.database("acme.db").exists()
+
+
+def test_shards_together_cover_every_tenant_once(fleet: Project) -> None:
+    names = [f"t{number:02d}" for number in range(12)]
+    fleet.env["BLOG_TENANTS"] = ",".join(names)
+    migrated: list[str] = []
+    for index in range(3):
+        fleet.env["JOB_COMPLETION_INDEX"] = str(index)
+        shard = f"{index}/3" if index < 2 else "3"  # the last from Kubernetes'
+        fleet.alembic(
+            "-x", f"tenant_shard={shard}", "-x", f"tenant_report=r{index}.json",
+            "upgrade", "head",
+        )  # fmt: skip
+        report = json.loads((fleet.root / f"r{index}.json").read_text())
+        assert report, f"shard {index} had no tenant"
+        migrated += [entry["tenant"] for entry in report]
+    assert sorted(migrated) == names
+    assert all(fleet.version(f"{name}.db") == ["r3"] for name in names)
+
+
+def test_a_failing_tenant_stops_new_ones(fleet: Project) -> None:
+    fleet.alembic("-x", "tenants=beta", "upgrade", "r1")
+    break_tenant(fleet, "beta")
+    result = fleet.alembic(
+        "-x", "tenant_jobs=1", "-x", "tenant_report=report.json",
+        "upgrade", "head", ok=False,
+    )  # fmt: skip
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED:")]
+    assert line.startswith(
+        "FAILED: 1 of 4 tenants failed: 'beta': table clash already exists."
+    )
+    assert "run the same command again" in line
+    assert "[2/4] beta: failed after" in result.stderr
+    assert "Traceback" in result.stderr  # the database's error, in full
+    assert "Tenants: 1 migrated, 0 already there, 1 failed, 2 skipped" in (
+        result.stderr
+    )
+    assert runs(fleet, "acme") == ["r1", "r2", "r3"]
+    assert runs(fleet, "beta") == ["r1"]
+    assert not fleet.database("gamma.db").exists()
+    report = {entry["tenant"]: entry for entry in _report(fleet)}
+    assert report["beta"]["status"] == "failed"
+    assert report["beta"]["from"] == report["beta"]["to"] == "r1"
+    assert "clash already exists" in report["beta"]["error"]
+    assert report["gamma"]["status"] == report["delta"]["status"] == "skipped"
+
+
+def test_continue_migrates_every_tenant_that_can_be(fleet: Project) -> None:
+    break_tenant(fleet, "beta")
+    result = fleet.alembic(
+        "-x", "tenant_failures=continue", "-x", "tenant_jobs=2", "upgrade", "head",
+        ok=False,
+    )  # fmt: skip
+    assert "1 of 4 tenants failed: 'beta'" in result.stdout
+    assert "Tenants: 3 migrated, 0 already there, 1 failed, 0 skipped" in (
+        result.stderr
+    )
+    for name in ("acme", "gamma", "delta"):
+        assert runs(fleet, name) == ["r1", "r2", "r3"]
+
+
+def test_a_failing_canary_stops_the_run(fleet: Project) -> None:
+    break_tenant(fleet, "acme")
+    result = fleet.alembic(
+        "-x", "tenant_canary=1", "-x", "tenant_failures=continue",
+        "upgrade", "head", ok=False,
+    )  # fmt: skip
+    assert "Canary tenant 'acme' failed: no other tenant was started" in (result.stderr)
+    assert all(not fleet.database(f"{name}.db").exists() for name in NAMES[1:])
+    # A canary that passes lets the others go on.
+    fleet.env["BLOG_TENANTS"] = "beta,gamma,delta"
+    fleet.alembic("-x", "tenant_canary=2", "upgrade", "head")
+    assert all(fleet.version(f"{name}.db") == ["r3"] for name in NAMES[1:])
+
+
+def test_no_tenant_is_said(fleet: Project) -> None:
+    fleet.env["BLOG_TENANTS"] = ""
+    result = fleet.alembic("upgrade", "head")
+    assert (
+        "flask_tenants = 'tenancy:databases' (from [alembic] in alembic.ini)"
+        " listed no tenant; nothing was migrated." in result.stderr
+    )
+
+
+def _report(project: Project) -> list[dict[str, object]]:
+    report: list[dict[str, object]] = json.loads(
+        (project.root / "report.json").read_text()
+    )
+    return report
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "tenancy:missing",
+            "flask_tenants = 'tenancy:missing' (from -x flask_tenants=...):"
+            " 'missing' was not found in module 'tenancy'. Name a callable that"
+            " returns the tenants, for example flask_tenants ="
+            " yourpackage.tenancy:tenants.",
+        ),
+        (
+            "tenancy:not_callable",
+            "flask_tenants = 'tenancy:not_callable' (from -x flask_tenants=...) is a"
+            " builtins.list, not a callable. Name a function that returns the"
+            " tenants, for example flask_tenants = yourpackage.tenancy:tenants.",
+        ),
+        (
+            "tenancy:a_number",
+            "flask_tenants = 'tenancy:a_number' (from -x flask_tenants=...)"
+            " returned a builtins.int, which lists no tenants. Return an iterable"
+            " of PostgreSQL schema names (['acme', 'beta']) or a mapping of"
+            " tenant name to database URL or Engine"
+            " ({'acme': 'postgresql://.../acme'}).",
+        ),
+        (
+            "tenancy:duplicated",
+            "flask_tenants = 'tenancy:duplicated' (from -x flask_tenants=...)"
+            " returned tenant 'acme' twice; each tenant must be listed once (one"
+            " schema or database, one alembic_version). Remove the duplicate;"
+            " nothing was touched.",
+        ),
+        (
+            "tenancy:bad_schema",
+            "flask_tenants = 'tenancy:bad_schema' (from -x flask_tenants=...)"
+            ' returned "Robert\'); DROP TABLE students;--" among the schema'
+            " names, which is not a PostgreSQL identifier (a letter or _, then"
+            " letters, digits, _ or $, at most 63 in all). Return the tenants'"
+            " schema names as they are, unquoted; nothing was touched.",
+        ),
+        (
+            "tenancy:schemas",
+            "flask_tenants = 'tenancy:schemas' (from -x flask_tenants=...)"
+            " returned schema names, but a schema per tenant needs PostgreSQL and"
+            " the app's database is sqlite. Return a mapping of tenant name to"
+            " database URL instead, a database per tenant; nothing was touched.",
+        ),
+    ],
+)
+def test_a_tenants_callable_that_cannot_be_used(
+    fleet: Project, value: str, message: str
+) -> None:
+    assert fleet.failure("-x", f"flask_tenants={value}", "upgrade", "head") == message
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
+def test_a_url_that_does_not_parse_is_masked(fleet: Project) -> None:
+    message = fleet.failure("-x", "flask_tenants=tenancy:bad_url", "upgrade", "head")
+    assert message.startswith(
+        "flask_tenants = 'tenancy:bad_url' (from -x flask_tenants=...) returned"
+        " 'postgresql://***@db.internal:notaport/acme' for tenant 'acme', which"
+        " is not a database URL SQLAlchemy can use ("
+    )
+    assert "hunter2" not in message
+
+
+def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
+    result = fleet.alembic(
+        "-x", "flask_tenants=tenancy:raising", "upgrade", "head", ok=False
+    )
+    assert result.stdout.strip() == (
+        "FAILED: flask_tenants = 'tenancy:raising' (from -x flask_tenants=...)"
+        " raised LookupError: the tenants service is down (its traceback is"
+        " above); no tenant was touched. Fix the callable and run again."
+    )
+    assert 'tenancy.py", line' in result.stderr
+    assert "LookupError: the tenants service is down" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        (
+            "tenant_jobs=0",
+            "tenant_jobs = '0' (from -x tenant_jobs=...) is no number of worker"
+            " processes. Set tenant_jobs to 1 or more, for example tenant_jobs ="
+            " 4 (1: one tenant at a time, in this process), or leave it unset for"
+            " one per CPU.",
+        ),
+        (
+            "tenant_failures=ignore",
+            "tenant_failures = 'ignore' (from -x tenant_failures=...) is neither"
+            " 'stop' nor 'continue'. Set tenant_failures = stop (the default: start"
+            " no tenant after one fails) or tenant_failures = continue (migrate"
+            " every tenant that can be).",
+        ),
+        (
+            "tenant_shard=3/3",
+            "tenant_shard = '3/3' (from -x tenant_shard=...) (index 3 of 3 shards)"
+            " names no shard: the index must be from 0 to 2. Set tenant_shard to"
+            " INDEX/COUNT, from 0/COUNT to COUNT-1/COUNT (for example tenant_shard"
+            " = 0/4), or to COUNT alone in a Kubernetes Indexed Job, which sets"
+            " JOB_COMPLETION_INDEX.",
+        ),
+        (
+            "tenant_shard=4",
+            "tenant_shard = '4' (from -x tenant_shard=...) gives the count only,"
+            " and JOB_COMPLETION_INDEX is 'not set', not this run's index. Set"
+            " tenant_shard to INDEX/COUNT, from 0/COUNT to COUNT-1/COUNT (for"
+            " example tenant_shard = 0/4), or to COUNT alone in a Kubernetes"
+            " Indexed Job, which sets JOB_COMPLETION_INDEX.",
+        ),
+        (
+            "tenant_report=missing/report.json",
+            "tenant_report = 'missing/report.json' (from -x tenant_report=...) is in"
+            " a directory that does not exist. Point tenant_report at a file in a"
+            " directory that exists and is writable.",
+        ),
+    ],
+)
+def test_bad_tenant_settings_fail_before_any_tenant(
+    fleet: Project, argument: str, message: str
+) -> None:
+    assert fleet.failure("-x", argument, "upgrade", "head") == message
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
+def test_tenant_keys_in_pyproject(fleet: Project) -> None:
+    (fleet.root / "pyproject.toml").write_text(
+        '[tool.alembic]\ntenants = ["beta"]\ntenant_jobs = 1\ntenant_canary = 1\n'
+    )
+    fleet.alembic("upgrade", "head")
+    assert fleet.version("beta.db") == ["r3"]
+    assert not fleet.database("acme.db").exists()
