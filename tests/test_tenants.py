@@ -395,3 +395,15 @@ def test_tenant_keys_in_pyproject(fleet: Project) -> None:
     fleet.alembic("upgrade", "head")
     assert fleet.version("beta.db") == ["r3"]
     assert not fleet.database("acme.db").exists()
+
+
+def test_the_multidb_template_refuses_tenants(multiblog: Project) -> None:
+    message = multiblog.failure(
+        "-x", "flask_tenants=tenancy:databases", "upgrade", "head"
+    )
+    assert message == (
+        "flask_tenants = 'tenancy:databases' (from -x flask_tenants=...) is set,"
+        " but the flask-multidb environment migrates the app's binds, not"
+        " tenants. Use the flask (or flask-pyproject) template for tenants, or"
+        " remove flask_tenants."
+    )

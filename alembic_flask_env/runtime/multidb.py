@@ -29,6 +29,7 @@ from ..errors import ConnectionNotUsable
 from ..errors import FlaskEnvError
 from ..errors import InvalidSetting
 from ..settings import BINDS_KEY
+from ..settings import TENANTS_KEY
 from ..settings import Setting
 from ..settings import find_setting
 from .bind_output import BindOutput
@@ -66,6 +67,14 @@ def run_multidb_migrations(
     """
     refuse_unknown_options(configure_options, "run_multidb_migrations")
     config, x_arguments, settings = start_run()
+    tenants = find_setting(config, x_arguments, TENANTS_KEY)
+    if tenants is not None:
+        raise InvalidSetting(
+            f"{tenants.describe()} is set, but the flask-multidb environment"
+            " migrates the app's binds, not tenants. Use the flask (or"
+            " flask-pyproject) template for tenants, or remove"
+            f" {TENANTS_KEY}."
+        )
     if config.attributes.get(CONNECTION_ATTRIBUTE) is not None:
         raise ConnectionNotUsable(
             f"config.attributes[{CONNECTION_ATTRIBUTE!r}] is set, but the flask-multidb"

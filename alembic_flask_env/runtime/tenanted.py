@@ -164,7 +164,10 @@ def _raise_for_failures(outcomes: list[TenantOutcome]) -> None:
     failed = [outcome for outcome in outcomes if outcome.status == FAILED]
     if not failed:
         return
-    named = "; ".join(f"{outcome.tenant!r}: {outcome.error}" for outcome in failed[:5])
+    named = "; ".join(
+        f"{outcome.tenant!r}: {(outcome.error or '').rstrip(':.')}"
+        for outcome in failed[:5]
+    )
     more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
     raise TenantsFailed(
         f"{len(failed)} of {len(outcomes)} tenants failed: {named}{more}. Each"
@@ -196,6 +199,13 @@ class _TenantRunner:
         self.skip_empty_autogenerate = skip_empty_autogenerate
         self.configure_options = configure_options
         self._schema_engine: Engine | None = None
+        # Every command but current may write the version table (Alembic
+        # creates it for autogenerate and check too), which needs the schema.
+        cli_command = getattr(config.cmd_opts, "cmd", None)
+        self._may_create_schemas = (
+            getattr(cli_command[0] if cli_command else None, "__name__", "")
+            != "current"
+        )
 
     def migrate_one(self, tenant: Tenant) -> TenantOutcome:
         """Migrate the tenant; a failure is an outcome, never an exception
@@ -208,7 +218,13 @@ class _TenantRunner:
         try:
             self.run(tenant, steps.append, heads.extend)
         except Exception as error:
-            if not isinstance(error, FlaskEnvError):
+            if isinstance(error, FlaskEnvError):
+                # Ours: the whole message (a check's findings run to many
+                # lines), masked; the report keeps its first line.
+                log.error(
+                    "Tenant %r: %s", tenant.name, self._masked(str(error), tenant)
+                )
+            else:
                 log.error("Tenant %r failed:", tenant.name, exc_info=True)
             now = self._heads_now(tenant)
             return TenantOutcome(
@@ -360,7 +376,7 @@ class _TenantRunner:
 
     def _point_at_schema(self, connection: Connection) -> None:
         """Set ``search_path`` to the tenant's schema alone (creating the
-        schema first when the command migrates), on the driver's connection
+        schema first, unless the command only reads), on the driver's connection
         and committed, so that Alembic's transaction starts clean and a
         rollback does not undo it.
         """
@@ -371,7 +387,7 @@ class _TenantRunner:
         assert driver_connection is not None
         cursor = driver_connection.cursor()
         try:
-            if writes_versions():
+            if self._may_create_schemas:
                 cursor.execute(
                     "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
                 )

@@ -5,6 +5,7 @@ SQLite file under BLOG_TENANT_DIR, or on the server of BLOG_TENANT_SERVER
 (a URL whose database name is replaced by the tenant's).
 """
 
+import json
 import os
 
 from blogapp.extensions import db
@@ -59,3 +60,8 @@ def bad_url():
 
 
 not_callable = ["acme"]
+
+
+def urls():
+    """BLOG_TENANT_URLS: a JSON object of tenant name to database URL."""
+    return json.loads(os.environ["BLOG_TENANT_URLS"])

@@ -1,0 +1,256 @@
+"""A schema per tenant on PostgreSQL: every ``op.*`` and the raw SQL of
+``op.execute()`` land in the tenant's schema, never in ``public``; a run
+killed halfway converges when run again; autogenerate writes no schema
+names; a tenants callable may read the app's own control table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from harness import ALEMBIC
+from harness import LEDGER_TABLE
+from harness import Project
+from harness import parallel_upgrades
+from harness import query
+from harness import write_revision
+
+pytestmark = pytest.mark.postgresql
+
+NAMES = ["acme", "beta", "gamma", "delta", "epsilon", "zeta"]
+
+
+@pytest.fixture
+def schemas(pg: Project) -> Project:
+    pg.set_ini_option("flask_tenants", "tenancy:schemas")
+    pg.env["BLOG_TENANTS"] = ",".join(NAMES)
+    write_revision(
+        pg,
+        "r1",
+        None,
+        """
+        op.create_table("runs", sa.Column("revision", sa.String(8)))
+        op.execute("INSERT INTO runs VALUES ('r1')")
+        """,
+    )
+    write_revision(
+        pg,
+        "r2",
+        "r1",
+        """
+        op.add_column("runs", sa.Column("note", sa.Text()))
+        op.create_index("ix_runs_note", "runs", ["note"])
+        op.execute("SELECT pg_sleep(0.3)")
+        op.execute("INSERT INTO runs (revision) VALUES ('r2')")
+        """,
+    )
+    write_revision(pg, "r3", "r2", "op.execute(\"INSERT INTO runs VALUES ('r3')\")")
+    for name in ("r1", "r2"):
+        path = pg.root / "migrations" / "versions" / f"{name}.py"
+        path.write_text("import sqlalchemy as sa\n" + path.read_text())
+    pg.set_ini_option("migration_checks", "off")
+    return pg
+
+
+def run_sql(project: Project, *statements: str) -> None:
+    engine = create_engine(project.server_url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def tables_by_schema(project: Project) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for schema, table in query(
+        project,
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE"
+        " table_schema NOT IN ('pg_catalog', 'information_schema')",
+    ):
+        found.setdefault(str(schema), set()).add(str(table))
+    return found
+
+
+def runs(project: Project, schema: str) -> list[str]:
+    rows = query(project, f"SELECT revision FROM {schema}.runs ORDER BY revision")
+    return [str(row[0]) for row in rows]
+
+
+def test_every_op_lands_in_the_tenants_schema(schemas: Project) -> None:
+    result = schemas.alembic("-x", "tenant_jobs=3", "upgrade", "head")
+    assert "Created schema 'acme' for its tenant." in result.stderr
+    assert "Tenants: 6 migrated, 0 already there, 0 failed, 0 skipped" in (
+        result.stderr
+    )
+    found = tables_by_schema(schemas)
+    assert "public" not in found
+    for name in NAMES:
+        assert found[name] == {"runs", "alembic_version", LEDGER_TABLE}
+        assert runs(schemas, name) == ["r1", "r2", "r3"]
+    indexes = query(
+        schemas, "SELECT schemaname FROM pg_indexes WHERE indexname = 'ix_runs_note'"
+    )
+    assert sorted(str(row[0]) for row in indexes) == sorted(NAMES)
+
+    assert schemas.alembic("current").stdout.splitlines() == [
+        f"{name}: r3 (head)" for name in NAMES
+    ]
+    schemas.alembic("-x", "tenants=beta", "downgrade", "r2")
+    assert query(schemas, "SELECT version_num FROM beta.alembic_version") == [("r2",)]
+    assert query(schemas, "SELECT version_num FROM acme.alembic_version") == [("r3",)]
+
+
+def test_offline_sql_has_a_section_per_tenant(schemas: Project) -> None:
+    sql = schemas.alembic("-x", "tenants=acme,beta", "upgrade", "head", "--sql").stdout
+    acme, beta = sql.split("-- Tenant 'beta': schema 'beta'")
+    assert "-- Tenant 'acme': schema 'acme'" in acme
+    assert 'SET search_path TO "acme";' in acme
+    assert 'SET search_path TO "beta";' in beta
+    assert beta.count("CREATE TABLE runs") == 1
+    assert "acme." not in sql and "public." not in sql
+    assert tables_by_schema(schemas) == {}
+
+
+def test_autogenerate_writes_no_schema_names(pg: Project) -> None:
+    pg.set_ini_option("flask_tenants", "tenancy:schemas")
+    pg.env["BLOG_TENANTS"] = "acme,beta"
+    output = pg.output(pg.alembic("revision", "--autogenerate", "-m", "models"))
+    assert "compared the models with tenant 'acme' only (of 2)." in output
+    [written] = pg.revision_files()
+    source = written.read_text()
+    assert "op.create_table('user'" in source
+    assert "schema=" not in source
+    assert "alembic_version" not in source and LEDGER_TABLE not in source
+    pg.alembic("upgrade", "head")
+    assert tables_by_schema(pg)["beta"] == {
+        "user", "post", "alembic_version", LEDGER_TABLE
+    }  # fmt: skip
+    assert "No new upgrade operations detected." in pg.alembic("check").stdout
+    run_sql(pg, "DROP TABLE beta.post")
+    assert pg.failure("check").startswith(
+        "The models differ from 1 of 2 tenants: 'beta'."
+    )
+
+
+def test_a_failing_tenant_is_rolled_back(schemas: Project) -> None:
+    schemas.alembic("-x", "tenants=gamma", "upgrade", "r1")
+    run_sql(schemas, "CREATE INDEX ix_runs_note ON gamma.runs (revision)")
+    result = schemas.alembic(
+        "-x", "tenant_failures=continue", "upgrade", "head", ok=False
+    )
+    assert (
+        "1 of 6 tenants failed: 'gamma': relation \"ix_runs_note\" already exists"
+        in (result.stdout)
+    )
+    # PostgreSQL rolled gamma's run back: its version, rows and columns.
+    assert query(schemas, "SELECT version_num FROM gamma.alembic_version") == [("r1",)]
+    assert runs(schemas, "gamma") == ["r1"]
+    assert all(
+        runs(schemas, name) == ["r1", "r2", "r3"] for name in NAMES if name != "gamma"
+    )
+
+
+def test_the_tenants_may_come_from_the_apps_control_table(pg: Project) -> None:
+    run_sql(
+        pg,
+        "CREATE TABLE tenant (id int, schema_name text)",
+        "INSERT INTO tenant VALUES (1, 'north'), (2, 'south')",
+    )
+    pg.set_ini_option("flask_tenants", "tenancy:from_control_table")
+    write_revision(pg, "c1", None, 'op.execute("CREATE TABLE c (id int)")')
+    pg.alembic("upgrade", "head")
+    found = tables_by_schema(pg)
+    assert found["public"] == {"tenant"}
+    assert found["north"] == found["south"] == {"c", "alembic_version", LEDGER_TABLE}
+
+
+def test_a_run_killed_halfway_converges_when_run_again(schemas: Project) -> None:
+    """kill -9 of the whole run (a deploy pod evicted) while tenants are
+    migrating: a re-run brings every tenant to head with each revision
+    applied exactly once.
+    """
+    assert ALEMBIC is not None
+    process = subprocess.Popen(
+        [ALEMBIC, "-x", "tenant_jobs=2", "upgrade", "head"],
+        cwd=schemas.root,
+        env=schemas.env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # its workers too, as a pod's end kills all
+    )
+    assert process.stderr is not None
+    with process:
+        for line in process.stderr:
+            if "[2/6] " in line:
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    at_head = [
+        name
+        for name in NAMES
+        if "alembic_version" in tables_by_schema(schemas).get(name, set())
+        and query(schemas, f"SELECT version_num FROM {name}.alembic_version")
+        == [("r3",)]
+    ]
+    assert 2 <= len(at_head) < len(NAMES), "the kill came too late to prove anything"
+
+    again = schemas.alembic("upgrade", "head").stderr
+    assert f"{len(at_head)} already there" in again
+    for name in NAMES:
+        assert runs(schemas, name) == ["r1", "r2", "r3"]
+
+
+def test_overlapping_runs_apply_each_revision_once(schemas: Project) -> None:
+    """Two deploys (or two shards that overlap) at once: each tenant's own
+    lock lets one run migrate it and the other find it at head.
+    """
+    codes, outputs = parallel_upgrades(schemas, "-x", "tenant_jobs=2", count=3)
+    assert codes == [0, 0, 0], "\n".join(outputs)
+    for name in NAMES:
+        assert runs(schemas, name) == ["r1", "r2", "r3"]
+
+
+def test_each_tenant_is_checked_before_it_runs(schemas: Project) -> None:
+    schemas.set_ini_option("migration_checks", "error")
+    schemas.alembic("-x", "tenants=acme", "upgrade", "r1")
+    result = schemas.alembic("-x", "tenants=acme,beta", "upgrade", "head", ok=False)
+    # acme has rows in runs already: r2's index would block its writes.
+    assert "1 of 2 tenants failed: 'acme': 1 statement would block or break" in (
+        result.stdout
+    )
+    assert "Tenant 'acme': 1 statement would block" in result.stderr
+    assert "require-concurrent-index-creation" in result.stderr
+    assert runs(schemas, "acme") == ["r1"]
+    assert runs(schemas, "beta") == ["r1", "r2", "r3"]  # created in the run
+
+
+def test_a_database_per_tenant_on_the_server(
+    pg: Project, postgresql_databases: Callable[[], str]
+) -> None:
+    tenants = {"north": postgresql_databases(), "south": postgresql_databases()}
+    pg.set_ini_option("flask_tenants", "tenancy:urls")
+    pg.env["BLOG_TENANT_URLS"] = json.dumps(tenants)
+    write_revision(pg, "d1", None, 'op.execute("CREATE TABLE d (id int)")')
+    result = pg.alembic("-x", "tenant_jobs=2", "upgrade", "head")
+    assert "Tenants: 2 migrated" in result.stderr
+    for url in tenants.values():
+        password = make_url(url).password
+        assert password and password not in result.stderr
+    assert pg.alembic("current").stdout.splitlines() == [
+        "north: d1 (head)",
+        "south: d1 (head)",
+    ]
+    assert tables_by_schema(pg) == {}  # the app's own database is left alone

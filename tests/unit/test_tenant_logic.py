@@ -1,0 +1,227 @@
+"""The tenants' pure logic, in process: settings, listing, selection, shards,
+the worker pool's policies and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+from alembic_flask_env.errors import InvalidSetting
+from alembic_flask_env.errors import TenantsNotFound
+from alembic_flask_env.settings import Setting
+from alembic_flask_env.tenants.report import FAILED
+from alembic_flask_env.tenants.report import MIGRATED
+from alembic_flask_env.tenants.report import SKIPPED
+from alembic_flask_env.tenants.report import TenantOutcome
+from alembic_flask_env.tenants.report import summarise
+from alembic_flask_env.tenants.report import write_report
+from alembic_flask_env.tenants.selection import in_shard
+from alembic_flask_env.tenants.selection import select_tenants
+from alembic_flask_env.tenants.settings import TenantSettings
+from alembic_flask_env.tenants.settings import read_tenant_settings
+from alembic_flask_env.tenants.source import Tenant
+from alembic_flask_env.tenants.source import list_tenants
+from alembic_flask_env.tenants.workers import run_tenants
+
+
+def settings_from(**x_arguments: str) -> TenantSettings:
+    return read_tenant_settings(Config(), x_arguments)
+
+
+def test_defaults() -> None:
+    settings = settings_from()
+    assert settings.jobs == (os.cpu_count() or 1)
+    assert (settings.failures, settings.canary, settings.report) == ("stop", 0, None)
+    assert settings.shard is None and settings.selection is None
+
+
+def test_a_shard_from_kubernetes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "2")
+    shard = settings_from(tenant_shard="5").shard
+    assert shard is not None and (shard.index, shard.count) == (2, 5)
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "٢")  # not an ASCII digit
+    with pytest.raises(InvalidSetting, match="JOB_COMPLETION_INDEX is '٢'"):
+        settings_from(tenant_shard="5")
+
+
+@pytest.mark.parametrize("value", ["1/", "/3", "a/3", "1/3/4", "-1/3", "0/0", "²/3"])
+def test_shards_that_name_none(value: str) -> None:
+    with pytest.raises(InvalidSetting, match="tenant_shard"):
+        settings_from(tenant_shard=value)
+
+
+def test_shards_split_a_fleet_once_and_stably() -> None:
+    names = [f"tenant-{number}" for number in range(1000)]
+    shards = [settings_from(tenant_shard=f"{index}/4").shard for index in range(4)]
+    owners = [
+        [index for index, shard in enumerate(shards) if shard and in_shard(name, shard)]
+        for name in names
+    ]
+    assert all(len(owner) == 1 for owner in owners)
+    sizes = [sum(1 for owner in owners if owner == [index]) for index in range(4)]
+    assert all(200 < size < 300 for size in sizes), sizes
+    # Adding tenants moves none of the others.
+    assert owners[:10] == [
+        [index for index, shard in enumerate(shards) if shard and in_shard(name, shard)]
+        for name in names[:10]
+    ]
+
+
+def test_selection_keeps_the_listed_order() -> None:
+    tenants = [Tenant(name, schema=name) for name in ("a", "b", "c")]
+    chosen = select_tenants(tenants, Setting("tenants", "c, a", "-x"), None)
+    assert [tenant.name for tenant in chosen] == ["a", "c"]
+    with pytest.raises(InvalidSetting, match="names no tenant"):
+        select_tenants(tenants, Setting("tenants", " , ", "-x"), None)
+
+
+# -- the callables flask_tenants names, for list_tenants -----------------------
+
+
+def generated() -> object:
+    yield "acme"
+    yield "beta"
+
+
+def mapped() -> object:
+    return {"acme": "sqlite:///acme.db", "beta": create_engine("sqlite://")}
+
+
+def a_string() -> object:
+    return "acme,beta"
+
+
+def a_number_in_a_mapping() -> object:
+    return {"acme": 42}
+
+
+def an_empty_name() -> object:
+    return {" ": "sqlite://"}
+
+
+def an_unknown_dialect() -> object:
+    return {"acme": "nosuchdb://user:s3cret@host/acme"}
+
+
+def a_long_schema() -> object:
+    return ["a" * 64]
+
+
+def named(function: str) -> Setting:
+    return Setting("flask_tenants", f"{__name__}:{function}", "-x")
+
+
+def test_both_shapes_are_listed() -> None:
+    assert list_tenants(named("generated")) == [
+        Tenant("acme", schema="acme"),
+        Tenant("beta", schema="beta"),
+    ]
+    acme, beta = list_tenants(named("mapped"))
+    assert acme.url is not None and acme.url.database == "acme.db"
+    assert beta.engine is not None and beta.describe() == "database sqlite://"
+
+
+@pytest.mark.parametrize(
+    ("function", "message"),
+    [
+        ("a_string", "returned a builtins.str, which lists no tenants"),
+        ("a_number_in_a_mapping", "returned a builtins.int for tenant 'acme'"),
+        ("an_empty_name", "returned ' ' as a tenant name"),
+        ("an_unknown_dialect", "'nosuchdb://***@host/acme' for tenant 'acme'"),
+        ("a_long_schema", "is not a PostgreSQL identifier"),
+        ("missing", "'missing' was not found in module"),
+    ],
+)
+def test_what_lists_no_tenant(function: str, message: str) -> None:
+    with pytest.raises(TenantsNotFound) as raised:
+        list_tenants(named(function))
+    assert message in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+# -- the worker pool -----------------------------------------------------------
+
+
+def migrate_by_name(tenant: Tenant) -> TenantOutcome:
+    """Fails the tenants named ``bad*``; a tenant named ``dies`` ends its
+    worker process as a kill would.
+    """
+    if tenant.name == "dies":
+        os._exit(9)
+    if tenant.name.startswith("bad"):
+        return TenantOutcome(tenant.name, FAILED, error="it broke")
+    return TenantOutcome(tenant.name, MIGRATED, to="head")
+
+
+def run(names: list[str], **x_arguments: str) -> tuple[dict[str, str], int]:
+    outcomes, jobs = run_tenants(
+        [Tenant(name, schema=name) for name in names],
+        migrate_by_name,
+        settings_from(**x_arguments),
+        before_workers=lambda: None,
+        in_worker=lambda: None,
+    )
+    assert [outcome.tenant for outcome in outcomes] == names
+    return {outcome.tenant: outcome.status for outcome in outcomes}, jobs
+
+
+def test_parallel_continue_runs_everything() -> None:
+    names = [f"t{index}" for index in range(20)] + ["bad1"]
+    statuses, jobs = run(names, tenant_jobs="3", tenant_failures="continue")
+    assert jobs == 3
+    assert statuses.pop("bad1") == FAILED
+    assert set(statuses.values()) == {MIGRATED}
+
+
+def test_stop_starts_nothing_after_a_failure() -> None:
+    statuses, _ = run(["a", "bad", "b", "c"], tenant_jobs="1")
+    assert statuses == {"a": MIGRATED, "bad": FAILED, "b": SKIPPED, "c": SKIPPED}
+
+
+def test_a_failing_canary_stops_even_when_failures_continue() -> None:
+    statuses, _ = run(
+        ["bad", "a", "b"],
+        tenant_jobs="2",
+        tenant_canary="1",
+        tenant_failures="continue",
+    )
+    assert statuses == {"bad": FAILED, "a": SKIPPED, "b": SKIPPED}
+
+
+def test_a_dead_worker_fails_its_tenant_only() -> None:
+    names = ["a", "dies", "b", "c", "d", "e"]
+    statuses, _ = run(names, tenant_jobs="2", tenant_failures="continue")
+    assert statuses.pop("dies") == FAILED
+    assert set(statuses.values()) == {MIGRATED}
+
+
+# -- the report ----------------------------------------------------------------
+
+
+def test_the_summary_and_the_json(tmp_path: Path) -> None:
+    outcomes = [
+        TenantOutcome("a", MIGRATED, from_="", to="r2", seconds=0.12345),
+        TenantOutcome("b", FAILED, from_="r1", to="r1", error="boom"),
+        TenantOutcome("c", SKIPPED),
+    ]
+    assert summarise(outcomes, 2.0, 1) == (
+        "Tenants: 1 migrated, 0 already there, 1 failed, 1 skipped, in 2.0 s (1 job)."
+    )
+    path = tmp_path / "report.json"
+    write_report(path, outcomes)
+    assert json.loads(path.read_text())[0] == {
+        "tenant": "a",
+        "status": "migrated",
+        "from": "",
+        "to": "r2",
+        "seconds": 0.123,
+        "error": None,
+    }
+    with pytest.raises(InvalidSetting, match="the report could not be written"):
+        write_report(tmp_path / "report.json" / "inside-a-file", outcomes)
