@@ -214,7 +214,7 @@ def test_a_failing_tenant_stops_new_ones(fleet: Project) -> None:
     report = {entry["tenant"]: entry for entry in _report(fleet)}
     assert report["beta"]["status"] == "failed"
     assert report["beta"]["from"] == report["beta"]["to"] == "r1"
-    assert "clash already exists" in report["beta"]["error"]
+    assert "clash already exists" in str(report["beta"]["error"])
     assert report["gamma"]["status"] == report["delta"]["status"] == "skipped"
 
 
