@@ -17,10 +17,13 @@ from .rules import RUNNING_CODE_RULES
 from .skips import skipped_rules
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from alembic.script import Script
 
     from .changes import Change
     from .facts import Facts
+    from .recording import Recording
     from .settings import ChecksSettings
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ def check_revisions(
         if function is None:
             continue
         skips = skipped_rules(revision)
-        recording = record(revision, function, facts.dialect, **arguments)
+        recording, changes = _recorded(revision, function, facts.dialect, arguments)
         if recording.stopped:
             log.warning(
                 "Revision %s could not be checked to its end: its %s() raised %s"
@@ -53,13 +56,32 @@ def check_revisions(
                 recording.stopped,
             )
         facts.earlier = []
-        for change in changes_of(recording, facts.dialect):
+        for change in changes:
             if change.kind == "create_table" and change.table:
                 facts.new_tables.add(change.table.lower())
             else:
                 findings += _findings(change, facts, revision, direction, skips)
             facts.earlier.append(change)
     return findings
+
+
+#: What each revision function does, by function, dialect and arguments:
+#: it is the same for every database the function runs on, and a run of
+#: many tenants checks each revision once per tenant.
+_RECORDED: dict[tuple[Any, ...], tuple[Recording, list[Change]]] = {}
+
+
+def _recorded(
+    revision: Script,
+    function: Callable[..., Any],
+    dialect: str,
+    arguments: dict[str, Any],
+) -> tuple[Recording, list[Change]]:
+    key = (function, dialect, tuple(sorted(arguments.items())))
+    if key not in _RECORDED:
+        recording = record(revision, function, dialect, **arguments)
+        _RECORDED[key] = (recording, list(changes_of(recording, dialect)))
+    return _RECORDED[key]
 
 
 def _findings(

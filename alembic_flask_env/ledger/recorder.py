@@ -13,6 +13,7 @@ required``.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import re
@@ -256,6 +257,7 @@ def _os_user() -> str:
         return ""
 
 
+@functools.cache
 def _versions() -> str:
     from importlib import metadata  # (what a run that writes needs only)
 

@@ -56,6 +56,8 @@ from .connection import CONNECTION_ATTRIBUTE
 from .environment import migrate_database
 from .environment import running_command
 from .environment import writes_versions
+from .lock import keep_lock_connections
+from .lock import stop_keeping_lock_connections
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -371,6 +373,7 @@ class _TenantRunner:
             engine = app_engine.execution_options()
             engine.pool = app_engine.pool.recreate()
             event.listen(engine, "engine_connect", self._point_at_schema)
+            keep_lock_connections(engine.pool)
             self._schema_engine = engine
         return self._schema_engine
 
@@ -400,9 +403,13 @@ class _TenantRunner:
         driver_connection.commit()
 
     def dispose(self) -> None:
-        """Close the pooled connections of the engine this run made."""
+        """Close the pooled connections of the engine this run made, and
+        the lock's.
+        """
+        stop_keeping_lock_connections(close=True)
         if self._schema_engine is not None:
             self._schema_engine.pool.dispose()
+            self._schema_engine = None
 
     def before_workers(self) -> None:
         """Close every pooled connection, the app's too, so that no worker
@@ -416,6 +423,7 @@ class _TenantRunner:
         connections, which the parent owns.
         """
         self.database.engine.dispose(close=False)
+        stop_keeping_lock_connections(close=False)
         self._schema_engine = None
 
     def _masked(self, message: str, tenant: Tenant) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine
@@ -42,11 +43,51 @@ from .keys import mysql_lock_name
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
 
     from ..connection import ConnectTimeout
     from .settings import LockSettings
 
-__all__ = ["HeldLock", "LockLost", "migration_lock"]
+__all__ = [
+    "HeldLock",
+    "LockLost",
+    "keep_lock_connections",
+    "migration_lock",
+    "stop_keeping_lock_connections",
+]
+
+
+@dataclass
+class _KeptLock:
+    """The lock engine kept for one pool (see :func:`keep_lock_connections`)."""
+
+    pool: Pool
+    engine: Engine | None = None
+
+
+_kept: _KeptLock | None = None
+
+
+def keep_lock_connections(pool: Pool) -> None:
+    """From now on, keep the lock's engine (and its pooled connection) for
+    runs over ``pool`` from one run to the next, instead of connecting anew
+    each time: a schema tenant's lock would otherwise be one more connection
+    and login to the same server per tenant. Ends with
+    :func:`stop_keeping_lock_connections`.
+    """
+    global _kept
+    stop_keeping_lock_connections(close=True)
+    _kept = _KeptLock(pool)
+
+
+def stop_keeping_lock_connections(*, close: bool) -> None:
+    """Dispose of the kept lock engine, if any (``close=False`` in a forked
+    worker: its connection is the parent's), and keep no more.
+    """
+    global _kept
+    if _kept is not None and _kept.engine is not None:
+        _kept.engine.dispose(close=close)
+    _kept = None
 
 
 @contextmanager
@@ -109,7 +150,12 @@ def _lock_connection(
     small for two connections (``pool_size=1``), and the lock must not take
     a connection the migration waits for.
     """
-    lock_engine = create_engine(engine.url, pool=engine.pool.recreate())
+    kept = _kept if _kept is not None and _kept.pool is engine.pool else None
+    lock_engine = kept.engine if kept is not None else None
+    if lock_engine is None:
+        lock_engine = create_engine(engine.url, pool=engine.pool.recreate())
+        if kept is not None:
+            kept.engine = lock_engine
     try:
         with connected(
             lock_engine,
@@ -129,4 +175,5 @@ def _lock_connection(
                 driver.prepare_threshold = None
             yield connection
     finally:
-        lock_engine.dispose()
+        if kept is None:
+            lock_engine.dispose()
