@@ -23,6 +23,9 @@ from .ledger.reading import FORMATS as LEDGER_FORMATS
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.engine import Engine
+
+    from .settings import Setting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +102,7 @@ def _ledger(arguments: argparse.Namespace) -> int:
     from .ledger.reading import render as render_runs
     from .ledger.settings import read_ledger_settings
     from .settings import METADATA_KEY
+    from .settings import TENANTS_KEY
     from .settings import find_setting
 
     if not arguments.config.is_file():
@@ -110,6 +114,15 @@ def _ledger(arguments: argparse.Namespace) -> int:
         settings = read_ledger_settings(config, {})
         with ExitStack() as stack:
             in_use = stack.enter_context(app_in_context(config, {}))
+            tenants = find_setting(config, {}, TENANTS_KEY)
+            if tenants is not None:
+                metadata = find_setting(config, {}, METADATA_KEY)
+                database = stack.enter_context(default_database(in_use, metadata))
+                outputs = _tenants_ledgers(
+                    config, tenants, database.engine, settings.table, arguments
+                )
+                print("\n\n".join(outputs))
+                return 0
             extension = find_extension(in_use.app, in_use.setting)
             engines = dict(extension.engines) if extension is not None else {}
             if not engines:  # plain SQLAlchemy: SQLALCHEMY_DATABASE_URI
@@ -128,6 +141,52 @@ def _ledger(arguments: argparse.Namespace) -> int:
         return 2
     print("\n\n".join(outputs))
     return 0
+
+
+def _tenants_ledgers(
+    config: Config,
+    tenants: Setting,
+    app_engine: Engine,
+    table: str,
+    arguments: argparse.Namespace,
+) -> list[str]:
+    """Each tenant's ledger (those the ``tenants`` key names, or all), in
+    its schema of the app's database or in its own database.
+    """
+    import json
+
+    from sqlalchemy import create_engine
+
+    from .ledger.reading import last_runs
+    from .ledger.reading import render as render_runs
+    from .settings import TENANT_SELECTION_KEY
+    from .settings import find_setting
+    from .tenants.selection import select_tenants
+    from .tenants.source import list_tenants
+
+    chosen = select_tenants(
+        list_tenants(tenants), find_setting(config, {}, TENANT_SELECTION_KEY), None
+    )
+    outputs = []
+    every: dict[str, object] = {}
+    for tenant in chosen:
+        engine = tenant.engine or (
+            create_engine(tenant.url) if tenant.url is not None else app_engine
+        )
+        try:
+            with engine.connect() as connection:
+                runs = last_runs(connection, table, tenant.schema, arguments.n)
+        finally:
+            if tenant.url is not None:
+                engine.dispose()
+        every[tenant.name] = runs
+        outputs.append(
+            render_runs(runs, arguments.format, f" (tenant {tenant.name!r})")
+        )
+    if arguments.format == "json":
+        # One document, the runs by tenant, for a script to read.
+        return [json.dumps(every, indent=2)]
+    return outputs or [f"{tenants.describe()} listed no tenant."]
 
 
 def _lint(arguments: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import pytest
 
 from harness import Project
 from harness import ProjectFactory
+from harness import package_command
 from harness import write_revision
 
 NAMES = ["acme", "beta", "gamma", "delta"]
@@ -407,3 +408,16 @@ def test_the_multidb_template_refuses_tenants(multiblog: Project) -> None:
         " tenants. Use the flask (or flask-pyproject) template for tenants, or"
         " remove flask_tenants."
     )
+
+
+def test_the_ledger_command_reads_each_tenant(fleet: Project) -> None:
+    fleet.alembic("-x", "tenants=acme,beta", "upgrade", "head")
+    code, output = package_command(fleet, "ledger", "-n", "1")
+    assert code == 0, output
+    acme, beta, gamma, delta = output.strip().split("\n\n")
+    assert "(tenant 'acme'): " in acme
+    assert "alembic -x tenants=acme,beta upgrade head" in acme
+    assert "  upgrade r2 -> r3  applied in " in acme
+    assert "(tenant 'beta')" in beta
+    assert gamma == "No runs recorded (tenant 'gamma')."
+    assert delta == "No runs recorded (tenant 'delta')."

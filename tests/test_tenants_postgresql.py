@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from harness import ALEMBIC
 from harness import LEDGER_TABLE
 from harness import Project
+from harness import package_command
 from harness import parallel_upgrades
 from harness import query
 from harness import write_revision
@@ -254,3 +255,14 @@ def test_a_database_per_tenant_on_the_server(
         "south: d1 (head)",
     ]
     assert tables_by_schema(pg) == {}  # the app's own database is left alone
+
+
+def test_the_ledger_of_each_schema(schemas: Project) -> None:
+    schemas.alembic("-x", "tenants=acme", "upgrade", "head")
+    code, output = package_command(schemas, "ledger", "--format", "json")
+    assert code == 0, output
+    by_tenant = json.loads(output)
+    assert list(by_tenant) == NAMES
+    [run] = by_tenant["acme"]
+    assert [step["revision"] for step in run["steps"]] == ["r1", "r2", "r3"]
+    assert by_tenant["beta"] == []
