@@ -289,6 +289,22 @@ def test_an_unknown_keyword_argument_in_env_py(
     )
 
 
+def test_the_version_table_options_alembic_documents_are_taken(
+    blog: Project,
+) -> None:
+    """context.configure() takes version_table through **kw; refusing it as
+    unknown (as an earlier release did) made the documented way to rename
+    the version table fail.
+    """
+    (blog.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(version_table='blog_version')\n"
+    )
+    blog.alembic("upgrade", "head")
+    assert "blog_version" in blog.tables()
+    assert "alembic_version" not in blog.tables()
+
+
 def test_dialect_options_and_real_parameters_are_passed_on(blog: Project) -> None:
     (blog.root / "migrations" / "env.py").write_text(
         "from alembic_flask_env import run_migrations\n\n"

@@ -421,3 +421,37 @@ def test_the_ledger_command_reads_each_tenant(fleet: Project) -> None:
     assert "(tenant 'beta')" in beta
     assert gamma == "No runs recorded (tenant 'gamma')."
     assert delta == "No runs recorded (tenant 'delta')."
+
+
+def test_a_handed_in_connection_is_refused(fleet: Project) -> None:
+    script = fleet.root / "script.py"
+    script.write_text(
+        "from alembic import command\n"
+        "from sqlalchemy import create_engine\n"
+        "from alembic_flask_env import alembic_config\n"
+        "config = alembic_config()\n"
+        "config.attributes['connection'] = create_engine('sqlite://')\n"
+        "try:\n"
+        "    command.upgrade(config, 'head')\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    assert fleet.python(str(script)).stdout.strip() == (
+        "ConnectionNotUsable config.attributes['connection'] is set, but"
+        " flask_tenants = 'tenancy:databases' (from [alembic] in alembic.ini)"
+        " migrates a schema or database per tenant and cannot use a single"
+        " connection. Leave one of them unset."
+    )
+
+
+def test_a_version_table_schema_in_env_py_is_refused(fleet: Project) -> None:
+    env = fleet.root / "migrations" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "run_migrations(", "run_migrations(version_table_schema='shared',", 1
+        )
+    )
+    assert fleet.failure("upgrade", "head").startswith(
+        "run_migrations(version_table_schema=...) in env.py would keep every"
+        " tenant's version in one table"
+    )

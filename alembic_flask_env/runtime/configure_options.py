@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -46,13 +47,20 @@ RevisionDirectivesHook = Callable[
 #: ``mssql_batch_separator``) ``context.configure()`` passes on.
 _DIALECT_PREFIXES = ("mssql", "mysql", "mariadb", "oracle", "postgresql", "sqlite")
 
-#: The parameters of ``context.configure()``, bar ``self`` and ``**kw``.
+#: The parameters of ``context.configure()``, bar ``self`` and ``**kw``,
+#: and those it documents but takes through ``**kw`` (``version_table``,
+#: ``version_table_schema``, ``version_table_pk``, ``output_encoding``).
 CONFIGURE_PARAMETERS = tuple(
-    name
-    for name, parameter in inspect.signature(
-        EnvironmentContext.configure
-    ).parameters.items()
-    if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+    dict.fromkeys(
+        [
+            name
+            for name, parameter in inspect.signature(
+                EnvironmentContext.configure
+            ).parameters.items()
+            if name != "self" and parameter.kind is not parameter.VAR_KEYWORD
+        ]
+        + re.findall(r":param (\w+):", EnvironmentContext.configure.__doc__ or "")
+    )
 )
 
 

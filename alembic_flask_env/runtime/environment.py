@@ -116,10 +116,6 @@ def run_migrations(
             in_use, find_setting(config, x_arguments, METADATA_KEY)
         ) as database,
     ):
-        target = connectable_to_migrate(config, database.engine)
-        log.info(
-            "Flask app %r, database %s", in_use.app.name, safe_url(target.engine.url)
-        )
         call_configure_callbacks(in_use.app, config)
         tenants = find_setting(config, x_arguments, TENANTS_KEY)
         if tenants is not None:
@@ -137,6 +133,10 @@ def run_migrations(
                 configure_options,
             )
             return
+        target = connectable_to_migrate(config, database.engine)
+        log.info(
+            "Flask app %r, database %s", in_use.app.name, safe_url(target.engine.url)
+        )
         options = context_options(
             in_use.app,
             config,

@@ -60,6 +60,8 @@ from .lock import keep_lock_connections
 from .lock import stop_keeping_lock_connections
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from alembic.config import Config
     from alembic.runtime.migration import MigrationInfo
     from sqlalchemy.engine import Connection
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from ..app.context import AppInUse
     from ..app.database import Database
     from ..settings import Setting
+    from ..tenants.settings import TenantSettings
     from ..tenants.source import Tenant
     from .environment import RunSettings
 
@@ -148,7 +151,7 @@ def migrate_tenants(
 
 
 def _run_tenants(
-    runner: _TenantRunner, chosen: list[Tenant], tenant_settings: Any
+    runner: _TenantRunner, chosen: list[Tenant], tenant_settings: TenantSettings
 ) -> tuple[list[TenantOutcome], int]:
     # Imported here: forking workers is for the commands that migrate.
     from ..tenants.workers import run_tenants
@@ -304,8 +307,8 @@ class _TenantRunner:
     def run(
         self,
         tenant: Tenant,
-        on_step: Any = None,
-        on_heads: Any = None,
+        on_step: Callable[[MigrationInfo], None] | None = None,
+        on_heads: Callable[[tuple[str, ...]], None] | None = None,
         differing: list[str] | None = None,
     ) -> None:
         """Configure Alembic for the tenant and run the command there."""
@@ -338,9 +341,9 @@ class _TenantRunner:
                 app_name=self.in_use.app.name,
                 lock_scope=tenant.schema,
                 after_run=(
-                    (lambda migration: on_heads(migration.get_current_heads()))
-                    if on_heads is not None
-                    else None
+                    None
+                    if on_heads is None
+                    else lambda migration: on_heads(migration.get_current_heads())
                 ),
             )
 

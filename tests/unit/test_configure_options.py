@@ -13,6 +13,8 @@ from alembic_flask_env.runtime.configure_options import refuse_unknown_options
     "options",
     [
         {"compare_server_default": True, "include_object": None},
+        # Documented, and taken through **kw.
+        {"version_table": "v", "version_table_schema": "s", "version_table_pk": 1},
         {"mssql_batch_separator": "GO", "oracle_batch_separator": "/"},
         {"postgresql_anything": 1, "sqlite_autoincrement": True},
         {},
