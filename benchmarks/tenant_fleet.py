@@ -250,9 +250,10 @@ def main() -> int:
 
 
 def _memory_run(url: str, tenants: int, jobs: int) -> dict[str, float]:
-    command = [sys.executable, __file__, "--url", url, "--jobs", str(jobs)]
+    # The URL goes in the environment: a command line is visible to all.
     measured = subprocess.run(
-        [*command, "--memory-of", str(tenants)],
+        [sys.executable, __file__, "--jobs", str(jobs), "--memory-of", str(tenants)],
+        env={**os.environ, URL_VARIABLE: url},
         check=True,
         capture_output=True,
         text=True,
@@ -313,10 +314,9 @@ def memory_of(server: str, tenants: int, jobs: int) -> None:
 if __name__ == "__main__":
     if "--memory-of" in sys.argv:
         arguments = argparse.ArgumentParser()
-        arguments.add_argument("--url")
         arguments.add_argument("--memory-of", type=int)
         arguments.add_argument("--jobs", type=int)
         given = arguments.parse_args()
-        memory_of(given.url, given.memory_of, given.jobs)
+        memory_of(os.environ[URL_VARIABLE], given.memory_of, given.jobs)
         sys.exit(0)
     sys.exit(main())

@@ -19,6 +19,9 @@ from harness import package_command
 from harness import write_revision
 
 NAMES = ["acme", "beta", "gamma", "delta"]
+#: Every test here but the one of parallel workers (whose forking is what
+#: differs between Pythons) runs in the coverage and min environments only.
+slow = pytest.mark.slow
 
 
 @pytest.fixture
@@ -106,6 +109,7 @@ def test_upgrade_migrates_every_tenant_in_parallel_and_reports(fleet: Project) -
     assert all(runs(fleet, name) == ["r1", "r2", "r3"] for name in NAMES)
 
 
+@slow
 def test_current_check_downgrade_and_stamp_per_tenant(fleet: Project) -> None:
     fleet.alembic("-x", "tenant_jobs=1", "upgrade", "r1")
     fleet.alembic("-x", "tenants=acme", "upgrade", "head")
@@ -123,6 +127,7 @@ def test_current_check_downgrade_and_stamp_per_tenant(fleet: Project) -> None:
     assert all(fleet.version(f"{name}.db") == ["r3"] for name in NAMES)
 
 
+@slow
 def test_check_names_the_tenants_that_differ(fleet: Project) -> None:
     fleet.alembic("upgrade", "head")
     # The models (user, post) are in no tenant: all four differ.
@@ -150,6 +155,7 @@ def test_check_names_the_tenants_that_differ(fleet: Project) -> None:
     )
 
 
+@slow
 def test_autogenerate_compares_with_the_first_tenant(fleet: Project) -> None:
     fleet.alembic("-x", "tenants=acme", "upgrade", "head")
     output = fleet.output(fleet.alembic("revision", "--autogenerate", "-m", "models"))
@@ -160,6 +166,7 @@ def test_autogenerate_compares_with_the_first_tenant(fleet: Project) -> None:
     assert "schema=" not in source
 
 
+@slow
 def test_selection_picks_tenants_and_refuses_unknown_names(fleet: Project) -> None:
     fleet.alembic("-x", "tenants=gamma, beta", "upgrade", "head")
     assert fleet.version("beta.db") == ["r3"]
@@ -174,6 +181,7 @@ def test_selection_picks_tenants_and_refuses_unknown_names(fleet: Project) -> No
     assert not fleet.database("acme.db").exists()
 
 
+@slow
 def test_shards_together_cover_every_tenant_once(fleet: Project) -> None:
     names = [f"t{number:02d}" for number in range(12)]
     fleet.env["BLOG_TENANTS"] = ",".join(names)
@@ -192,6 +200,7 @@ def test_shards_together_cover_every_tenant_once(fleet: Project) -> None:
     assert all(fleet.version(f"{name}.db") == ["r3"] for name in names)
 
 
+@slow
 def test_a_failing_tenant_stops_new_ones(fleet: Project) -> None:
     fleet.alembic("-x", "tenants=beta", "upgrade", "r1")
     break_tenant(fleet, "beta")
@@ -219,6 +228,7 @@ def test_a_failing_tenant_stops_new_ones(fleet: Project) -> None:
     assert report["gamma"]["status"] == report["delta"]["status"] == "skipped"
 
 
+@slow
 def test_continue_migrates_every_tenant_that_can_be(fleet: Project) -> None:
     break_tenant(fleet, "beta")
     result = fleet.alembic(
@@ -233,6 +243,7 @@ def test_continue_migrates_every_tenant_that_can_be(fleet: Project) -> None:
         assert runs(fleet, name) == ["r1", "r2", "r3"]
 
 
+@slow
 def test_a_failing_canary_stops_the_run(fleet: Project) -> None:
     break_tenant(fleet, "acme")
     result = fleet.alembic(
@@ -247,6 +258,7 @@ def test_a_failing_canary_stops_the_run(fleet: Project) -> None:
     assert all(fleet.version(f"{name}.db") == ["r3"] for name in NAMES[1:])
 
 
+@slow
 def test_no_tenant_is_said(fleet: Project) -> None:
     fleet.env["BLOG_TENANTS"] = ""
     result = fleet.alembic("upgrade", "head")
@@ -263,6 +275,7 @@ def _report(project: Project) -> list[dict[str, object]]:
     return report
 
 
+@slow
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -318,6 +331,7 @@ def test_a_tenants_callable_that_cannot_be_used(
     assert list((fleet.root / "instance").iterdir()) == []
 
 
+@slow
 def test_a_url_that_does_not_parse_is_masked(fleet: Project) -> None:
     message = fleet.failure("-x", "flask_tenants=tenancy:bad_url", "upgrade", "head")
     assert message.startswith(
@@ -328,6 +342,7 @@ def test_a_url_that_does_not_parse_is_masked(fleet: Project) -> None:
     assert "hunter2" not in message
 
 
+@slow
 def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
     result = fleet.alembic(
         "-x", "flask_tenants=tenancy:raising", "upgrade", "head", ok=False
@@ -341,6 +356,7 @@ def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
     assert "LookupError: the tenants service is down" in result.stderr
 
 
+@slow
 @pytest.mark.parametrize(
     ("argument", "message"),
     [
@@ -389,6 +405,7 @@ def test_bad_tenant_settings_fail_before_any_tenant(
     assert list((fleet.root / "instance").iterdir()) == []
 
 
+@slow
 def test_tenant_keys_in_pyproject(fleet: Project) -> None:
     (fleet.root / "pyproject.toml").write_text(
         '[tool.alembic]\ntenants = ["beta"]\ntenant_jobs = 1\ntenant_canary = 1\n'
@@ -398,6 +415,7 @@ def test_tenant_keys_in_pyproject(fleet: Project) -> None:
     assert not fleet.database("acme.db").exists()
 
 
+@slow
 def test_the_multidb_template_refuses_tenants(multiblog: Project) -> None:
     message = multiblog.failure(
         "-x", "flask_tenants=tenancy:databases", "upgrade", "head"
@@ -410,6 +428,7 @@ def test_the_multidb_template_refuses_tenants(multiblog: Project) -> None:
     )
 
 
+@slow
 def test_the_ledger_command_reads_each_tenant(fleet: Project) -> None:
     fleet.alembic("-x", "tenants=acme,beta", "upgrade", "head")
     code, output = package_command(fleet, "ledger", "-n", "1")
@@ -423,6 +442,7 @@ def test_the_ledger_command_reads_each_tenant(fleet: Project) -> None:
     assert delta == "No runs recorded (tenant 'delta')."
 
 
+@slow
 def test_a_handed_in_connection_is_refused(fleet: Project) -> None:
     script = fleet.root / "script.py"
     script.write_text(
@@ -444,6 +464,7 @@ def test_a_handed_in_connection_is_refused(fleet: Project) -> None:
     )
 
 
+@slow
 def test_a_version_table_schema_in_env_py_is_refused(fleet: Project) -> None:
     env = fleet.root / "migrations" / "env.py"
     env.write_text(

@@ -128,11 +128,14 @@ class LedgerRecorder:
     def _write(self, connection: Connection, statement: Any) -> None:
         """The row, in the step's transaction; the table is created with the
         first row (a run that applies nothing leaves the database as it
-        was). On PostgreSQL a savepoint keeps a failure here from ending the
-        step's transaction: the step matters more than its record.
+        was). On PostgreSQL a savepoint keeps a failure of that first write
+        (no right to create or write the table) from ending the step's
+        transaction: the step matters more than its record. Once one row is
+        in, the next are plain inserts into the same table (two round trips
+        fewer per revision, which a run of many tenants pays many times).
         """
         dialect = connection.dialect.name
-        if dialect == "postgresql":
+        if dialect == "postgresql" and not self._created:
             with connection.begin_nested():
                 if not self._created:
                     self.table.create(connection, checkfirst=True)
@@ -184,6 +187,9 @@ class LedgerRecorder:
             )
         )
         self.uncommitted = []
+        # The rollback may have taken the new table with it: the next
+        # attempt's first row goes in a savepoint again.
+        self._created = False
         try:
             if connection.in_transaction():
                 connection.rollback()
