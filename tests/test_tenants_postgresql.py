@@ -266,3 +266,38 @@ def test_the_ledger_of_each_schema(schemas: Project) -> None:
     [run] = by_tenant["acme"]
     assert [step["revision"] for step in run["steps"]] == ["r1", "r2", "r3"]
     assert by_tenant["beta"] == []
+
+
+def test_stop_canary_and_shards_on_schemas(schemas: Project) -> None:
+    schemas.alembic("-x", "tenants=gamma", "upgrade", "r1")
+    run_sql(schemas, "CREATE INDEX ix_runs_note ON gamma.runs (revision)")
+
+    # Stop: no tenant starts after gamma fails.
+    result = schemas.alembic("-x", "tenant_jobs=1", "upgrade", "head", ok=False)
+    assert "1 of 6 tenants failed: 'gamma'" in result.stdout
+    assert "Tenants: 2 migrated, 0 already there, 1 failed, 3 skipped" in (
+        result.stderr
+    )
+    assert {"delta", "epsilon", "zeta"}.isdisjoint(tables_by_schema(schemas))
+
+    # A failing canary: the tenants after it are not started either.
+    result = schemas.alembic(
+        "-x", "tenants=gamma,delta", "-x", "tenant_canary=1",
+        "-x", "tenant_failures=continue", "upgrade", "head", ok=False,
+    )  # fmt: skip
+    assert "Canary tenant 'gamma' failed" in result.stderr
+    assert "delta" not in tables_by_schema(schemas)
+
+    # Fixed, two shards bring every tenant to head, each tenant in one.
+    run_sql(schemas, "DROP INDEX gamma.ix_runs_note")
+    shares = []
+    for index in range(2):
+        report = schemas.root / f"shard{index}.json"
+        schemas.alembic(
+            "-x", f"tenant_shard={index}/2", "-x", f"tenant_report={report}",
+            "upgrade", "head",
+        )  # fmt: skip
+        shares.append({entry["tenant"] for entry in json.loads(report.read_text())})
+    assert shares[0] | shares[1] == set(NAMES)
+    assert not shares[0] & shares[1]
+    assert all(runs(schemas, name) == ["r1", "r2", "r3"] for name in NAMES)
