@@ -5,6 +5,7 @@ table locks held by the app, and against a host that never answers.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -205,3 +206,37 @@ def test_a_lock_lost_mid_run_stops_the_run_before_anything_more_is_kept(
     assert "Finished upgrade k0 -> k1" not in result.stderr
     assert columns(pg, "after_kill") == []
     assert columns(pg, "before_kill") == (["id"] if per_migration else [])
+
+
+@pytest.mark.postgresql
+def test_the_table_lock_bound_outlives_an_autocommit_block(
+    pg: Project, app_session: Connection
+) -> None:
+    """An autocommit block ends the run's transaction, and SET LOCAL with
+    it: the transaction Alembic begins after the block is bounded again.
+    """
+    write_revision(pg, "n1", None, 'op.execute("CREATE TABLE note (id integer)")')
+    pg.alembic("upgrade", "head")
+    write_revision(
+        pg,
+        "n2",
+        "n1",
+        """
+        with op.get_context().autocommit_block():
+            op.execute("SELECT 1")
+        op.execute("ALTER TABLE note ADD COLUMN body text")
+        """,
+    )
+    app_session.execute(text("SELECT * FROM note")).all()
+    # Should the bound be lost, the ALTER waits until this lets go, and
+    # the run succeeds: the test fails instead of hanging.
+    releasing = threading.Timer(20, app_session.rollback)
+    releasing.start()
+    started = time.monotonic()
+    try:
+        message = pg.failure("-x", "table_lock_timeout=1", "upgrade", "head")
+    finally:
+        releasing.cancel()
+    assert time.monotonic() - started < 15
+    assert message.startswith("Revision n2 (")
+    assert "waited more than 1 s for a lock on table 'note'" in message

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -104,8 +105,10 @@ def bounded_lock_waits(
     if dialect == "postgresql":
         milliseconds = max(1, round(settings.timeout * 1000))
         if one_transaction:
-            connection.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
-            yield
+            statement = f"SET LOCAL lock_timeout = {milliseconds}"
+            connection.execute(text(statement))
+            with _again_in_each_transaction(connection, statement):
+                yield
             return
         _set(connection, f"SET lock_timeout = {milliseconds}", one_transaction)
         try:
@@ -135,6 +138,33 @@ def bounded_lock_waits(
             dialect,
         )
         yield
+
+
+@contextmanager
+def _again_in_each_transaction(
+    connection: Connection, statement: str
+) -> Iterator[None]:
+    """Run ``statement`` at the start of every transaction the connection
+    begins during the body: an ``autocommit_block()`` commits the run's
+    transaction, and a ``SET LOCAL`` with it, and Alembic begins another
+    after the block. It goes to the driver's connection, which begins its
+    transaction with it (SQLAlchemy's own is still being begun).
+    """
+
+    def begin(begun: Connection) -> None:
+        driver_connection = begun.connection.dbapi_connection
+        assert driver_connection is not None
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+
+    event.listen(connection, "begin", begin)
+    try:
+        yield
+    finally:
+        event.remove(connection, "begin", begin)
 
 
 def _set(connection: Connection, statement: str, one_transaction: bool) -> None:
