@@ -8,11 +8,13 @@ The PostgreSQL shapes (a schema per tenant) are in test_tenants_postgresql.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from contextlib import closing
 
 import pytest
 
+from harness import ALEMBIC
 from harness import Project
 from harness import ProjectFactory
 from harness import package_command
@@ -476,3 +478,17 @@ def test_a_version_table_schema_in_env_py_is_refused(fleet: Project) -> None:
         "run_migrations(version_table_schema=...) in env.py would keep every"
         " tenant's version in one table"
     )
+
+
+@slow
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset")
+def test_the_default_jobs_are_the_cpus_the_run_may_use(fleet: Project) -> None:
+    """One CPU allowed (a container's cpuset), one job, however many CPUs
+    the host has.
+    """
+    assert ALEMBIC is not None
+    result = fleet.run("taskset", "-c", "0", ALEMBIC, "upgrade", "head")
+    assert "Tenants: 4 migrated, 0 already there, 0 failed, 0 skipped" in (
+        result.stderr
+    )
+    assert result.stderr.rstrip().endswith("(1 job).")

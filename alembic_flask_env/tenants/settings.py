@@ -70,7 +70,7 @@ def read_tenant_settings(
     jobs = (
         count(jobs_setting, "how many tenants to migrate at once")
         if jobs_setting is not None
-        else os.cpu_count() or 1
+        else usable_cpus()
     )
     if jobs_setting is not None and jobs < 1:
         raise InvalidSetting(
@@ -103,6 +103,15 @@ def read_tenant_settings(
         shard=_shard(found(TENANT_SHARD_KEY)),
         selection=found(TENANT_SELECTION_KEY),
     )
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's cpuset, a
+    ``taskset``), not every CPU of the host, which ``os.cpu_count()`` says.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _report_path(setting: Setting | None) -> Path | None:

@@ -36,7 +36,7 @@ def settings_from(**x_arguments: str) -> TenantSettings:
 
 def test_defaults() -> None:
     settings = settings_from()
-    assert settings.jobs == (os.cpu_count() or 1)
+    assert settings.jobs == len(os.sched_getaffinity(0))
     assert (settings.failures, settings.canary, settings.report) == ("stop", 0, None)
     assert settings.shard is None and settings.selection is None
 
