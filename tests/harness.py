@@ -107,7 +107,11 @@ class Project:
         return self.run(ALEMBIC, *args, cwd=cwd, ok=ok)
 
     def alembic_acting_on(
-        self, *args: str, log_line: str, action: Callable[[], None]
+        self,
+        *args: str,
+        log_line: str,
+        action: Callable[[], None],
+        ok: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         """Run alembic, and call ``action`` (release a lock, say) as soon as
         its log shows a line containing ``log_line``: at the moment the run
@@ -146,7 +150,7 @@ class Project:
         result = subprocess.CompletedProcess(
             process.args, process.returncode, "".join(stdout), "".join(stderr)
         )
-        if result.returncode != 0:
+        if (result.returncode == 0) != ok:
             pytest.fail(
                 f"{args} exited {result.returncode}\n"
                 f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"

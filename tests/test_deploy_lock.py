@@ -473,3 +473,47 @@ def test_a_lock_timeout_longer_than_postgresql_takes_is_waited_on_our_clock(
     )
     assert "Waiting for another migration run to finish" in result.stderr
     assert query(pg, "SELECT version_num FROM alembic_version") == [("t1",)]
+
+
+@pytest.mark.postgresql
+def test_a_waiters_lock_connection_ended_is_one_line(pg: Project) -> None:
+    """The session a run waits for the lock on is ended (a DBA, a
+    failover): one FAILED line saying so, no traceback, nothing applied.
+    (While it waits, the run has no other connection to the database.)
+    """
+    write_revision(pg, "w1", None, 'op.execute("CREATE TABLE w (id int)")')
+    engine, holder = hold_the_migration_lock(pg)
+    holding = holder.execute(text("SELECT pg_backend_pid()")).scalar()
+
+    def end_the_waiters_session() -> None:
+        with other_session(pg) as session:
+            session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> :holding"
+                    " AND pid <> pg_backend_pid()"
+                ),
+                {"holding": holding},
+            )
+            session.commit()
+
+    try:
+        result = pg.alembic_acting_on(
+            *("-x", "migration_lock_timeout=20", "upgrade", "head"),
+            log_line="Waiting for another migration run to finish",
+            action=end_the_waiters_session,
+            ok=False,
+        )
+    finally:
+        holder.close()
+        engine.dispose()
+    assert "Traceback" not in result.stdout + result.stderr
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    assert line.startswith(
+        "FAILED: The connection this run waited for the migration lock on"
+        " (PostgreSQL advisory lock "
+    )
+    assert "nothing was migrated" in line
+    assert "w" not in {
+        str(row[0]) for row in query(pg, "SELECT tablename FROM pg_tables")
+    }

@@ -18,10 +18,14 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
+
+from ...errors import DatabaseUnreachable
 from ...errors import MigrationLockTimeout
 from ...errors import first_line
 from ...settings import LOCK_KEY
 from ...settings import LOCK_TIMEOUT_KEY
+from ...url_masking import scrub
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -60,12 +64,13 @@ def wait_for_lock(
     between tries outside any transaction; the seconds it took.
 
     :raises MigrationLockTimeout: another run held it past the timeout.
+    :raises DatabaseUnreachable: the lock's connection failed meanwhile.
     """
     started = time.monotonic()
     deadline = started + settings.timeout
     pause = FIRST_PAUSE_SECONDS
     said = False
-    while not backend.try_acquire(connection):
+    while not _tried(connection, backend):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise timed_out(settings)
@@ -78,6 +83,25 @@ def wait_for_lock(
         time.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
         pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
     return time.monotonic() - started
+
+
+def _tried(connection: Connection, backend: LockBackend) -> bool:
+    """One try for the lock.
+
+    :raises DatabaseUnreachable: the lock's connection failed (its session
+        was ended, the server went away) before the lock was ours.
+    """
+    try:
+        return backend.try_acquire(connection)
+    except DBAPIError as error:
+        raise DatabaseUnreachable(
+            "The connection this run waited for the migration lock on"
+            f" ({backend.description}) failed"
+            f" ({scrub(first_line(error), connection.engine.url)}) before the"
+            " lock was this run's, so nothing was migrated. Run again once the"
+            " database answers; a DBA, a failover or an idle timeout of the"
+            " server or of a pooler may have ended that session."
+        ) from None
 
 
 def timed_out(settings: LockSettings) -> MigrationLockTimeout:
