@@ -51,3 +51,29 @@ def test_without_an_exporter_nothing_is_printed(blog: Project) -> None:
     write_revision(blog, "r1", None, "op.execute('CREATE TABLE a (id int)')")
     result = blog.alembic("upgrade", "head")
     assert result.stdout == ""
+
+
+def test_the_tenants_workers_export_their_spans(blog: Project) -> None:
+    """A forked worker ends without the exit hooks that flush the SDK: it
+    flushes itself, so every tenant's run has its span.
+    """
+    blog.set_ini_option("flask_tenants", "tenancy:databases")
+    (blog.root / "instance").mkdir(exist_ok=True)
+    blog.env["BLOG_TENANTS"] = "acme,beta,gamma,delta"
+    blog.env["BLOG_TENANT_DIR"] = str(blog.root / "instance")
+    write_revision(blog, "r1", None, "op.execute('CREATE TABLE a (id int)')")
+    assert INSTRUMENT is not None
+    blog.env.update(
+        {
+            "OTEL_SERVICE_NAME": "deploy",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+        }
+    )
+    result = blog.run(
+        INSTRUMENT, str(BIN_DIR / "alembic"), "-x", "tenant_jobs=2", "upgrade", "head"
+    )
+    assert "(2 jobs)." in result.stderr
+    assert result.stdout.count('"name": "alembic upgrade"') == 4
+    assert result.stdout.count('"name": "upgrade r1"') == 4

@@ -128,11 +128,32 @@ def run_telemetry(database_system: str, where: str) -> RunTelemetry | None:
     """The run's telemetry, or None when OpenTelemetry is not installed
     (checked without importing it).
     """
+    return RunTelemetry(database_system, where) if _installed() else None
+
+
+def flush_telemetry() -> None:
+    """Export what this process recorded and has not exported yet. A
+    tenants' worker calls it before it ends: a forked process ends without
+    running the exit hooks that would flush the SDK's batches. Nothing to
+    do without OpenTelemetry, or without an SDK (the API's own providers
+    have no ``force_flush``).
+    """
+    if not _installed():
+        return
+    from opentelemetry import metrics
+    from opentelemetry import trace
+
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        force_flush = getattr(provider, "force_flush", None)
+        if callable(force_flush):
+            force_flush()
+
+
+def _installed() -> bool:
+    """Whether the API is there, checked without importing it."""
     try:
         # (The API's own module: an "opentelemetry" namespace that other
         # packages left behind is not the API.)
-        if find_spec("opentelemetry.trace") is None:
-            return None
+        return find_spec("opentelemetry.trace") is not None
     except ModuleNotFoundError:  # no "opentelemetry" at all
-        return None
-    return RunTelemetry(database_system, where)
+        return False

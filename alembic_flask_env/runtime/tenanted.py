@@ -38,6 +38,7 @@ from ..errors import InvalidSetting
 from ..errors import TenantsFailed
 from ..errors import TenantsNotFound
 from ..errors import first_line
+from ..ledger.telemetry import flush_telemetry
 from ..settings import TENANTS_KEY
 from ..tenants.report import FAILED
 from ..tenants.report import MIGRATED
@@ -162,6 +163,7 @@ def _run_tenants(
         tenant_settings,
         before_workers=runner.before_workers,
         in_worker=runner.forget_inherited,
+        leaving_worker=flush_telemetry,
     )
 
 

@@ -46,6 +46,7 @@ def run_tenants(
     *,
     before_workers: Callable[[], None],
     in_worker: Callable[[], None],
+    leaving_worker: Callable[[], None] = lambda: None,
 ) -> tuple[list[TenantOutcome], int]:
     """Migrate ``tenants`` with ``migrate_one`` (which never raises for a
     tenant's failure: it returns a failed outcome), as ``settings`` say.
@@ -54,6 +55,8 @@ def run_tenants(
         what they must not inherit (pooled connections).
     :param in_worker: called first in each worker process, to let go of
         what it inherited anyway without touching it.
+    :param leaving_worker: called last in each worker process (which ends
+        without the exit hooks of a normal exit), to flush what it buffered.
     :returns: an outcome per tenant, in the order given (``skipped`` for
         those never started), and the number of jobs that ran.
     """
@@ -94,7 +97,7 @@ def run_tenants(
                 break
     elif going_on:
         before_workers()
-        _in_workers(rest, migrate_one, jobs, finished, in_worker)
+        _in_workers(rest, migrate_one, jobs, finished, (in_worker, leaving_worker))
     return [
         outcomes.get(tenant.name, TenantOutcome(tenant.name, SKIPPED))
         for tenant in tenants
@@ -115,7 +118,7 @@ def _in_workers(
     migrate_one: MigrateOne,
     jobs: int,
     finished: Callable[[TenantOutcome], bool],
-    in_worker: Callable[[], None],
+    hooks: tuple[Callable[[], None], Callable[[], None]],
 ) -> None:
     forking = multiprocessing.get_context("fork")
     # What this process has buffered would otherwise be written again by
@@ -126,7 +129,7 @@ def _in_workers(
     for _ in range(jobs):
         ours, theirs = forking.Pipe()
         process = forking.Process(
-            target=_work, args=(theirs, tenants, migrate_one, in_worker), daemon=True
+            target=_work, args=(theirs, tenants, migrate_one, hooks), daemon=True
         )
         process.start()
         theirs.close()
@@ -201,14 +204,18 @@ def _work(
     connection: Connection,
     tenants: list[Tenant],
     migrate_one: MigrateOne,
-    in_worker: Callable[[], None],
+    hooks: tuple[Callable[[], None], Callable[[], None]],
 ) -> None:
-    in_worker()
-    while True:
-        try:
-            index = connection.recv()
-        except EOFError:  # the run ended (or was killed)
-            return
-        if index is None:
-            return
-        connection.send(migrate_one(tenants[index]))
+    starting, leaving = hooks
+    starting()
+    try:
+        while True:
+            try:
+                index = connection.recv()
+            except EOFError:  # the run ended (or was killed)
+                return
+            if index is None:
+                return
+            connection.send(migrate_one(tenants[index]))
+    finally:
+        leaving()
