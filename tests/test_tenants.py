@@ -313,9 +313,10 @@ def _report(project: Project) -> list[dict[str, object]]:
             "tenancy:bad_schema",
             "flask_tenants = 'tenancy:bad_schema' (from -x flask_tenants=...)"
             ' returned "Robert\'); DROP TABLE students;--" among the schema'
-            " names, which is not a PostgreSQL identifier (a letter or _, then"
-            " letters, digits, _ or $, at most 63 in all). Return the tenants'"
-            " schema names as they are, unquoted; nothing was touched.",
+            " names, which is not a PostgreSQL identifier as the server stores"
+            " it (a lowercase letter or _, then lowercase letters, digits, _ or"
+            " $, at most 63 in all). Return the tenants' schema names as"
+            " pg_namespace has them; nothing was touched.",
         ),
         (
             "tenancy:schemas",

@@ -116,7 +116,7 @@ def test_offline_sql_has_a_section_per_tenant(schemas: Project) -> None:
     sql = schemas.alembic("-x", "tenants=acme,beta", "upgrade", "head", "--sql").stdout
     acme, beta = sql.split("-- Tenant 'beta': schema 'beta'")
     assert "-- Tenant 'acme': schema 'acme'" in acme
-    assert 'SET search_path TO "acme";' in acme
+    assert 'CREATE SCHEMA IF NOT EXISTS "acme";\n\nSET search_path TO "acme";' in acme
     assert 'SET search_path TO "beta";' in beta
     assert beta.count("CREATE TABLE runs") == 1
     assert "acme." not in sql and "public." not in sql
@@ -301,3 +301,29 @@ def test_stop_canary_and_shards_on_schemas(schemas: Project) -> None:
     assert shares[0] | shares[1] == set(NAMES)
     assert not shares[0] & shares[1]
     assert all(runs(schemas, name) == ["r1", "r2", "r3"] for name in NAMES)
+
+
+def test_the_apps_own_engine_keeps_its_schema(pg: Project) -> None:
+    """The tenants' connections have a pool of their own: the app's engine
+    (used by a revision's data step, or by the app itself) never hands out a
+    connection pointed at a tenant's schema.
+    """
+    pg.set_ini_option("flask_tenants", "tenancy:schemas")
+    pg.env["BLOG_TENANTS"] = "acme,beta,gamma"
+    write_revision(
+        pg,
+        "a1",
+        None,
+        """
+        from blogapp.extensions import db
+        from sqlalchemy import text
+
+        op.execute("CREATE TABLE seen (app_schema text)")
+        with db.engine.connect() as app_connection:
+            seen = app_connection.execute(text("SELECT current_schema()")).scalar()
+        op.execute(f"INSERT INTO seen VALUES ('{seen}')")
+        """,
+    )
+    pg.alembic("-x", "tenant_jobs=1", "upgrade", "head")
+    for name in ("acme", "beta", "gamma"):
+        assert query(pg, f"SELECT app_schema FROM {name}.seen") == [("public",)]

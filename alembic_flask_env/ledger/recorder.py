@@ -128,14 +128,15 @@ class LedgerRecorder:
     def _write(self, connection: Connection, statement: Any) -> None:
         """The row, in the step's transaction; the table is created with the
         first row (a run that applies nothing leaves the database as it
-        was). On PostgreSQL a savepoint keeps a failure of that first write
-        (no right to create or write the table) from ending the step's
-        transaction: the step matters more than its record. Once one row is
-        in, the next are plain inserts into the same table (two round trips
-        fewer per revision, which a run of many tenants pays many times).
+        was). On PostgreSQL a savepoint keeps a failure here from ending the
+        step's transaction: the step matters more than its record. Every
+        row gets one, not only the first: a later insert can fail too (a
+        lock wait on the table, a merge's long list of revisions), and
+        without a savepoint PostgreSQL would abort the run's transaction,
+        whose COMMIT then rolls back the migration without a word.
         """
         dialect = connection.dialect.name
-        if dialect == "postgresql" and not self._created:
+        if dialect == "postgresql":
             with connection.begin_nested():
                 if not self._created:
                     self.table.create(connection, checkfirst=True)

@@ -152,6 +152,9 @@ def _again_in_each_transaction(
     """
 
     def begin(begun: Connection) -> None:
+        if begun.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # Inside the block itself: no transaction for SET LOCAL to live in.
+            return
         driver_connection = begun.connection.dbapi_connection
         assert driver_connection is not None
         cursor = driver_connection.cursor()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from typing import Any
@@ -54,6 +55,7 @@ from .bind_output import BindOutput
 from .configure_options import as_tuple
 from .configure_options import context_options
 from .connection import CONNECTION_ATTRIBUTE
+from .connection import connected
 from .environment import migrate_database
 from .environment import running_command
 from .environment import writes_versions
@@ -117,6 +119,7 @@ def migrate_tenants(
         )
     tenant_settings = read_tenant_settings(config, x_arguments)
     listed = list_tenants(tenants_setting)
+    _end_the_apps_session(in_use)
     schemas = [tenant for tenant in listed if tenant.schema is not None]
     if schemas and database.engine.dialect.name != "postgresql":
         raise TenantsNotFound(
@@ -149,6 +152,18 @@ def migrate_tenants(
             runner.one_after_another(chosen)
     finally:
         runner.dispose()
+
+
+def _end_the_apps_session(in_use: AppInUse) -> None:
+    """A tenants callable that read a control table through Flask-SQLAlchemy's
+    ``db.session`` leaves it in a transaction on a checked-out connection
+    until the app context ends, the whole run; workers forked meanwhile
+    would share that connection's socket. End it now.
+    """
+    extension = in_use.app.extensions.get("sqlalchemy")
+    remove = getattr(getattr(extension, "session", None), "remove", None)
+    if callable(remove):
+        remove()
 
 
 def _run_tenants(
@@ -256,8 +271,12 @@ class _TenantRunner:
         database rolled back, the revision it started from); "" if even
         that cannot be read.
         """
+        whose = f"tenant {tenant.name!r}"
         try:
-            with self._engine_for(tenant) as engine, engine.connect() as connection:
+            with (
+                self._engine_for(tenant) as engine,
+                connected(engine, whose, self.settings.connect_timeout) as connection,
+            ):
                 heads = MigrationContext.configure(connection).get_current_heads()
         except Exception:
             log.debug("Tenant %r: its version could not be read.", tenant.name)
@@ -278,8 +297,11 @@ class _TenantRunner:
                 self.config.print_stdout(
                     f"\n-- Tenant {tenant.name!r}: {tenant.describe()}\n"
                 )
-                if tenant.schema is not None:
-                    self.config.print_stdout(f'SET search_path TO "{tenant.schema}";\n')
+                if tenant.schema is not None and writes_versions():
+                    self.config.print_stdout(
+                        f'CREATE SCHEMA IF NOT EXISTS "{tenant.schema}";\n\n'
+                        f'SET search_path TO "{tenant.schema}";\n'
+                    )
             with BindOutput(self.config, tenant.name) as output:
                 try:
                     self.run(tenant, differing=differing)
@@ -368,15 +390,17 @@ class _TenantRunner:
         )
 
     def _schema_engines(self) -> Engine:
-        """A copy of the app's engine with a pool of its own (whose
+        """An engine like the app's with a pool of its own (whose
         connections are pointed at one tenant's schema after another, and
         so are no use to the app), that points each connection at the
         schema its tenant's engine names.
         """
         if self._schema_engine is None:
             app_engine = self.database.engine
-            engine = app_engine.execution_options()
-            engine.pool = app_engine.pool.recreate()
+            # (Not app_engine.execution_options(): setting the pool of such
+            # a copy sets the app engine's own.) The new pool keeps the
+            # app's connection arguments and pool events.
+            engine = create_engine(app_engine.url, pool=app_engine.pool.recreate())
             event.listen(engine, "engine_connect", self._point_at_schema)
             keep_lock_connections(engine.pool)
             self._schema_engine = engine
@@ -400,7 +424,9 @@ class _TenantRunner:
                     "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
                 )
                 if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE SCHEMA "{schema}"')
+                    # (IF NOT EXISTS: check and autogenerate take no lock,
+                    # and may race an upgrade here.)
+                    cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                     log.info("Created schema %r for its tenant.", schema)
             cursor.execute(f'SET search_path TO "{schema}"')
         finally:
@@ -421,15 +447,24 @@ class _TenantRunner:
         inherits one.
         """
         self.dispose()
-        self.database.engine.dispose()
+        for engine in self._app_engines():
+            engine.dispose()
 
     def forget_inherited(self) -> None:
         """In a worker: drop the parent's pools without closing their
         connections, which the parent owns.
         """
-        self.database.engine.dispose(close=False)
+        for engine in self._app_engines():
+            engine.dispose(close=False)
         stop_keeping_lock_connections(close=False)
         self._schema_engine = None
+
+    def _app_engines(self) -> list[Engine]:
+        """The app's engines: its default one and its binds'."""
+        extension = self.in_use.app.extensions.get("sqlalchemy")
+        engines = getattr(extension, "engines", None)
+        found = list(engines.values()) if isinstance(engines, Mapping) else []
+        return [self.database.engine, *(e for e in found if isinstance(e, Engine))]
 
     def _masked(self, message: str, tenant: Tenant) -> str:
         for url in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -106,12 +107,44 @@ def read_tenant_settings(
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may run on (a container's cpuset, a
-    ``taskset``), not every CPU of the host, which ``os.cpu_count()`` says.
+    """The CPUs this process may use: those it may run on (a container's
+    cpuset, a ``taskset``) and no more than its cgroup's CPU quota (a
+    Kubernetes CPU limit) allows; not every CPU of the host, which
+    ``os.cpu_count()`` says, and which would fork a worker (and open two
+    connections) per CPU of a large node.
     """
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
+    cpus = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1
+    )
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, quota) if quota is not None else cpus)
+
+
+#: Where cgroup v2, then v1, say how much CPU time per period the process
+#: may use ("max" or -1: no limit).
+_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_CFS_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+_CFS_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """The CPU limit of the process's cgroup, rounded up; None without one."""
+    try:
+        quota, period = _CPU_MAX.read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = _CFS_QUOTA.read_text(), _CFS_PERIOD.read_text()
+        except OSError:
+            return None
+    try:
+        allowed, per = int(quota), int(period)
+    except ValueError:  # "max"
+        return None
+    if allowed <= 0 or per <= 0:  # -1: no limit
+        return None
+    return math.ceil(allowed / per)
 
 
 def _report_path(setting: Setting | None) -> Path | None:

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: An unquoted PostgreSQL identifier, at most 63 bytes (NAMEDATALEN - 1).
-_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}", re.ASCII)
+#: An unquoted PostgreSQL identifier as the server stores it (folded to
+#: lower case), at most 63 bytes (NAMEDATALEN - 1). "Acme" would be quoted,
+#: and name another schema than the "acme" that CREATE SCHEMA Acme made.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_$]{0,62}", re.ASCII)
 _WHAT = "a callable that returns the tenants"
 _RETURNS = (
     "Return an iterable of PostgreSQL schema names (['acme', 'beta']) or a"
@@ -111,9 +113,10 @@ def _schema_tenant(setting: Setting, name: object) -> Tenant:
         shown = repr(name) if isinstance(name, str) else f"a {type_name(name)}"
         raise TenantsNotFound(
             f"{setting.describe()} returned {shown} among the schema names, which"
-            " is not a PostgreSQL identifier (a letter or _, then letters,"
-            " digits, _ or $, at most 63 in all). Return the tenants' schema"
-            " names as they are, unquoted; nothing was touched."
+            " is not a PostgreSQL identifier as the server stores it (a"
+            " lowercase letter or _, then lowercase letters, digits, _ or $, at"
+            " most 63 in all). Return the tenants' schema names as"
+            " pg_namespace has them; nothing was touched."
         )
     return Tenant(name, schema=name)
 

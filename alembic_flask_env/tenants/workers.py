@@ -135,13 +135,25 @@ def _in_workers(
         theirs.close()
         workers.append(_Worker(process, ours))
     upcoming = iter(range(len(tenants)))
+    #: Tenants handed to a worker that had died meanwhile, to hand again.
+    returned: list[int] = []
     going_on = True
 
+    def next_tenant() -> int | None:
+        if not going_on:
+            return None
+        return returned.pop() if returned else next(upcoming, None)
+
     def hand_out(worker: _Worker) -> None:
-        index = next(upcoming, None) if going_on else None
+        index = next_tenant()
         worker.tenant = index
         worker.started = time.monotonic()
-        worker.connection.send(index)
+        try:
+            worker.connection.send(index)
+        except OSError:  # it died since its last outcome
+            if index is not None:
+                returned.append(index)
+            worker.tenant = None
 
     try:
         for worker in workers:
@@ -162,6 +174,18 @@ def _in_workers(
                     hand_out(worker)
                 else:
                     worker.tenant = None
+        # Every worker has ended, and tenants are left only when the workers
+        # died (out of memory, killed): this process migrates those.
+        left = [index for index in iter(next_tenant, None)]
+        if left:
+            log.warning(
+                "Every worker process ended; migrating the %d tenants left in"
+                " this process.",
+                len(left),
+            )
+        for index in left:
+            if not finished(migrate_one(tenants[index])):
+                break
     finally:
         for worker in workers:
             if worker.process.is_alive():

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 from alembic_flask_env.errors import InvalidSetting
 from alembic_flask_env.errors import TenantsNotFound
 from alembic_flask_env.settings import Setting
+from alembic_flask_env.tenants import settings as tenant_settings
 from alembic_flask_env.tenants.report import FAILED
 from alembic_flask_env.tenants.report import MIGRATED
 from alembic_flask_env.tenants.report import SKIPPED
@@ -25,6 +26,7 @@ from alembic_flask_env.tenants.selection import in_shard
 from alembic_flask_env.tenants.selection import select_tenants
 from alembic_flask_env.tenants.settings import TenantSettings
 from alembic_flask_env.tenants.settings import read_tenant_settings
+from alembic_flask_env.tenants.settings import usable_cpus
 from alembic_flask_env.tenants.source import Tenant
 from alembic_flask_env.tenants.source import list_tenants
 from alembic_flask_env.tenants.workers import run_tenants
@@ -36,9 +38,25 @@ def settings_from(**x_arguments: str) -> TenantSettings:
 
 def test_defaults() -> None:
     settings = settings_from()
-    assert settings.jobs == len(os.sched_getaffinity(0))
+    assert settings.jobs == usable_cpus()
+    assert 1 <= usable_cpus() <= len(os.sched_getaffinity(0))
     assert (settings.failures, settings.canary, settings.report) == ("stop", 0, None)
     assert settings.shard is None and settings.selection is None
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000", None), ("150000 100000", 2), ("50000 100000", 1), ("x", None)],
+)
+def test_a_cgroup_cpu_limit_caps_the_default_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_max: str, expected: int | None
+) -> None:
+    """A Kubernetes CPU limit is a quota, not a cpuset: 1.5 CPUs is 2 jobs."""
+    limit = tmp_path / "cpu.max"
+    limit.write_text(cpu_max + "\n")
+    monkeypatch.setattr(tenant_settings, "_CPU_MAX", limit)
+    monkeypatch.setattr(tenant_settings, "_CFS_QUOTA", tmp_path / "absent")
+    assert tenant_settings._cgroup_cpu_quota() == expected
 
 
 def test_a_shard_from_kubernetes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,6 +131,10 @@ def a_long_schema() -> object:
     return ["a" * 64]
 
 
+def a_capitalised_schema() -> object:
+    return ["Acme"]
+
+
 def named(function: str) -> Setting:
     return Setting("flask_tenants", f"{__name__}:{function}", "-x")
 
@@ -135,6 +157,7 @@ def test_both_shapes_are_listed() -> None:
         ("an_empty_name", "returned ' ' as a tenant name"),
         ("an_unknown_dialect", "'nosuchdb://***@host/acme' for tenant 'acme'"),
         ("a_long_schema", "is not a PostgreSQL identifier"),
+        ("a_capitalised_schema", "returned 'Acme' among the schema names"),
         ("missing", "'missing' was not found in module"),
     ],
 )
@@ -152,7 +175,7 @@ def migrate_by_name(tenant: Tenant) -> TenantOutcome:
     """Fails the tenants named ``bad*``; a tenant named ``dies`` ends its
     worker process as a kill would.
     """
-    if tenant.name == "dies":
+    if tenant.name.startswith("dies"):
         os._exit(9)
     if tenant.name.startswith("bad"):
         return TenantOutcome(tenant.name, FAILED, error="it broke")
@@ -192,6 +215,19 @@ def test_a_failing_canary_stops_even_when_failures_continue() -> None:
         tenant_failures="continue",
     )
     assert statuses == {"bad": FAILED, "a": SKIPPED, "b": SKIPPED}
+
+
+def test_when_every_worker_dies_this_process_migrates_the_rest() -> None:
+    statuses, _ = run(
+        ["dies", "dies-too", "a", "b", "c"], tenant_jobs="2", tenant_failures="continue"
+    )
+    assert statuses == {
+        "dies": FAILED,
+        "dies-too": FAILED,
+        "a": MIGRATED,
+        "b": MIGRATED,
+        "c": MIGRATED,
+    }
 
 
 def test_a_dead_worker_fails_its_tenant_only() -> None:
