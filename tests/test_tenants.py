@@ -399,12 +399,47 @@ def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
             " a directory that does not exist. Point tenant_report at a file in a"
             " directory that exists and is writable.",
         ),
+        (
+            "tenant_jobs=two",
+            "tenant_jobs = 'two' (from -x tenant_jobs=...) is not a whole number,"
+            " 0 or more. Set tenant_jobs to how many tenants to migrate at once,"
+            " for example tenant_jobs = 4.",
+        ),
+        (
+            "tenant_canary=-1",
+            "tenant_canary = '-1' (from -x tenant_canary=...) is not a whole"
+            " number, 0 or more. Set tenant_canary to how many tenants to migrate"
+            " alone first, for example tenant_canary = 1.",
+        ),
+        (
+            "tenants=,",
+            "tenants = ',' (from -x tenants=...) names no tenant. Set tenants to"
+            " tenant names separated by commas, or leave it unset for all.",
+        ),
+        (
+            "tenant_shard=1/two",
+            "tenant_shard = '1/two' (from -x tenant_shard=...) is not INDEX/COUNT."
+            " Set tenant_shard to INDEX/COUNT, from 0/COUNT to COUNT-1/COUNT (for"
+            " example tenant_shard = 0/4), or to COUNT alone in a Kubernetes"
+            " Indexed Job, which sets JOB_COMPLETION_INDEX.",
+        ),
     ],
 )
 def test_bad_tenant_settings_fail_before_any_tenant(
     fleet: Project, argument: str, message: str
 ) -> None:
     assert fleet.failure("-x", argument, "upgrade", "head") == message
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
+@slow
+def test_a_tenant_key_of_the_wrong_toml_type(fleet: Project) -> None:
+    (fleet.root / "pyproject.toml").write_text("[tool.alembic]\ntenant_jobs = true\n")
+    assert fleet.failure("upgrade", "head") == (
+        "tenant_jobs = True (from [tool.alembic] in pyproject.toml) is a boolean,"
+        " which tenant_jobs cannot be. It takes a string or an integer, for"
+        " example tenant_jobs = 4."
+    )
     assert list((fleet.root / "instance").iterdir()) == []
 
 
