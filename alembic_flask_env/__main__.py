@@ -155,14 +155,13 @@ def _tenants_ledgers(
     """
     import json
 
-    from sqlalchemy import create_engine
-
     from .ledger.reading import last_runs
     from .ledger.reading import render as render_runs
     from .settings import TENANT_SELECTION_KEY
     from .settings import find_setting
     from .tenants.selection import select_tenants
     from .tenants.source import list_tenants
+    from .tenants.source import own_database
 
     chosen = select_tenants(
         list_tenants(tenants), find_setting(config, {}, TENANT_SELECTION_KEY), None
@@ -170,15 +169,11 @@ def _tenants_ledgers(
     outputs = []
     every: dict[str, object] = {}
     for tenant in chosen:
-        engine = tenant.engine or (
-            create_engine(tenant.url) if tenant.url is not None else app_engine
-        )
-        try:
-            with engine.connect() as connection:
-                runs = last_runs(connection, table, tenant.schema, arguments.n)
-        finally:
-            if tenant.url is not None:
-                engine.dispose()
+        with (
+            own_database(tenant) as engine,
+            (engine or app_engine).connect() as connection,
+        ):
+            runs = last_runs(connection, table, tenant.schema, arguments.n)
         every[tenant.name] = runs
         outputs.append(
             render_runs(runs, arguments.format, f" (tenant {tenant.name!r})")

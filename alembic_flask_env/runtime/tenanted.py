@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from typing import Any
@@ -33,6 +32,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from ..app.database import find_extension
 from ..errors import ConnectionNotUsable
 from ..errors import FlaskEnvError
 from ..errors import InvalidSetting
@@ -50,6 +50,7 @@ from ..tenants.report import write_report
 from ..tenants.selection import select_tenants
 from ..tenants.settings import read_tenant_settings
 from ..tenants.source import list_tenants
+from ..tenants.source import own_database
 from ..url_masking import scrub
 from .bind_output import BindOutput
 from .configure_options import as_tuple
@@ -160,7 +161,7 @@ def _end_the_apps_session(in_use: AppInUse) -> None:
     until the app context ends, the whole run; workers forked meanwhile
     would share that connection's socket. End it now.
     """
-    extension = in_use.app.extensions.get("sqlalchemy")
+    extension = find_extension(in_use.app, in_use.setting)
     remove = getattr(getattr(extension, "session", None), "remove", None)
     if callable(remove):
         remove()
@@ -373,16 +374,10 @@ class _TenantRunner:
 
     @contextmanager
     def _engine_for(self, tenant: Tenant) -> Iterator[Engine]:
-        if tenant.engine is not None:
-            yield tenant.engine  # the app's own: it disposes of it
-            return
-        if tenant.url is not None:
-            engine = create_engine(tenant.url)
-            try:
+        with own_database(tenant) as engine:
+            if engine is not None:
                 yield engine
-            finally:
-                engine.dispose()
-            return
+                return
         assert tenant.schema is not None
         yield self._schema_engines().execution_options(
             schema_translate_map={None: tenant.schema},
@@ -461,10 +456,9 @@ class _TenantRunner:
 
     def _app_engines(self) -> list[Engine]:
         """The app's engines: its default one and its binds'."""
-        extension = self.in_use.app.extensions.get("sqlalchemy")
-        engines = getattr(extension, "engines", None)
-        found = list(engines.values()) if isinstance(engines, Mapping) else []
-        return [self.database.engine, *(e for e in found if isinstance(e, Engine))]
+        extension = find_extension(self.in_use.app, self.in_use.setting)
+        found = extension.engines.values() if extension is not None else ()
+        return [self.database.engine, *found]
 
     def _masked(self, message: str, tenant: Tenant) -> str:
         for url in (

@@ -12,10 +12,13 @@ import logging
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine import make_url
@@ -63,6 +66,25 @@ class Tenant:
             return f"schema {self.schema!r}"
         url = self.engine.url if self.engine is not None else self.url
         return f"database {safe_url(url)}" if url is not None else ""
+
+
+@contextmanager
+def own_database(tenant: Tenant) -> Iterator[Engine | None]:
+    """The engine of a tenant with a database of its own: the app's Engine
+    (the app disposes of it), or one made from its URL for the body and
+    disposed after; None for a schema tenant, which lives in the app's
+    database.
+    """
+    if tenant.engine is not None:
+        yield tenant.engine
+    elif tenant.url is not None:
+        engine = create_engine(tenant.url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+    else:
+        yield None
 
 
 def list_tenants(setting: Setting) -> list[Tenant]:
