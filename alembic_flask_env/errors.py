@@ -122,6 +122,12 @@ class MigrationLockLost(FlaskEnvError):
     """
 
 
+class RunWaitedForItself(FlaskEnvError):
+    """A statement of the run waited for the run's own migration lock
+    session, which could never end first; it was cancelled.
+    """
+
+
 class UnsafeMigration(FlaskEnvError):
     """A pending revision would block or break the running app (the safe
     migration checks); nothing was run.

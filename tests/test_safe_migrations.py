@@ -345,10 +345,16 @@ def test_autogenerate_writes_the_safe_form(pg: Project, safe: bool) -> None:
         return
     assert (
         "    with op.get_context().autocommit_block():\n"
+        "        op.drop_index(op.f('ix_user_name'), table_name='user',"
+        " postgresql_concurrently=True, if_exists=True)\n"
         "        op.create_index(op.f('ix_user_name'), 'user', ['name'],"
         " unique=False, postgresql_concurrently=True)\n" in source
     )
-    assert "postgresql_concurrently=True" in source.split("def downgrade")[1]
+    assert (
+        "        op.drop_index(op.f('ix_user_name'), table_name='user',"
+        " postgresql_concurrently=True, if_exists=True)\n"
+        in source.split("def downgrade")[1]
+    )
     pg.alembic("upgrade", "head")
     assert query(
         pg, "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_user_name'"

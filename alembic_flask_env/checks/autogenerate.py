@@ -3,6 +3,12 @@ the checks: on PostgreSQL, an index on an existing table is built (and
 dropped) ``CONCURRENTLY`` inside ``op.get_context().autocommit_block()``,
 and a named foreign key is added ``NOT VALID`` and validated after, in an
 autocommit block of its own.
+A concurrent build that was interrupted (a deploy killed, the statement
+cancelled) leaves an INVALID index of its name behind, and running the
+revision again would fail on it ("relation ... already exists"); so the
+build first drops any index of that name (concurrently, if it exists). The
+revision is then safe to run again after a kill: a leftover is rebuilt,
+and on the way down a drop that already happened is not an error.
 Tables created in the same revision keep Alembic's plain rendering: nobody
 uses them yet. ``migration_checks_autogenerate = false`` turns it off.
 """
@@ -74,10 +80,19 @@ def _safe(
             if op.table_name not in exempt:
                 op.ops = _safe(op.ops, exempt)
             result.append(op)
-        elif isinstance(op, (ops.CreateIndexOp, ops.DropIndexOp)) and (
-            op.table_name not in exempt
-        ):
+        elif isinstance(op, ops.CreateIndexOp) and op.table_name not in exempt:
             op.kw["postgresql_concurrently"] = True
+            leftover = ops.DropIndexOp(
+                op.index_name,
+                table_name=op.table_name,
+                schema=op.schema,
+                if_exists=True,
+                postgresql_concurrently=True,
+            )
+            result.append(AutocommitBlockOp([leftover, op]))
+        elif isinstance(op, ops.DropIndexOp) and op.table_name not in exempt:
+            op.kw["postgresql_concurrently"] = True
+            op.if_exists = True
             result.append(AutocommitBlockOp([op]))
         elif (
             isinstance(op, ops.CreateForeignKeyOp)

@@ -61,6 +61,7 @@ from .failures import table_lock_timeout
 from .lock import LockLost
 from .lock import migration_lock
 from .lock.check import LockCheck
+from .lock.self_wait import SelfWaitWatch
 from .lock.settings import read_lock_settings
 from .run_report import RunReport
 from .table_locks import TableLockSettings
@@ -282,8 +283,13 @@ def migrate_database(
             whose=whose,
         ) as held,
         connected(target, whose, settings.connect_timeout) as connection,
+        ExitStack() as stack,
     ):
         lock_check.held = held
+        if held is not None:
+            watch = SelfWaitWatch(held, settings.table_locks.timeout)
+            lock_check.self_wait = watch
+            stack.enter_context(watch.watching(connection))
         if engine is not None:
             in_real_transactions(connection)
         context.configure(connection=connection, **options)
@@ -344,6 +350,13 @@ def _explained(
     """The error to raise for ``error``: a lost lock, or a MySQL failure,
     in words that say what was kept; else ``error`` itself.
     """
+    waited_for_itself = (
+        lock_check.self_wait.explain(describe(failing_revision(context.script, error)))
+        if lock_check.self_wait is not None
+        else None
+    )
+    if waited_for_itself is not None:
+        return waited_for_itself
     if isinstance(error, LockLost):
         return lock_lost(
             error, context.get_context(), lock_check.committed, connection.dialect

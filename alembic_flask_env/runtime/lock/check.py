@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationInfo
 
     from .holder import HeldLock
+    from .self_wait import SelfWaitWatch
 
 
 class LockCheck:
@@ -30,6 +31,8 @@ class LockCheck:
 
     def __init__(self, *, one_transaction: bool) -> None:
         self.held: HeldLock | None = None
+        #: The watch for statements waiting on the lock's own session.
+        self.self_wait: SelfWaitWatch | None = None
         self.one_transaction = one_transaction
         #: The steps that passed the check, "a -> b" each.
         self.checked: list[str] = []

@@ -7,7 +7,9 @@ servers end idle sessions (MySQL's ``wait_timeout``, PostgreSQL's
 may end it too. Then the lock is gone, another run takes it, and both apply
 the same revision. So a thread asks the server "do I still hold it?" more
 often than the shortest idle timeout, and the run asks the same before
-each revision goes on and before it commits.
+each revision goes on and before it commits. The thread's keep-alive takes
+no snapshot (see :mod:`.backends`): it runs while the migration may be
+waiting, in ``CREATE INDEX CONCURRENTLY``, for every older snapshot to go.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ class HeldLock:
         self.lost: str | None = None
         #: How long the run waited for it.
         self.waited = 0.0
+        #: The server's id of the lock's session (PostgreSQL's backend pid).
+        self.session = backend.session(connection)
         self._using_connection = threading.Lock()
         self._stopped = threading.Event()
         self._keeper: threading.Thread | None = None
@@ -145,10 +149,15 @@ class HeldLock:
 
     def _check_every(self, interval: float) -> None:
         while not self._stopped.wait(interval):
-            try:
-                self.verify()
-            except LockLost:
-                return
+            with self._using_connection:
+                if self.lost is not None:
+                    return
+                try:
+                    self.backend.keep_alive(self.connection)
+                except Exception as error:
+                    self.lost = f"its connection failed ({first_line(error)})"
+                    log.debug("The migration lock was lost: %s", self.lost)
+                    return
 
     def verify(self) -> None:
         """Ask the server whether the lock is still ours.
