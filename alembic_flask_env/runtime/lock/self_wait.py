@@ -9,7 +9,7 @@ advisory key, a ``CONCURRENTLY`` statement meeting a snapshot some driver
 kept open), neither can finish before the other: the run would hang with
 the deploy lock held, and every later deploy would wait for it.
 
-So once a statement of the run has been running longer than the bound
+So once a statement of the run has been running for half the bound
 (``table_lock_timeout``, or :data:`DEFAULT_BOUND_SECONDS`), a watcher asks
 the server whether the lock's session is what it waits for. It asks on a
 connection of its own, in a transaction that ends at once (a question asked
@@ -74,12 +74,16 @@ class SelfWaitWatch:
 
     def __init__(self, held: HeldLock, bound: float | None) -> None:
         self.held = held
-        self.bound = DEFAULT_BOUND_SECONDS if bound is None else bound
         self.bound_source = (
             f"{TABLE_LOCK_TIMEOUT_KEY} = {bound:g} s"
             if bound is not None
-            else f"{self.bound:g} s (the bound while {TABLE_LOCK_TIMEOUT_KEY} is unset)"
+            else f"{DEFAULT_BOUND_SECONDS:g} s (the bound while"
+            f" {TABLE_LOCK_TIMEOUT_KEY} is unset)"
         )
+        #: When to look: at half the bound, so that the answer comes before
+        #: a lock_timeout of the same length ends the statement with a
+        #: message that could not say what it waited for.
+        self.look_after = (DEFAULT_BOUND_SECONDS if bound is None else bound) / 2
         #: What was cancelled, once something was.
         self.found: SelfWait | None = None
         self._in_flight: tuple[str, float] | None = None
@@ -122,7 +126,7 @@ class SelfWaitWatch:
         self._in_flight = None
 
     def _watch(self, engine: Engine) -> None:
-        tick = min(LONGEST_TICK_SECONDS, max(self.bound / 4, 0.05))
+        tick = min(LONGEST_TICK_SECONDS, max(self.look_after / 4, 0.05))
         connection: Connection | None = None
         try:
             while not self._stopped.wait(tick):
@@ -131,7 +135,7 @@ class SelfWaitWatch:
                     continue
                 statement, started = in_flight
                 waited = time.monotonic() - started
-                if waited < self.bound:
+                if waited < self.look_after:
                     continue
                 if connection is None:
                     connection = engine.connect()
@@ -182,7 +186,7 @@ class SelfWaitWatch:
             f" {self.held.description}) in: {_folded(found.statement)}. That"
             " session holds the deploy lock until the run ends, so neither could"
             f" ever finish: the statement (server pid {found.statement_session})"
-            f" was cancelled after {self.bound_source}, and the run stopped"
+            f" was cancelled within {self.bound_source}, and the run stopped"
             " there (what it had not committed was rolled back). A revision"
             " must not take the deploy lock's advisory key itself; if this one"
             " does not, please report it with the revision."
