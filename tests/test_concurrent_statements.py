@@ -32,7 +32,10 @@ from harness import write_revision
 
 ITEMS = """
 op.execute("CREATE TABLE item (id serial PRIMARY KEY, name text, part int)")
-op.execute("INSERT INTO item (name, part) SELECT 'n' || g, g % 2 FROM generate_series(1, 500) g")
+op.execute(
+    "INSERT INTO item (name, part)"
+    " SELECT 'n' || g, g % 2 FROM generate_series(1, 500) g"
+)
 """
 
 
@@ -48,7 +51,9 @@ def write_concurrent_revisions(project: Project) -> None:
         "c1",
         """
         with op.get_context().autocommit_block():
-            op.create_index("ix_item_name", "item", ["name"], postgresql_concurrently=True)
+            op.create_index(
+                "ix_item_name", "item", ["name"], postgresql_concurrently=True
+            )
         """,
     )
     write_revision(
@@ -67,7 +72,9 @@ def write_concurrent_revisions(project: Project) -> None:
         "c3",
         """
         with op.get_context().autocommit_block():
-            op.drop_index("ix_item_name", table_name="item", postgresql_concurrently=True)
+            op.drop_index(
+                "ix_item_name", table_name="item", postgresql_concurrently=True
+            )
         """,
     )
 
@@ -88,9 +95,9 @@ def test_concurrent_index_statements_after_another_revision(
 def assert_the_concurrent_revisions_ran(project: Project) -> None:
     assert query(project, "SELECT version_num FROM alembic_version") == [("c4",)]
     assert query(project, "SELECT count(*) FROM item") == [(501,)]
-    assert query(project, "SELECT indexname FROM pg_indexes WHERE tablename = 'item'") == [
-        ("item_pkey",)
-    ]
+    assert query(
+        project, "SELECT indexname FROM pg_indexes WHERE tablename = 'item'"
+    ) == [("item_pkey",)]
 
 
 @pytest.mark.postgresql
@@ -147,8 +154,14 @@ def test_detach_partition_concurrently_after_another_revision(pg: Project) -> No
         "p1",
         None,
         """
-        op.execute("CREATE TABLE measure (day date NOT NULL, value int) PARTITION BY RANGE (day)")
-        op.execute("CREATE TABLE measure_2025 PARTITION OF measure FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')")
+        op.execute(
+            "CREATE TABLE measure (day date NOT NULL, value int)"
+            " PARTITION BY RANGE (day)"
+        )
+        op.execute(
+            "CREATE TABLE measure_2025 PARTITION OF measure"
+            " FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+        )
         op.execute("INSERT INTO measure VALUES ('2025-06-01', 1)")
         """,
     )
@@ -229,7 +242,9 @@ def test_a_run_that_waits_for_its_own_lock_session_fails_within_the_bound(
         r"waited \d+ s for this run's own migration lock session \(server pid \d+,",
         failed,
     )
-    assert f"PostgreSQL advisory lock {key}) in: select pg_advisory_lock({key})" in failed
+    assert (
+        f"PostgreSQL advisory lock {key}) in: select pg_advisory_lock({key})" in failed
+    )
     assert "was cancelled within table_lock_timeout = 2 s" in failed
     assert "Traceback" not in result.stderr
     # w1 was committed before the autocommit block; the lock is free again.
@@ -242,7 +257,9 @@ INDEXED_MODEL = "name = db.Column(db.String(50), nullable=False, index=True)"
 
 
 @pytest.mark.postgresql
-def test_an_interrupted_concurrent_build_is_rebuilt_by_the_next_run(pg: Project) -> None:
+def test_an_interrupted_concurrent_build_is_rebuilt_by_the_next_run(
+    pg: Project,
+) -> None:
     """The form autogenerate writes, killed with ``kill -9`` mid-build (its
     server session ended too, as a server's client check or a DBA would):
     the INVALID index it left behind does not stop the next run, which

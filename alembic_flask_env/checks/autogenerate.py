@@ -80,7 +80,11 @@ def _safe(
             if op.table_name not in exempt:
                 op.ops = _safe(op.ops, exempt)
             result.append(op)
-        elif isinstance(op, ops.CreateIndexOp) and op.table_name not in exempt:
+        elif (
+            isinstance(op, ops.CreateIndexOp)
+            and op.table_name not in exempt
+            and op.index_name is not None
+        ):
             op.kw["postgresql_concurrently"] = True
             leftover = ops.DropIndexOp(
                 op.index_name,
@@ -90,9 +94,13 @@ def _safe(
                 postgresql_concurrently=True,
             )
             result.append(AutocommitBlockOp([leftover, op]))
-        elif isinstance(op, ops.DropIndexOp) and op.table_name not in exempt:
+        elif isinstance(op, (ops.CreateIndexOp, ops.DropIndexOp)) and (
+            op.table_name not in exempt
+        ):
+            # (An index without a name cannot be looked for: built as is.)
             op.kw["postgresql_concurrently"] = True
-            op.if_exists = True
+            if isinstance(op, ops.DropIndexOp):
+                op.if_exists = True
             result.append(AutocommitBlockOp([op]))
         elif (
             isinstance(op, ops.CreateForeignKeyOp)

@@ -195,4 +195,3 @@ class SelfWaitWatch:
 
 def _folded(statement: str) -> str:
     return " ".join(statement.split())[:_COMPARED_CHARACTERS].lower()
-
