@@ -7,11 +7,14 @@
 For each server (PostgreSQL direct, PgBouncer in transaction mode, MariaDB:
 the URLs of the .ci/start-* scripts), each transaction mode and each number
 of processes, a fresh database gets three revisions: d1 makes a log table and
-pauses, d2 logs itself inside ``autocommit_block()``, d3 logs itself. That
-many ``alembic upgrade head`` processes start at once. A row reports how many
-exited non-zero, how many revision log rows are duplicates (a revision that
-ran twice), and the wall time. ``--without-lock`` adds the same runs with
-``migration_lock = false``, the baseline that shows the race. Target: 0
+pauses, d2 builds an index on it the online way inside ``autocommit_block()``
+(the real ``CREATE INDEX CONCURRENTLY`` on PostgreSQL, ``ALGORITHM=INPLACE,
+LOCK=NONE`` on MariaDB) and logs itself, d3 logs itself. That many ``alembic
+upgrade head`` processes start at once. A row reports how many exited
+non-zero (or hung: still running after 300 s), how many revision log rows are
+duplicates (a revision that ran twice), and the wall time.
+``--without-lock`` adds the same runs with ``migration_lock = false``, the
+baseline that shows the race. Target: 0
 failures and 0 duplicates with the lock; exits 1 when it is missed.
 """
 
@@ -71,6 +74,11 @@ def revision(name: str, down: str | None, body: str) -> str:
 
 def revisions(server: str) -> dict[str, str]:
     pause = "SELECT SLEEP(1)" if server == "mariadb" else "SELECT pg_sleep(1)"
+    index = (
+        "CREATE INDEX ix_log ON deploy_log (revision) ALGORITHM=INPLACE, LOCK=NONE"
+        if server == "mariadb"
+        else "CREATE INDEX CONCURRENTLY ix_log ON deploy_log (revision)"
+    )
     log = "    op.execute(\"INSERT INTO deploy_log VALUES ('{}')\")"
     return {
         "d1": revision(
@@ -82,7 +90,8 @@ def revisions(server: str) -> dict[str, str]:
         "d2": revision(
             "d2",
             "d1",
-            "    with op.get_context().autocommit_block():\n    " + log.format("d2"),
+            "    with op.get_context().autocommit_block():\n"
+            f'        op.execute("{index}")\n    ' + log.format("d2"),
         ),
         "d3": revision("d3", "d2", log.format("d3")),
     }
@@ -168,7 +177,7 @@ def one_run(
             )
             for _ in range(processes)
         ]
-        codes = [process.wait(timeout=300) for process in running]
+        codes = [_exit_code(process, started + 300) for process in running]
         wall = time.perf_counter() - started
         rows = database.log_rows()
         return {
@@ -183,6 +192,18 @@ def one_run(
     finally:
         shutil.rmtree(root, ignore_errors=True)
         database.drop()
+
+
+def _exit_code(process: subprocess.Popen[bytes], deadline: float) -> int:
+    """The process's exit code; one still running at ``deadline`` hung, and
+    is killed and counted as a failure.
+    """
+    try:
+        return process.wait(timeout=max(deadline - time.perf_counter(), 0.1))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return -1
 
 
 def main() -> int:

@@ -288,7 +288,8 @@ def test_an_interrupted_concurrent_build_is_rebuilt_by_the_next_run(
             stderr=subprocess.DEVNULL,
         )
         try:
-            builder = wait_for_session(pg, "CREATE INDEX CONCURRENTLY")
+            # Waiting for the reader's snapshot: built, not yet valid.
+            builder = wait_for_session(pg, "CREATE INDEX CONCURRENTLY", "virtualxid")
             os.kill(run.pid, signal.SIGKILL)
             run.wait(timeout=30)
             with other_session(pg) as dba:
@@ -310,8 +311,10 @@ def test_an_interrupted_concurrent_build_is_rebuilt_by_the_next_run(
     assert query(pg, "SELECT to_regclass('ix_user_name') IS NULL") == [(True,)]
 
 
-def wait_for_session(project: Project, statement: str) -> int:
-    """The pid of the session running ``statement``, once it does."""
+def wait_for_session(project: Project, statement: str, wait_event: str) -> int:
+    """The pid of the session running ``statement``, once it waits for
+    ``wait_event``.
+    """
     engine = create_engine(project.server_url)
     try:
         deadline = time.monotonic() + 60
@@ -320,13 +323,13 @@ def wait_for_session(project: Project, statement: str) -> int:
                 pid = connection.execute(
                     text(
                         "SELECT pid FROM pg_stat_activity WHERE query LIKE :pattern"
-                        " AND pid <> pg_backend_pid()"
+                        " AND wait_event = :event AND pid <> pg_backend_pid()"
                     ),
-                    {"pattern": f"{statement}%"},
+                    {"pattern": f"{statement}%", "event": wait_event},
                 ).scalar()
             if pid is not None:
                 return int(pid)
             time.sleep(0.1)
     finally:
         engine.dispose()
-    pytest.fail(f"no session ran {statement!r} within 60 s")
+    pytest.fail(f"no session waited for {wait_event} in {statement!r} within 60 s")
