@@ -25,6 +25,7 @@ __all__ = [
     "ConversionError",
     "DatabaseNotFound",
     "DatabaseUnreachable",
+    "DriverNotInstalled",
     "EmptyMetadata",
     "ExtensionNotInstalled",
     "FlaskEnvError",
@@ -82,6 +83,12 @@ class AppExited(FlaskEnvError):
 
 class DatabaseNotFound(FlaskEnvError):
     """The Flask application has no usable SQLAlchemy engine."""
+
+
+class DriverNotInstalled(DatabaseNotFound):
+    """The app's database URL names a driver (DBAPI module, such as psycopg2)
+    that the Python running Alembic does not have.
+    """
 
 
 class MetadataNotFound(DatabaseNotFound):

@@ -46,12 +46,14 @@ from ..errors import AppExited
 from ..errors import AppLoadsItself
 from ..errors import AppNotConfigured
 from ..errors import AppNotFound
+from ..errors import DriverNotInstalled
 from ..errors import ExtensionNotInstalled
 from ..errors import InvalidSetting
 from ..settings import APP_ENVIRONMENT_VARIABLE
 from ..settings import APP_KEY
 from ..settings import Setting
 from ..settings import find_setting
+from .drivers import missing_driver
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -258,12 +260,14 @@ def load_app(setting: Setting) -> Flask:
     except ModuleNotFoundError as exc:
         # Raised by the factory rather than at import (Flask wraps those).
         _raise_if_extension_missing(setting, exc)
+        _raise_if_driver_missing(setting, exc)
         raise
     except NoAppException as exc:
         cause = exc.__context__
         if isinstance(cause, ImportError):
             if isinstance(cause, ModuleNotFoundError):
                 _raise_if_extension_missing(setting, cause)
+                _raise_if_driver_missing(setting, cause)
             if not _is_module_missing(cause, module_name):
                 # Flask folded the user's own ImportError into a message;
                 # give it back with its traceback.
@@ -309,6 +313,16 @@ def _raise_if_extension_missing(setting: Setting, error: ModuleNotFoundError) ->
         f" ({sys.executable}). Install it there ({install}), or run the alembic"
         " of the app's own virtual environment."
     ) from None
+
+
+def _raise_if_driver_missing(setting: Setting, error: ModuleNotFoundError) -> None:
+    """The app's engine could not be made because its URL names a database
+    driver that is not installed: a missing ``pip install``, not a bug in
+    the app, so one line instead of the traceback through its factory.
+    """
+    missing = missing_driver(error)
+    if missing is not None:
+        raise DriverNotInstalled(f"{setting.describe()}: {missing.explain()}") from None
 
 
 def _is_module_missing(error: ImportError, module_name: str) -> bool:
