@@ -13,6 +13,9 @@ unreachable database from a bad setting; all are importable from
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from alembic.util import CommandError
 
 __all__ = [
@@ -187,3 +190,14 @@ def first_line(error: BaseException) -> str:
     """
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` Did you mean 'x'?`` for the choice closest to a misspelt ``name``,
+    or "" when none is close: the one way every message suggests a name.
+
+    :param prefix: shown before the choice, not compared (the package of a
+        submodule: "blogapp." of "blogapp.models").
+    """
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {prefix + close[0]!r}?" if close else ""

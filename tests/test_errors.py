@@ -50,6 +50,30 @@ def test_no_flask_app_anywhere(blog: Project) -> None:
             f"Failed to find attribute 'nope' in 'blogapp'. {FORMS_HINT}",
         ),
         (
+            "blogapp:create_ap",
+            "Failed to find attribute 'create_ap' in 'blogapp'. Did you mean"
+            f" 'create_app'? {FORMS_HINT}",
+        ),
+        (
+            "blogapp:create_ap('prod')",
+            "Failed to find attribute 'create_ap' in 'blogapp'. Did you mean"
+            f" 'create_app'? {FORMS_HINT}",
+        ),
+        (
+            "blogap:create_app",
+            "could not import module 'blogap'. Did you mean 'blogapp'? Check"
+            " the spelling, and that the module is installed or lies in a"
+            " directory on sys.path (the flask template sets"
+            " 'prepend_sys_path = %(here)s', the directory of alembic.ini).",
+        ),
+        (
+            "blogapp.modles:create_app",
+            "could not import module 'blogapp.modles'. Did you mean"
+            " 'blogapp.models'? Check the spelling, and that the module is"
+            " installed or lies in a directory on sys.path (the flask template"
+            " sets 'prepend_sys_path = %(here)s', the directory of alembic.ini).",
+        ),
+        (
             "needs_args",
             "Detected factory 'create_app' in module 'needs_args', but could"
             " not call it without arguments. Use 'needs_args:create_app(args)'"

@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import pkgutil
 import re
+import site
 import sys
+import sysconfig
 import traceback
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -49,6 +53,7 @@ from ..errors import AppNotFound
 from ..errors import DriverNotInstalled
 from ..errors import ExtensionNotInstalled
 from ..errors import InvalidSetting
+from ..errors import did_you_mean
 from ..settings import APP_ENVIRONMENT_VARIABLE
 from ..settings import APP_KEY
 from ..settings import Setting
@@ -274,13 +279,65 @@ def load_app(setting: Setting) -> Flask:
                 raise cause from None
             raise AppNotFound(
                 f"{setting.describe()}: could not import module"
-                f" {module_name!r}. Check the spelling, and that the module"
+                f" {module_name!r}.{_close_module(cause)} Check the spelling,"
+                " and that the module"
                 " is installed or lies in a directory on sys.path (the"
                 " flask template sets 'prepend_sys_path = %(here)s', the"
                 " directory of alembic.ini)."
             ) from None
-        message = str(exc).strip()
+        message = str(exc).strip() + _close_attribute(module_name, app_name)
         raise AppNotFound(f"{setting.describe()}: {message} {FORMS_HINT}") from exc
+
+
+#: "create_app" of "create_app" and "create_app('prod')", as Flask reads it.
+_ATTRIBUTE_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\(|$)")
+
+
+def _close_attribute(module_name: str, app_name: str | None) -> str:
+    """A name of the imported module close to a misspelt ``app_name``
+    (``create_ap``), as a sentence; "" when the name is there or none is
+    close.
+    """
+    module = sys.modules.get(module_name)
+    match = _ATTRIBUTE_NAME.match(app_name or "")
+    if module is None or match is None or hasattr(module, match.group(1)):
+        return ""
+    names = [name for name in vars(module) if not name.startswith("_")]
+    return did_you_mean(match.group(1), names)
+
+
+def _close_module(error: ModuleNotFoundError) -> str:
+    """A module close to the missing one, as a sentence: a submodule of its
+    package, or a top-level module of the project's own directories on
+    sys.path (not the standard library's or the installed packages', whose
+    names would be guessed for every typo: 'app' is not 'zipapp').
+    """
+    parent, _, name = (error.name or "").rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        path = getattr(package, "__path__", None)
+        if path is None:
+            return ""
+        found = pkgutil.iter_modules(path)
+        return did_you_mean(name, (m.name for m in found), prefix=f"{parent}.")
+    return did_you_mean(name, (m.name for m in pkgutil.iter_modules(_own_paths())))
+
+
+def _own_paths() -> list[str]:
+    """The directories on sys.path that are neither in the standard library
+    (lib-dynload included) nor where packages are installed.
+    """
+    roots = {
+        os.path.realpath(path)
+        for path in (*sysconfig.get_paths().values(), *site.getsitepackages())
+    }
+    own = []
+    for entry in sys.path:
+        path = os.path.realpath(entry or os.curdir)
+        inside = any(path == root or path.startswith(root + os.sep) for root in roots)
+        if os.path.isdir(path) and not inside:
+            own.append(path)
+    return own
 
 
 #: Distribution names of the extensions this package reads.
