@@ -306,7 +306,7 @@ def _close_attribute(module_name: str, app_name: str | None) -> str:
     return did_you_mean(match.group(1), names)
 
 
-def _close_module(error: ModuleNotFoundError) -> str:
+def _close_module(error: ImportError) -> str:
     """A module close to the missing one, as a sentence: a submodule of its
     package, or a top-level module of the project's own directories on
     sys.path (not the standard library's or the installed packages', whose
