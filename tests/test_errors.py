@@ -24,7 +24,13 @@ def test_no_flask_app_anywhere(blog: Project) -> None:
         " 'flask_app = yourpackage:create_app' under [alembic] in alembic.ini"
         " (or under [tool.alembic] in pyproject.toml), pass"
         " '-x flask_app=yourpackage:create_app', or set the FLASK_APP"
-        " environment variable."
+        " environment variable. Alembic read"
+        f" {blog.root / 'alembic.ini'}, and no pyproject.toml (there is none in"
+        f" {blog.root})."
+    )
+    (blog.root / "pyproject.toml").write_text("[tool.alembic]\n")
+    assert blog.failure("upgrade", "head").endswith(
+        f" Alembic read {blog.root / 'alembic.ini'} and {blog.root / 'pyproject.toml'}."
     )
 
 

@@ -57,7 +57,9 @@ from ..errors import did_you_mean
 from ..settings import APP_ENVIRONMENT_VARIABLE
 from ..settings import APP_KEY
 from ..settings import Setting
+from ..settings import files_read
 from ..settings import find_setting
+from ..settings import unread_pyproject
 from .drivers import missing_driver
 
 if TYPE_CHECKING:
@@ -100,8 +102,9 @@ def load_configured_app(
     """
     _load_dotenv()
     setting = require_app_setting(
-        find_setting(config, x_arguments, APP_KEY, APP_ENVIRONMENT_VARIABLE)
+        find_setting(config, x_arguments, APP_KEY, APP_ENVIRONMENT_VARIABLE), config
     )
+    _warn_if_pyproject_unread(config)
     return _load_once(setting), setting
 
 
@@ -222,16 +225,54 @@ def _not_utf8_dotenv() -> InvalidSetting:
     )
 
 
-def require_app_setting(setting: Setting | None) -> Setting:
-    if setting is None:
+def require_app_setting(setting: Setting | None, config: Config) -> Setting:
+    """:raises AppNotConfigured: nothing names an app; the message says
+    which files were read, and names a pyproject.toml that sets
+    ``flask_app`` but was not read.
+    """
+    if setting is not None:
+        return setting
+    unread = unread_pyproject(config)
+    if unread is not None and unread.settings.get(APP_KEY):
+        ini = Path(config.config_file_name or "alembic.ini").absolute()
         raise AppNotConfigured(
-            f"No Flask application is configured: '{APP_KEY}' is not set."
-            f" Add '{APP_KEY} = yourpackage:create_app' under [alembic] in"
-            f" alembic.ini (or under [tool.alembic] in pyproject.toml), pass"
-            f" '-x {APP_KEY}=yourpackage:create_app', or set the"
-            f" {APP_ENVIRONMENT_VARIABLE} environment variable."
+            f"No Flask application is configured: '{APP_KEY}' is not set in"
+            f" {ini}, and {unread.path} sets it under [tool.alembic] but was not"
+            " read: the alembic command reads pyproject.toml from the working"
+            f" directory ({Path.cwd()}) only, unless a second -c names it. Run"
+            f" alembic from {unread.path.parent}, name both files (alembic -c"
+            f" {ini} -c {unread.path} ...), or move {APP_KEY} into [alembic] in"
+            f" {ini}."
         )
-    return setting
+    raise AppNotConfigured(
+        f"No Flask application is configured: '{APP_KEY}' is not set. Add"
+        f" '{APP_KEY} = yourpackage:create_app' under [alembic] in alembic.ini"
+        f" (or under [tool.alembic] in pyproject.toml), pass"
+        f" '-x {APP_KEY}=yourpackage:create_app', or set the"
+        f" {APP_ENVIRONMENT_VARIABLE} environment variable. Alembic read"
+        f" {files_read(config)}."
+    )
+
+
+def _warn_if_pyproject_unread(config: Config) -> None:
+    """The app was found elsewhere, but the pyproject.toml beside the ini
+    has settings that this run does not read: say so rather than run
+    without them.
+    """
+    unread = unread_pyproject(config)
+    if unread is not None:
+        log.warning(
+            "%s has settings under [tool.alembic] (%s) that this run does not"
+            " read: the alembic command reads pyproject.toml from the working"
+            " directory (%s) only, unless a second -c names it. Run alembic"
+            " from %s, or name both files: alembic -c %s -c %s ...",
+            unread.path,
+            ", ".join(sorted(unread.settings)),
+            Path.cwd(),
+            unread.path.parent,
+            Path(config.config_file_name or "alembic.ini").absolute(),
+            unread.path,
+        )
 
 
 def load_app(setting: Setting) -> Flask:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
 
 from alembic_flask_env.app.loading import APP_FORMS
 from alembic_flask_env.app.loading import FORMS_HINT
@@ -108,7 +109,7 @@ def test_what_flask_refuses_is_named_with_the_setting(
 
 def test_nothing_configured() -> None:
     with pytest.raises(AppNotConfigured, match="'flask_app' is not set"):
-        require_app_setting(None)
+        require_app_setting(None, Config())
 
 
 REPOSITORY = Path(__file__).resolve().parents[2]
