@@ -60,6 +60,7 @@ from ..settings import Setting
 from ..settings import files_read
 from ..settings import find_setting
 from ..settings import unread_pyproject
+from ..url_masking import mask_secrets
 from .drivers import missing_driver
 
 if TYPE_CHECKING:
@@ -326,7 +327,9 @@ def load_app(setting: Setting) -> Flask:
                 " flask template sets 'prepend_sys_path = %(here)s', the"
                 " directory of alembic.ini)."
             ) from None
-        message = str(exc).strip() + _close_attribute(module_name, app_name)
+        message = mask_secrets(str(exc).strip()) + _close_attribute(
+            module_name, app_name
+        )
         raise AppNotFound(f"{setting.describe()}: {message} {FORMS_HINT}") from exc
 
 
