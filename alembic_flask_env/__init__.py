@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .errors import ConversionError
     from .errors import DatabaseNotFound
     from .errors import DatabaseUnreachable
+    from .errors import DriverNotInstalled
     from .errors import EmptyMetadata
     from .errors import ExtensionNotInstalled
     from .errors import FlaskEnvError
@@ -52,6 +53,7 @@ __all__ = [
     "ConversionError",
     "DatabaseNotFound",
     "DatabaseUnreachable",
+    "DriverNotInstalled",
     "EmptyMetadata",
     "ExtensionNotInstalled",
     "FlaskEnvError",

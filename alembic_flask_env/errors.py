@@ -13,7 +13,17 @@ unreachable database from a bad setting; all are importable from
 
 from __future__ import annotations
 
+import difflib
+import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from alembic.util import CommandError
+
+from .url_masking import mask_secrets
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = [
     "AppExited",
@@ -25,6 +35,7 @@ __all__ = [
     "ConversionError",
     "DatabaseNotFound",
     "DatabaseUnreachable",
+    "DriverNotInstalled",
     "EmptyMetadata",
     "ExtensionNotInstalled",
     "FlaskEnvError",
@@ -82,6 +93,12 @@ class AppExited(FlaskEnvError):
 
 class DatabaseNotFound(FlaskEnvError):
     """The Flask application has no usable SQLAlchemy engine."""
+
+
+class DriverNotInstalled(DatabaseNotFound):
+    """The app's database URL names a driver (DBAPI module, such as psycopg2)
+    that the Python running Alembic does not have.
+    """
 
 
 class MetadataNotFound(DatabaseNotFound):
@@ -180,9 +197,31 @@ class ConversionError(FlaskEnvError):
     """
 
 
-def first_line(error: BaseException) -> str:
-    """The driver's (or the error's) first line, for a one-line message:
-    every message that quotes an error quotes it so.
+def first_line(error: BaseException, *urls: URL | None) -> str:
+    """The driver's (or the error's) first line, for a one-line message,
+    with every secret in it masked (those of ``urls``, and any URL's
+    password or ``password=...``: a revision's or a driver's error may
+    quote a connection string): every message that quotes an error quotes
+    it so.
     """
     text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return mask_secrets(text.splitlines()[0], *urls) if text else type(error).__name__
+
+
+def masked_traceback(error: BaseException, *urls: URL | None) -> str:
+    """``error``'s traceback as a log line shows it, with the secrets
+    masked as :func:`first_line` masks them: for the log lines that keep
+    an error's traceback (``exc_info`` would print its message as it is).
+    """
+    return mask_secrets("".join(traceback.format_exception(error)).rstrip(), *urls)
+
+
+def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` Did you mean 'x'?`` for the choice closest to a misspelt ``name``,
+    or "" when none is close: the one way every message suggests a name.
+
+    :param prefix: shown before the choice, not compared (the package of a
+        submodule: "blogapp." of "blogapp.models").
+    """
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {prefix + close[0]!r}?" if close else ""

@@ -8,7 +8,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+# What Alembic itself parses pyproject.toml with (tomllib, or tomli before
+# Python 3.11).
+from alembic.util.compat import tomllib
 
 from .errors import InvalidSetting
 
@@ -335,6 +340,63 @@ def read_x_arguments(arguments: list[str]) -> dict[str, str]:
         # "-x 'flask_app =x'" names flask_app too, not a key with a space.
         values[name] = value
     return values
+
+
+@dataclass(frozen=True)
+class UnreadPyproject:
+    """A pyproject.toml beside the ini file whose ``[tool.alembic]`` this
+    run does not read.
+    """
+
+    path: Path
+    #: Its [tool.alembic] table.
+    settings: Mapping[str, object]
+
+
+def unread_pyproject(config: Config) -> UnreadPyproject | None:
+    """The pyproject.toml beside the ini file, when it has a
+    ``[tool.alembic]`` table and Alembic read another pyproject.toml, or
+    none. The alembic command looks for pyproject.toml in the working
+    directory only (unless a second ``-c`` names one), while it finds the
+    ini by the path given, so ``alembic -c path/alembic.ini`` run from
+    elsewhere reads the ini but not the settings beside it.
+    """
+    if not config.config_file_name:
+        return None
+    beside = Path(config.config_file_name).absolute().parent / "pyproject.toml"
+    read = toml_file_read(config)
+    if not beside.is_file() or (read is not None and read.samefile(beside)):
+        return None
+    try:
+        with beside.open("rb") as file:
+            table = tomllib.load(file).get("tool", {}).get("alembic", {})
+    except (OSError, ValueError):  # (TOMLDecodeError is a ValueError)
+        return None  # it is not read anyway; Alembic reports a bad one it reads
+    return UnreadPyproject(beside, table) if isinstance(table, dict) and table else None
+
+
+def toml_file_read(config: Config) -> Path | None:
+    """The pyproject.toml Alembic read, absolute; None if it read none."""
+    name = config.toml_file_name
+    path = Path(name).absolute() if name else None
+    return path if path is not None and path.is_file() else None
+
+
+def files_read(config: Config) -> str:
+    """Which configuration files Alembic read, for a message about a key
+    found in none of them: "/app/alembic.ini and /app/pyproject.toml", or
+    "/app/alembic.ini, and no pyproject.toml (there is none in /elsewhere)".
+    """
+    ini = (
+        str(Path(config.config_file_name).absolute())
+        if config.config_file_name
+        else "no ini file"
+    )
+    toml = toml_file_read(config)
+    if toml is not None:
+        return f"{ini} and {toml}"
+    looked = Path(config.toml_file_name or "pyproject.toml").absolute()
+    return f"{ini}, and no pyproject.toml (there is none in {looked.parent})"
 
 
 def _ini_name(config: Config) -> str:

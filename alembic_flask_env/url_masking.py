@@ -113,3 +113,48 @@ def scrub(text: str, url: URL) -> str:
     for secret in secrets_of(url):
         text = text.replace(secret, MASK)
     return text
+
+
+#: The userinfo of any URL in free text, "scheme://user:password@", masked
+#: whole as :func:`masked_text` masks it: up to the last "@" of the word, as
+#: a password with an unencoded "@" has two.
+_URL_USERINFO = re.compile(r"(?P<start>\b[a-z][\w+.-]*://)[^\s/]*@", re.IGNORECASE)
+#: A value after "name=" (a URL's query, a libpq keyword string, a DSN):
+#: quoted as libpq quotes it, or up to a separator.
+_KEYWORD_VALUE = re.compile(
+    r"(?P<name>\b[a-z_][\w.-]*)(?P<equals>\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,)'\"]+)",
+    re.IGNORECASE,
+)
+#: A quoted key and value, as a dict or JSON shows them: 'password': 'x'.
+_QUOTED_ITEM = re.compile(
+    r"(?P<name>(?P<quote>['\"])[a-z_][\w.-]*(?P=quote))(?P<equals>\s*:\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")",
+    re.IGNORECASE,
+)
+
+
+def mask_secrets(text: str, *urls: URL | None) -> str:
+    """``text`` that quotes something we do not control (a driver's error,
+    the user's exception, a parser's message) with every secret masked:
+    those of ``urls`` wherever they appear, the userinfo of any URL in it,
+    and the value of every secret ``name=value`` (a query string, a libpq
+    keyword string ``password=secret``, a DSN) or ``'name': 'value'``.
+    Every message and log line that quotes foreign text goes through this.
+    """
+    for url in urls:
+        if url is not None:
+            text = scrub(text, url)
+    text = _URL_USERINFO.sub(rf"\g<start>{MASK}@", text)
+    for pattern in (_KEYWORD_VALUE, _QUOTED_ITEM):
+        text = pattern.sub(_masked_value, text)
+    return text
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    name = match.group("name").strip("'\"")
+    if not is_secret_parameter(name):
+        return match.group(0)
+    value = match.group("value")
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{match.group('name')}{match.group('equals')}{quote}{MASK}{quote}"

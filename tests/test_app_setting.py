@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,59 @@ def test_the_ini_wins_over_pyproject_toml(blog: Project) -> None:
         "[tool.alembic]\nflask_app = \"blogapp:create_app('toml')\"\n"
     )
     loads_app_with_database(blog, "ini.db")
+
+
+def test_flask_app_in_a_pyproject_toml_that_alembic_did_not_read(
+    blog: Project, tmp_path: Path
+) -> None:
+    """``alembic -c path/alembic.ini`` from elsewhere reads the ini, but
+    pyproject.toml only from the working directory: the message says which
+    file holds flask_app and how to have it read, and that way works.
+    """
+    blog.set_ini_option("flask_app", "")
+    (blog.root / "pyproject.toml").write_text(
+        '[tool.alembic]\nflask_app = "blogapp:create_app"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ini, toml = blog.root / "alembic.ini", blog.root / "pyproject.toml"
+    result = blog.alembic("-c", str(ini), "current", cwd=elsewhere, ok=False)
+    assert "Traceback" not in blog.output(result)
+    assert result.stdout.strip() == (
+        "FAILED: No Flask application is configured: 'flask_app' is not set"
+        f" in {ini}, and {toml} sets it under [tool.alembic] but was not read:"
+        " the alembic command reads pyproject.toml from the working directory"
+        f" ({elsewhere}) only, unless a second -c names it. Run alembic from"
+        f" {blog.root}, name both files (alembic -c {ini} -c {toml} ...), or"
+        f" move flask_app into [alembic] in {ini}."
+    )
+    blog.alembic("-c", str(ini), "-c", str(toml), "current", cwd=elsewhere)
+    assert blog.database().exists()
+
+
+def test_settings_in_an_unread_pyproject_toml_are_named_in_a_warning(
+    blog: Project, tmp_path: Path
+) -> None:
+    (blog.root / "pyproject.toml").write_text(
+        '[tool.alembic]\nmigration_checks = "error"\nmigration_ledger = false\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ini, toml = blog.root / "alembic.ini", blog.root / "pyproject.toml"
+    result = blog.alembic("-c", str(ini), "current", cwd=elsewhere)
+    assert (
+        f"WARNI [alembic_flask_env.app.loading] {toml} has settings under"
+        " [tool.alembic] (migration_checks, migration_ledger) that this run does"
+        " not read: the alembic command reads pyproject.toml from the working"
+        f" directory ({elsewhere}) only, unless a second -c names it. Run alembic"
+        f" from {blog.root}, or name both files: alembic -c {ini} -c {toml} ...\n"
+    ) in result.stderr
+    # Run from its own directory, or with both files named, nothing is said.
+    for arguments, cwd in (
+        (["current"], blog.root),
+        (["-c", str(ini), "-c", str(toml), "current"], elsewhere),
+    ):
+        assert "does not read" not in blog.alembic(*arguments, cwd=cwd).stderr
 
 
 @pytest.mark.skipif(

@@ -24,7 +24,13 @@ def test_no_flask_app_anywhere(blog: Project) -> None:
         " 'flask_app = yourpackage:create_app' under [alembic] in alembic.ini"
         " (or under [tool.alembic] in pyproject.toml), pass"
         " '-x flask_app=yourpackage:create_app', or set the FLASK_APP"
-        " environment variable."
+        " environment variable. Alembic read"
+        f" {blog.root / 'alembic.ini'}, and no pyproject.toml (there is none in"
+        f" {blog.root})."
+    )
+    (blog.root / "pyproject.toml").write_text("[tool.alembic]\n")
+    assert blog.failure("upgrade", "head").endswith(
+        f" Alembic read {blog.root / 'alembic.ini'} and {blog.root / 'pyproject.toml'}."
     )
 
 
@@ -48,6 +54,30 @@ def test_no_flask_app_anywhere(blog: Project) -> None:
         (
             "blogapp:nope",
             f"Failed to find attribute 'nope' in 'blogapp'. {FORMS_HINT}",
+        ),
+        (
+            "blogapp:create_ap",
+            "Failed to find attribute 'create_ap' in 'blogapp'. Did you mean"
+            f" 'create_app'? {FORMS_HINT}",
+        ),
+        (
+            "blogapp:create_ap('prod')",
+            "Failed to find attribute 'create_ap' in 'blogapp'. Did you mean"
+            f" 'create_app'? {FORMS_HINT}",
+        ),
+        (
+            "blogap:create_app",
+            "could not import module 'blogap'. Did you mean 'blogapp'? Check"
+            " the spelling, and that the module is installed or lies in a"
+            " directory on sys.path (the flask template sets"
+            " 'prepend_sys_path = %(here)s', the directory of alembic.ini).",
+        ),
+        (
+            "blogapp.modles:create_app",
+            "could not import module 'blogapp.modles'. Did you mean"
+            " 'blogapp.models'? Check the spelling, and that the module is"
+            " installed or lies in a directory on sys.path (the flask template"
+            " sets 'prepend_sys_path = %(here)s', the directory of alembic.ini).",
         ),
         (
             "needs_args",

@@ -171,3 +171,40 @@ def test_setup_logs_and_returns_when_something_goes_wrong(
         plugin.setup(None)  # type: ignore[arg-type]
     assert "could not add its templates" in caplog.text
     assert "simulated failure" in caplog.text
+
+
+LEDGER_LINE = (
+    "# Every run is recorded in a table alembic_ledger in each database it"
+    " migrates; set migration_ledger = false to turn that off.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "written"),
+    [
+        ("flask", "alembic.ini"),
+        ("flask-multidb", "alembic.ini"),
+        ("flask-pyproject", "pyproject.toml"),
+    ],
+)
+def test_each_template_announces_the_ledger_table_and_its_off_switch(
+    project_factory: ProjectFactory, template: str, written: str
+) -> None:
+    project = project_factory("blog")
+    project.init(template)
+    assert f"\n{LEDGER_LINE}" in (project.root / written).read_text()
+
+
+def test_the_key_the_ledger_line_names_turns_the_table_off(
+    project_factory: ProjectFactory,
+) -> None:
+    project = project_factory("blog", template="flask", flask_app="blogapp:create_app")
+    project.set_ini_option("migration_ledger", "false")
+    project.alembic("revision", "--autogenerate", "-m", "init")
+    project.alembic("upgrade", "head")
+    [(count,)] = project.query(
+        "default.db",
+        "SELECT count(*) FROM sqlite_master WHERE name = 'alembic_ledger'",
+    )
+    assert count == 0
+    assert "user" in project.tables()

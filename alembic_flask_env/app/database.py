@@ -33,12 +33,14 @@ from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.schema import MetaData
 
 from ..errors import DatabaseNotFound
+from ..errors import DriverNotInstalled
 from ..errors import MetadataNotFound
 from ..settings import METADATA_KEY
 from ..settings import Setting
 from ..settings import where_to_set
 from ..url_masking import masked_text
 from ..url_masking import safe_url
+from .drivers import missing_driver
 from .flask_migrate import migrate_db
 from .metadata import load_metadata
 
@@ -274,13 +276,12 @@ def _engine_from_uri(app: Flask, setting: Setting) -> Engine:
             " postgresql+psycopg, mysql+pymysql, sqlite), or install the"
             " package that provides that dialect."
         ) from None
-    except ImportError as exc:
-        raise DatabaseNotFound(
-            f"{URI_CONFIG_KEY} of Flask app {app.name!r}, {safe_url(url)!r},"
-            f" needs the driver module {exc.name!r}, which is not installed in"
-            " the Python that runs alembic. Install it there (for example"
-            " 'pip install psycopg[binary]' or 'pip install pymysql'), or name"
-            " a driver that is installed after the '+'."
+    except ModuleNotFoundError as exc:
+        missing = missing_driver(exc)
+        if missing is None:
+            raise
+        raise DriverNotInstalled(
+            f"{URI_CONFIG_KEY} of Flask app {app.name!r}: {missing.explain()}"
         ) from None
 
 

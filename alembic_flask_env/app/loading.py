@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import pkgutil
 import re
+import site
 import sys
+import sysconfig
 import traceback
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -46,12 +50,18 @@ from ..errors import AppExited
 from ..errors import AppLoadsItself
 from ..errors import AppNotConfigured
 from ..errors import AppNotFound
+from ..errors import DriverNotInstalled
 from ..errors import ExtensionNotInstalled
 from ..errors import InvalidSetting
+from ..errors import did_you_mean
 from ..settings import APP_ENVIRONMENT_VARIABLE
 from ..settings import APP_KEY
 from ..settings import Setting
+from ..settings import files_read
 from ..settings import find_setting
+from ..settings import unread_pyproject
+from ..url_masking import mask_secrets
+from .drivers import missing_driver
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -93,8 +103,9 @@ def load_configured_app(
     """
     _load_dotenv()
     setting = require_app_setting(
-        find_setting(config, x_arguments, APP_KEY, APP_ENVIRONMENT_VARIABLE)
+        find_setting(config, x_arguments, APP_KEY, APP_ENVIRONMENT_VARIABLE), config
     )
+    _warn_if_pyproject_unread(config)
     return _load_once(setting), setting
 
 
@@ -215,16 +226,54 @@ def _not_utf8_dotenv() -> InvalidSetting:
     )
 
 
-def require_app_setting(setting: Setting | None) -> Setting:
-    if setting is None:
+def require_app_setting(setting: Setting | None, config: Config) -> Setting:
+    """:raises AppNotConfigured: nothing names an app; the message says
+    which files were read, and names a pyproject.toml that sets
+    ``flask_app`` but was not read.
+    """
+    if setting is not None:
+        return setting
+    unread = unread_pyproject(config)
+    if unread is not None and unread.settings.get(APP_KEY):
+        ini = Path(config.config_file_name or "alembic.ini").absolute()
         raise AppNotConfigured(
-            f"No Flask application is configured: '{APP_KEY}' is not set."
-            f" Add '{APP_KEY} = yourpackage:create_app' under [alembic] in"
-            f" alembic.ini (or under [tool.alembic] in pyproject.toml), pass"
-            f" '-x {APP_KEY}=yourpackage:create_app', or set the"
-            f" {APP_ENVIRONMENT_VARIABLE} environment variable."
+            f"No Flask application is configured: '{APP_KEY}' is not set in"
+            f" {ini}, and {unread.path} sets it under [tool.alembic] but was not"
+            " read: the alembic command reads pyproject.toml from the working"
+            f" directory ({Path.cwd()}) only, unless a second -c names it. Run"
+            f" alembic from {unread.path.parent}, name both files (alembic -c"
+            f" {ini} -c {unread.path} ...), or move {APP_KEY} into [alembic] in"
+            f" {ini}."
         )
-    return setting
+    raise AppNotConfigured(
+        f"No Flask application is configured: '{APP_KEY}' is not set. Add"
+        f" '{APP_KEY} = yourpackage:create_app' under [alembic] in alembic.ini"
+        f" (or under [tool.alembic] in pyproject.toml), pass"
+        f" '-x {APP_KEY}=yourpackage:create_app', or set the"
+        f" {APP_ENVIRONMENT_VARIABLE} environment variable. Alembic read"
+        f" {files_read(config)}."
+    )
+
+
+def _warn_if_pyproject_unread(config: Config) -> None:
+    """The app was found elsewhere, but the pyproject.toml beside the ini
+    has settings that this run does not read: say so rather than run
+    without them.
+    """
+    unread = unread_pyproject(config)
+    if unread is not None:
+        log.warning(
+            "%s has settings under [tool.alembic] (%s) that this run does not"
+            " read: the alembic command reads pyproject.toml from the working"
+            " directory (%s) only, unless a second -c names it. Run alembic"
+            " from %s, or name both files: alembic -c %s -c %s ...",
+            unread.path,
+            ", ".join(sorted(unread.settings)),
+            Path.cwd(),
+            unread.path.parent,
+            Path(config.config_file_name or "alembic.ini").absolute(),
+            unread.path,
+        )
 
 
 def load_app(setting: Setting) -> Flask:
@@ -258,25 +307,81 @@ def load_app(setting: Setting) -> Flask:
     except ModuleNotFoundError as exc:
         # Raised by the factory rather than at import (Flask wraps those).
         _raise_if_extension_missing(setting, exc)
+        _raise_if_driver_missing(setting, exc)
         raise
     except NoAppException as exc:
         cause = exc.__context__
         if isinstance(cause, ImportError):
             if isinstance(cause, ModuleNotFoundError):
                 _raise_if_extension_missing(setting, cause)
+                _raise_if_driver_missing(setting, cause)
             if not _is_module_missing(cause, module_name):
                 # Flask folded the user's own ImportError into a message;
                 # give it back with its traceback.
                 raise cause from None
             raise AppNotFound(
                 f"{setting.describe()}: could not import module"
-                f" {module_name!r}. Check the spelling, and that the module"
+                f" {module_name!r}.{_close_module(cause)} Check the spelling,"
+                " and that the module"
                 " is installed or lies in a directory on sys.path (the"
                 " flask template sets 'prepend_sys_path = %(here)s', the"
                 " directory of alembic.ini)."
             ) from None
-        message = str(exc).strip()
+        message = mask_secrets(str(exc).strip()) + _close_attribute(
+            module_name, app_name
+        )
         raise AppNotFound(f"{setting.describe()}: {message} {FORMS_HINT}") from exc
+
+
+#: "create_app" of "create_app" and "create_app('prod')", as Flask reads it.
+_ATTRIBUTE_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\(|$)")
+
+
+def _close_attribute(module_name: str, app_name: str | None) -> str:
+    """A name of the imported module close to a misspelt ``app_name``
+    (``create_ap``), as a sentence; "" when the name is there or none is
+    close.
+    """
+    module = sys.modules.get(module_name)
+    match = _ATTRIBUTE_NAME.match(app_name or "")
+    if module is None or match is None or hasattr(module, match.group(1)):
+        return ""
+    names = [name for name in vars(module) if not name.startswith("_")]
+    return did_you_mean(match.group(1), names)
+
+
+def _close_module(error: ImportError) -> str:
+    """A module close to the missing one, as a sentence: a submodule of its
+    package, or a top-level module of the project's own directories on
+    sys.path (not the standard library's or the installed packages', whose
+    names would be guessed for every typo: 'app' is not 'zipapp').
+    """
+    parent, _, name = (error.name or "").rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        path = getattr(package, "__path__", None)
+        if path is None:
+            return ""
+        found = pkgutil.iter_modules(path)
+        return did_you_mean(name, (m.name for m in found), prefix=f"{parent}.")
+    return did_you_mean(name, (m.name for m in pkgutil.iter_modules(_own_paths())))
+
+
+def _own_paths() -> list[str]:
+    """The directories on sys.path that are neither in the standard library
+    (lib-dynload included) nor where packages are installed.
+    """
+    roots = {
+        os.path.realpath(path)
+        for path in (*sysconfig.get_paths().values(), *site.getsitepackages())
+    }
+    own = []
+    for entry in sys.path:
+        path = os.path.realpath(entry or os.curdir)
+        inside = any(path == root or path.startswith(root + os.sep) for root in roots)
+        if os.path.isdir(path) and not inside:
+            own.append(path)
+    return own
 
 
 #: Distribution names of the extensions this package reads.
@@ -309,6 +414,16 @@ def _raise_if_extension_missing(setting: Setting, error: ModuleNotFoundError) ->
         f" ({sys.executable}). Install it there ({install}), or run the alembic"
         " of the app's own virtual environment."
     ) from None
+
+
+def _raise_if_driver_missing(setting: Setting, error: ModuleNotFoundError) -> None:
+    """The app's engine could not be made because its URL names a database
+    driver that is not installed: a missing ``pip install``, not a bug in
+    the app, so one line instead of the traceback through its factory.
+    """
+    missing = missing_driver(error)
+    if missing is not None:
+        raise DriverNotInstalled(f"{setting.describe()}: {missing.explain()}") from None
 
 
 def _is_module_missing(error: ImportError, module_name: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from alembic.script.revision import RevisionError
 from sqlalchemy import event
 
+from ..url_masking import mask_secrets
 from .facts import read_facts
 from .run import check_revisions
 from .run import enforce
@@ -56,7 +57,7 @@ def pending_revisions(
             " run (%s); nothing was checked.",
             command,
             destination,
-            error,
+            mask_secrets(str(error)),
         )
     return []
 

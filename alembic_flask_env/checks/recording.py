@@ -28,6 +28,8 @@ from alembic.operations import BatchOperations
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
+from ..url_masking import mask_secrets
+
 if TYPE_CHECKING:
     from alembic.operations.ops import MigrateOperation
     from alembic.script import Script
@@ -161,7 +163,9 @@ def record(
     try:
         function(**arguments)
     except Exception as error:
-        recording.stopped = f"{type(error).__name__}: {error}".splitlines()[0]
+        recording.stopped = mask_secrets(
+            f"{type(error).__name__}: {error}".splitlines()[0]
+        )
     finally:
         operations._remove_proxy()
     return recording

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..url_masking import mask_secrets
 from .changes import Change
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def changes_of_sql(sql: str, dialect: str, base: dict[str, Any]) -> Iterator[Cha
             " cannot read (%s) is not checked.",
             base["revision"],
             base["line"],
-            error,
+            mask_secrets(str(error)),
         )
         return
     for raw in statements:

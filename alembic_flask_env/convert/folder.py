@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..errors import ConversionError
 from ..plugin.template_lookup import TEMPLATES_DIR
+from ..url_masking import mask_secrets
 from .env_options import DroppedOption
 from .env_options import dropped_configure_options
 
@@ -376,7 +377,8 @@ def _refuse_keys_set_already(
         parser.read_string(ini, source=str(folder_ini))
     except configparser.Error as error:
         raise ConversionError(
-            f"{folder_ini} cannot be read ({error}). Fix it and run again."
+            f"{folder_ini} cannot be read ({mask_secrets(str(error))}). Fix it and"
+            " run again."
         ) from None
     if not parser.has_section("alembic"):
         return

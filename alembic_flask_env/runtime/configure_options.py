@@ -10,7 +10,6 @@ models were never imported, and from writing one that changes nothing.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 import re
@@ -26,6 +25,7 @@ from alembic.runtime.environment import EnvironmentContext
 from ..app.flask_migrate import migrate_configure_args
 from ..errors import EmptyMetadata
 from ..errors import InvalidSetting
+from ..errors import did_you_mean
 from ..settings import APP_KEY
 from .dialects import MYSQL_DIALECTS
 
@@ -123,8 +123,7 @@ def refuse_unknown_options(options: dict[str, Any], function: str) -> None:
     for name in options:
         if name in CONFIGURE_PARAMETERS or name.split("_", 1)[0] in _DIALECT_PREFIXES:
             continue
-        close = difflib.get_close_matches(name, CONFIGURE_PARAMETERS, n=1)
-        guess = f" Did you mean {close[0]!r}?" if close else ""
+        guess = did_you_mean(name, CONFIGURE_PARAMETERS)
         raise InvalidSetting(
             f"{function}({name}=...) in env.py: {name!r} is not a parameter of"
             f" Alembic's context.configure(), which would ignore it.{guess} Pass"

@@ -35,9 +35,9 @@ from ..settings import Setting
 from ..settings import find_setting
 from ..settings import seconds
 from ..url_masking import is_malformed
+from ..url_masking import mask_secrets
 from ..url_masking import masked_url
 from ..url_masking import safe_url
-from ..url_masking import scrub
 from .dialects import MYSQL_DIALECTS
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def connected(
             raise DatabaseUnreachable(
                 f"Could not connect to {safe_url(url)} ({whose}): its driver"
                 f" ({url.get_driver_name()}) refused the connection arguments:"
-                f" {scrub(str(exc), url)}. Remove that parameter from the URL's"
+                f" {mask_secrets(str(exc), url)}. Remove that parameter from the URL's"
                 " query string (or from connect_args in the app's engine"
                 " options), or spell it as the driver's documentation does."
             ) from None
@@ -273,6 +273,6 @@ def _driver_message(error: Exception, url: URL) -> str:
     """The driver's own words on one line, with the secrets masked in case
     the driver echoes the connection string.
     """
-    message = scrub(str(getattr(error, "orig", None) or error), url)
+    message = mask_secrets(str(getattr(error, "orig", None) or error), url)
     text = " ".join(line.strip() for line in message.splitlines() if line.strip())
     return text if text.endswith((".", "?", "!")) else text + "."

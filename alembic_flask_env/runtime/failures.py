@@ -19,8 +19,10 @@ from ..errors import OfflineSQLiteUnsupported
 from ..errors import PartlyApplied
 from ..errors import TableLockTimeout
 from ..errors import first_line
+from ..errors import masked_traceback
 from ..settings import TABLE_LOCK_RETRIES_KEY
 from ..settings import TABLE_LOCK_TIMEOUT_KEY
+from ..url_masking import mask_secrets
 from .dialects import MYSQL_DIALECTS
 from .table_locks import table_of
 
@@ -95,7 +97,7 @@ def partly_applied(
     """
     assert migration_context.script is not None
     found = failing_revision(migration_context.script, error)
-    log.error("The revision failed:", exc_info=error)
+    log.error("The revision failed:\n%s", masked_traceback(error))
     heads = current_heads(migration_context)
     # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
     name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
@@ -168,8 +170,8 @@ def explain_offline_sqlite_failure(
     if found is not None:
         revision = found[0]
         raise OfflineSQLiteUnsupported(
-            f"{error} It happened in {describe(found)}: on SQLite, --sql"
-            " works only for revisions without batch operations that"
+            f"{mask_secrets(str(error))} It happened in {describe(found)}: on"
+            " SQLite, --sql works only for revisions without batch operations that"
             " recreate a table, which must read the table from the"
             " database first. Run that revision online ('alembic upgrade"
             f" {revision.revision}'), then --sql for the ones after it."

@@ -39,6 +39,7 @@ from ..errors import InvalidSetting
 from ..errors import TenantsFailed
 from ..errors import TenantsNotFound
 from ..errors import first_line
+from ..errors import masked_traceback
 from ..ledger.telemetry import flush_telemetry
 from ..settings import TENANTS_KEY
 from ..tenants.report import FAILED
@@ -51,7 +52,7 @@ from ..tenants.selection import select_tenants
 from ..tenants.settings import read_tenant_settings
 from ..tenants.source import list_tenants
 from ..tenants.source import own_database
-from ..url_masking import scrub
+from ..url_masking import mask_secrets
 from .bind_output import BindOutput
 from .configure_options import as_tuple
 from .configure_options import context_options
@@ -248,7 +249,11 @@ class _TenantRunner:
                     "Tenant %r: %s", tenant.name, self._masked(str(error), tenant)
                 )
             else:
-                log.error("Tenant %r failed:", tenant.name, exc_info=True)
+                log.error(
+                    "Tenant %r failed:\n%s",
+                    tenant.name,
+                    self._masked(masked_traceback(error), tenant),
+                )
             now = self._heads_now(tenant)
             return TenantOutcome(
                 tenant.name,
@@ -467,7 +472,7 @@ class _TenantRunner:
             self.database.engine.url,
         ):
             if url is not None:
-                message = scrub(message, url)
+                message = mask_secrets(message, url)
         return message
 
 

@@ -29,6 +29,7 @@ from ..app.objects import resolve_object
 from ..app.objects import type_name
 from ..errors import TenantsNotFound
 from ..errors import first_line
+from ..errors import masked_traceback
 from ..settings import EXAMPLES
 from ..settings import TENANTS_KEY
 from ..url_masking import masked_text
@@ -122,7 +123,7 @@ def _call(source: Callable[[], object], setting: Setting) -> object:
         return source()
     except Exception as error:
         # The user's own code: its traceback in the log, then one line.
-        log.error("%s raised:", setting.describe(), exc_info=True)
+        log.error("%s raised:\n%s", setting.describe(), masked_traceback(error))
         raise TenantsNotFound(
             f"{setting.describe()} raised {type(error).__name__}: {first_line(error)}"
             " (its traceback is above); no tenant was touched. Fix the callable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
 
 from alembic_flask_env.app.loading import APP_FORMS
 from alembic_flask_env.app.loading import FORMS_HINT
@@ -12,6 +13,7 @@ from alembic_flask_env.app.loading import load_app
 from alembic_flask_env.app.loading import require_app_setting
 from alembic_flask_env.errors import AppNotConfigured
 from alembic_flask_env.errors import AppNotFound
+from alembic_flask_env.errors import did_you_mean
 from alembic_flask_env.settings import Setting
 
 APP_MODULE = """
@@ -84,6 +86,15 @@ def test_the_forms_flask_accepts(app_module: Path, value: str, name: str) -> Non
             f" 'create_app(x)'. {FORMS_HINT}",
         ),
         ("no_such_module_here", ": could not import module 'no_such_module_here'."),
+        (
+            "unit_app:create_ap",
+            ": Failed to find attribute 'create_ap' in 'unit_app'. Did you"
+            f" mean 'create_app'? {FORMS_HINT}",
+        ),
+        (
+            "unit_ap:app",
+            ": could not import module 'unit_ap'. Did you mean 'unit_app'?",
+        ),
     ],
 )
 def test_what_flask_refuses_is_named_with_the_setting(
@@ -98,7 +109,7 @@ def test_what_flask_refuses_is_named_with_the_setting(
 
 def test_nothing_configured() -> None:
     with pytest.raises(AppNotConfigured, match="'flask_app' is not set"):
-        require_app_setting(None)
+        require_app_setting(None, Config())
 
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -119,3 +130,13 @@ def test_templates_and_readme_show_every_form_of_the_grammar(document: str) -> N
         shown = form.replace("module", "yourpackage").replace("'arg'", "'prod'")
         assert shown in text, f"{document} does not show {shown!r}"
     assert "flask --app" in text
+
+
+def test_did_you_mean_names_the_closest_choice_or_nothing() -> None:
+    assert did_you_mean("create_ap", ["create_app", "db", "log"]) == (
+        " Did you mean 'create_app'?"
+    )
+    assert did_you_mean("modles", ["extensions", "models"], prefix="blogapp.") == (
+        " Did you mean 'blogapp.models'?"
+    )
+    assert did_you_mean("nope", ["create_app", "db"]) == ""

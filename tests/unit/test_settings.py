@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from alembic.config import Config
@@ -10,8 +11,10 @@ from alembic.config import Config
 from alembic_flask_env.errors import InvalidSetting
 from alembic_flask_env.settings import ACTIVE_APP_CONTEXT
 from alembic_flask_env.settings import Setting
+from alembic_flask_env.settings import files_read
 from alembic_flask_env.settings import find_setting
 from alembic_flask_env.settings import read_x_arguments
+from alembic_flask_env.settings import unread_pyproject
 from alembic_flask_env.settings import where_to_set
 
 ConfigFactory = Callable[..., Config]
@@ -179,3 +182,33 @@ def test_the_active_app_context_never_claims_flask_app_was_read() -> None:
         "the active Flask app context (flask_app is not read there)"
     )
     assert Setting("flask_app", "x", INI).describe() == f"flask_app = 'x' (from {INI})"
+
+
+def test_a_pyproject_toml_beside_the_ini_that_alembic_did_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    ini, toml = project / "alembic.ini", project / "pyproject.toml"
+    ini.write_text("[alembic]\n")
+    toml.write_text('[tool.alembic]\nflask_app = "app"\n')
+    monkeypatch.chdir(elsewhere)
+    # What the alembic command passes: "pyproject.toml" unless -c names one.
+    config = Config(str(ini), toml_file="pyproject.toml")
+    unread = unread_pyproject(config)
+    assert unread is not None
+    assert (unread.path, dict(unread.settings)) == (toml, {"flask_app": "app"})
+    assert files_read(config) == (
+        f"{ini}, and no pyproject.toml (there is none in {elsewhere})"
+    )
+
+    monkeypatch.chdir(project)
+    assert unread_pyproject(config) is None
+    assert files_read(config) == f"{ini} and {toml}"
+
+    monkeypatch.chdir(elsewhere)
+    named = Config(str(ini), toml_file=str(toml))
+    assert unread_pyproject(named) is None
+    toml.write_text("[tool.other]\nkey = 1\n")
+    assert unread_pyproject(config) is None

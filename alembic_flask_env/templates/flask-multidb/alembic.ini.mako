@@ -13,6 +13,8 @@
 # on the command line overrides both.
 flask_app =
 
+# Every run is recorded in a table alembic_ledger in each database it migrates; set migration_ledger = false to turn that off.
+
 # The binds to migrate, by the names in SQLALCHEMY_BINDS ("default" is the
 # default database), separated by commas. Empty: all of them. Also -x flask_binds=...
 flask_binds =

@@ -12,6 +12,8 @@
 # on the command line overrides both.
 flask_app =
 
+# Every run is recorded in a table alembic_ledger in each database it migrates; set migration_ledger = false to turn that off.
+
 # path to migration scripts.
 # this is typically a path given in POSIX (e.g. forward slashes)
 # format, relative to the token %(here)s which refers to the location of this

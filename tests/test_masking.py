@@ -1,0 +1,96 @@
+"""A password quoted by a revision's own error (a URL, ``password=`` in a
+DSN, a libpq keyword string) is masked in every line this package writes
+about it: the checks' warning, the ``FAILED:`` line, the log at DEBUG and
+the ledger. (The error's own traceback, printed by Python when the user's
+exception ends the run, is the user's and is left as it is.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import Project
+from harness import query
+from harness import write_revision
+
+SECRETS = ("Url5ecret", "Dsn5ecret", "Kw 5ecret")
+
+RAISING = """
+op.execute("CREATE TABLE masked_probe (id integer)")
+raise RuntimeError(
+    "could not reach postgresql://app:Url5ecret@db/app, dsn host=db"
+    " password=Dsn5ecret user=app, libpq password='Kw 5ecret' sslmode=require"
+)
+"""
+
+MASKED = (
+    "RuntimeError: could not reach postgresql://***@db/app, dsn host=db"
+    " password=*** user=app, libpq password='***' sslmode=require"
+)
+
+
+def debug_logging(project: Project) -> None:
+    ini = project.root / "alembic.ini"
+    text = ini.read_text()
+    section = "[logger_alembic_flask_env]\nlevel = INFO\n"
+    assert section in text
+    ini.write_text(text.replace(section, "[logger_alembic_flask_env]\nlevel = DEBUG\n"))
+
+
+def ours(output: str) -> str:
+    """What this package wrote: everything before the traceback Python
+    prints for the user's exception that ended the run.
+    """
+    head, _, _ = output.partition("Traceback (most recent call last):")
+    return head
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def checks_warning(revision: str) -> str:
+    return (
+        f"WARNI [alembic_flask_env.checks.run] Revision {revision} could not be"
+        f" checked to its end: its upgrade() raised {MASKED.split(': ', 1)[0]}:"
+        f" {MASKED.split(': ', 1)[1]} while its operations were recorded (it may"
+        " use the database while it runs); what it did before that was checked.\n"
+    )
+
+
+def test_on_sqlite_the_debug_log_and_the_ledger(blog: Project) -> None:
+    debug_logging(blog)
+    write_revision(blog, "r3", None, RAISING)
+    result = blog.alembic("upgrade", "head", ok=False)
+    logged = ours(blog.output(result))
+    assert "DEBUG [alembic_flask_env" in logged
+    assert_no_secret(logged)
+    [(error,)] = blog.query("default.db", "SELECT error FROM alembic_ledger")
+    assert error == MASKED.removeprefix("RuntimeError: ")
+
+
+@pytest.mark.postgresql
+def test_on_postgresql_the_checks_warning_and_the_debug_log(pg: Project) -> None:
+    debug_logging(pg)
+    write_revision(pg, "r3", None, RAISING)
+    result = pg.alembic("-x", "migration_checks=warn", "upgrade", "head", ok=False)
+    logged = ours(pg.output(result))
+    assert checks_warning("r3") in logged
+    assert_no_secret(logged)
+    [(error,)] = query(pg, "SELECT error FROM alembic_ledger")
+    assert error == MASKED.removeprefix("RuntimeError: ")
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_the_failed_line_and_the_logged_traceback(maria: Project) -> None:
+    debug_logging(maria)
+    write_revision(maria, "r3", None, RAISING)
+    result = maria.alembic("-x", "migration_checks=warn", "upgrade", "head", ok=False)
+    output = maria.output(result)
+    # The traceback is logged by this package (then one FAILED line): masked.
+    assert "ERROR [alembic_flask_env.runtime.failures] The revision failed:" in output
+    assert_no_secret(output)
+    assert checks_warning("r3") in output
+    [failed] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    assert failed.endswith(f"The error: {MASKED.removeprefix('RuntimeError: ')}")
