@@ -19,8 +19,10 @@ from ..errors import DatabaseUnreachable
 from ..errors import first_line
 from ..url_masking import scrub
 from .facts import read_facts
-from .run import check_revisions
+from .facts import schemas_named
 from .run import enforce
+from .run import judge
+from .run import record_revisions
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -86,8 +88,6 @@ def check_before_running(
     ours = not connection.in_transaction()
     try:
         heads = tuple(migration_context.get_current_heads())
-        revisions = pending_revisions(script, heads, command, destination)
-        facts = read_facts(connection)
     finally:
         # The catalog reads are not the migration's: its transaction (and
         # snapshot) starts afresh. A transaction that was open before (a
@@ -95,13 +95,20 @@ def check_before_running(
         if ours and connection.in_transaction():
             connection.rollback()
     idle_since = time.monotonic()
+    revisions = pending_revisions(script, heads, command, destination)
     with database_refused(connection):
-        findings = check_revisions(revisions, facts, **arguments)
+        steps = record_revisions(revisions, connection.dialect.name, **arguments)
     if ours and connection.in_transaction():  # a refused statement began one
         connection.rollback()
-    enforce(findings, settings)
     if ours:
         reconnect_if_closed(connection, time.monotonic() - idle_since)
+    try:
+        # Read after recording: the schemas the revisions name are known.
+        facts = read_facts(connection, schemas_named(s.change for s in steps))
+    finally:
+        if ours and connection.in_transaction():
+            connection.rollback()
+    enforce(judge(steps, facts), settings)
 
 
 def reconnect_if_closed(connection: Connection, idle: float) -> None:
