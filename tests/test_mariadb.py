@@ -4,6 +4,7 @@ lock, failures on a database that cannot roll back DDL, table lock waits.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -266,3 +267,39 @@ def test_a_query_argument_the_driver_does_not_take(maria: Project) -> None:
     output = maria.output(result)
     assert "t0kenvalue" not in output
     assert str(url.password) not in output
+
+
+def test_revisions_slow_to_record_outlive_a_short_wait_timeout(
+    maria: Project,
+) -> None:
+    """The server ends sessions idle for 3 s; the checks record three
+    revisions that each spend 1.5 s in Python (at import, and in upgrade()):
+    4.5 s of silence on the migration connection. The run connects again
+    and applies them, instead of failing on the closed connection and
+    saying part of a revision may be applied when nothing ran.
+    """
+    maria.env["BLOGAPP_CONNECT_ARGS"] = json.dumps(
+        {"init_command": "SET SESSION wait_timeout = 3"}
+    )
+    down = None
+    for name in ("w1", "w2", "w3"):
+        path = write_revision(
+            maria,
+            name,
+            down,
+            f"""
+            time.sleep(1.5)
+            op.execute("CREATE TABLE {name} (id int PRIMARY KEY)")
+            """,
+        )
+        path.write_text("import time\n\ntime.sleep(1.5)\n" + path.read_text())
+        down = name
+    result = maria.alembic("upgrade", "head")
+    assert "Running upgrade w2 -> w3" in result.stderr
+    assert (
+        "The server closed the migration connection while the revisions were"
+        " checked (" in result.stderr
+    )
+    assert "connected again. Nothing had run on it." in result.stderr
+    assert {"w1", "w2", "w3"} <= tables(maria)
+    assert versions(maria) == ["w3"]

@@ -156,6 +156,28 @@ def test_a_failing_bind_stops_the_run_and_is_named(multiblog: Project) -> None:
     assert multiblog.version("main.db") == [new.name.split("_")[0]]
 
 
+@pytest.mark.parametrize(
+    "command", [("check",), ("revision", "--autogenerate", "-m", "again")]
+)
+def test_a_command_that_migrates_nothing_does_not_say_a_migration_failed(
+    multiblog: Project, command: tuple[str, ...]
+) -> None:
+    """``alembic check`` (or autogenerate) on binds behind the head fails
+    with Alembic's own message; the log names the bind, and does not claim
+    a migration failed and was rolled back.
+    """
+    autogenerate(multiblog)
+    result = multiblog.alembic(*command, ok=False)
+    output = multiblog.output(result)
+    assert "FAILED: Target database is not up to date." in output
+    assert "Migrating bind" not in output
+    assert "rolled back" not in output
+    assert (
+        "Bind 'default' failed; this command migrates nothing, so no database"
+        " was changed." in output
+    )
+
+
 def test_a_handed_in_connection_is_refused(multiblog: Project) -> None:
     script = multiblog.root / "script.py"
     script.write_text(

@@ -38,3 +38,5 @@ class Change:
     #: For alter_type: the types as SQL, "" when unknown.
     old_type: str = ""
     new_type: str = ""
+    #: The table's schema when the operation names one (``schema=``).
+    schema: str | None = None

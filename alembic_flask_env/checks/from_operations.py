@@ -12,6 +12,7 @@ from sqlalchemy import Computed
 from sqlalchemy import Identity
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import to_instance
 
 from .changes import Change
 from .sql import changes_of_sql
@@ -46,6 +47,9 @@ def _changes(
         "revision": recording.revision.revision,
         "in_autocommit_block": recorded.in_autocommit_block,
     }
+    schema = getattr(operation, "schema", None)
+    if schema:
+        base["schema"] = str(schema)
     if isinstance(operation, ops.ExecuteSQLOp):
         sql = operation.sqltext
         text = sql if isinstance(sql, str) else str(getattr(sql, "text", sql))
@@ -114,7 +118,7 @@ def _added_column(
     traits = set()
     if isinstance(column.type, JSON) and not isinstance(column.type, postgresql.JSONB):
         traits.add("json")
-    if isinstance(column.computed, Computed) and column.computed.persisted is not False:
+    if isinstance(column.computed, Computed) and _stored(column.computed, dialect):
         traits.add("stored_generated")
     if isinstance(column.identity, Identity) or _is_serial(column):
         traits.add("auto_increment")
@@ -129,6 +133,15 @@ def _added_column(
         new_type=_type_sql(column.type, dialect),
         **base,
     )
+
+
+def _stored(computed: Computed, dialect: str) -> bool:
+    """Whether the generated column is STORED: PostgreSQL's are unless
+    persisted=False; MySQL's are VIRTUAL unless persisted=True.
+    """
+    if dialect == "postgresql":
+        return computed.persisted is not False
+    return computed.persisted is True
 
 
 def _is_serial(column: Column[Any]) -> bool:
@@ -159,6 +172,9 @@ def _altered_column(
 
 
 def _type_sql(type_: Any, dialect: str) -> str:
+    # A class (existing_type=sa.Integer, as users write it) is rendered as
+    # its instance, the way Alembic runs it.
+    type_ = to_instance(type_)
     try:
         return str(type_.compile(dialect=_DIALECTS.get(dialect))).lower()
     except Exception:

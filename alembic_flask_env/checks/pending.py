@@ -5,6 +5,7 @@ the rules with the live database's facts, before anything executes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -12,11 +13,17 @@ from typing import Any
 
 from alembic.script.revision import RevisionError
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 
+from ..errors import DatabaseUnreachable
+from ..errors import first_line
 from ..url_masking import mask_secrets
+from ..url_masking import scrub
 from .facts import read_facts
-from .run import check_revisions
+from .facts import schemas_named
 from .run import enforce
+from .run import judge
+from .run import record_revisions
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -82,19 +89,77 @@ def check_before_running(
     ours = not connection.in_transaction()
     try:
         heads = tuple(migration_context.get_current_heads())
-        revisions = pending_revisions(script, heads, command, destination)
-        facts = read_facts(connection)
     finally:
         # The catalog reads are not the migration's: its transaction (and
         # snapshot) starts afresh. A transaction that was open before (a
         # connection handed in) is its owner's.
         if ours and connection.in_transaction():
             connection.rollback()
+    idle_since = time.monotonic()
+    revisions = pending_revisions(script, heads, command, destination)
     with database_refused(connection):
-        findings = check_revisions(revisions, facts, **arguments)
+        steps = record_revisions(revisions, connection.dialect.name, **arguments)
     if ours and connection.in_transaction():  # a refused statement began one
         connection.rollback()
-    enforce(findings, settings)
+    if ours:
+        reconnect_if_closed(connection, time.monotonic() - idle_since)
+    try:
+        # Read after recording: the schemas the revisions name are known.
+        facts = read_facts(connection, schemas_named(s.change for s in steps))
+    finally:
+        if ours and connection.in_transaction():
+            connection.rollback()
+    enforce(judge(steps, facts), settings)
+
+
+def reconnect_if_closed(connection: Connection, idle: float) -> None:
+    """Make sure the migration connection still works after the checks,
+    and connect it again if the server closed it meanwhile.
+
+    Recording runs each revision's Python (its import, its ``upgrade()``)
+    while the connection sits idle, and a server ends idle sessions
+    (MariaDB's ``wait_timeout``, PostgreSQL's ``idle_session_timeout``):
+    without this the run's first statement would fail on a dead connection,
+    and on MySQL be reported as a revision perhaps half applied when
+    nothing ran. The migration lock has its own connection, kept alive.
+
+    :raises DatabaseUnreachable: it was closed and connecting again failed.
+    """
+    try:
+        connection.exec_driver_sql("SELECT 1")
+        connection.rollback()
+        return
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        closed = first_line(error)
+    # Not in a transaction any more: the next use connects again, with the
+    # isolation level the run chose put back on the new session.
+    level = connection.get_execution_options().get("isolation_level")
+    connection.rollback()
+    try:
+        if level is not None:
+            connection.execution_options(isolation_level=level)
+        else:
+            connection.exec_driver_sql("SELECT 1")
+            connection.rollback()
+    except DBAPIError as error:
+        raise DatabaseUnreachable(
+            "The server closed the migration connection while the revisions"
+            f" were checked ({idle:.1f} s without a statement: {closed}), and"
+            f" connecting again failed"
+            f" ({scrub(first_line(error), connection.engine.url)}); nothing was"
+            " run. Run again once the database answers."
+        ) from None
+    log.warning(
+        "The server closed the migration connection while the revisions were"
+        " checked (%.1f s without a statement: %s); connected again. Nothing"
+        " had run on it. Raise the server's idle timeout (MariaDB/MySQL"
+        " wait_timeout, PostgreSQL idle_session_timeout) above the time the"
+        " revisions take to import and record.",
+        idle,
+        scrub(closed, connection.engine.url),
+    )
 
 
 class DatabaseUsedWhileRecording(Exception):

@@ -39,6 +39,7 @@ from .connection import CONNECTION_ATTRIBUTE
 from .environment import migrate_database
 from .environment import running_command
 from .environment import start_run
+from .environment import writes_versions
 from .revision_functions import prepare_revisions
 
 log = logging.getLogger(__name__)
@@ -135,12 +136,21 @@ def run_multidb_migrations(
             except FlaskEnvError:
                 raise
             except Exception:
-                log.error(
-                    "Migrating bind %r failed; its transaction was rolled"
-                    " back. Binds migrated before it in this run: %s.",
-                    name,
-                    ", ".join(repr(d) for d in done) or "none",
-                )
+                if writes_versions():
+                    log.error(
+                        "Migrating bind %r failed; its transaction was rolled"
+                        " back. Binds migrated before it in this run: %s.",
+                        name,
+                        ", ".join(repr(d) for d in done) or "none",
+                    )
+                else:
+                    # check, autogenerate, current: nothing was migrated,
+                    # so there is nothing to roll back or to list.
+                    log.error(
+                        "Bind %r failed; this command migrates nothing, so no"
+                        " database was changed.",
+                        name,
+                    )
                 raise
             done.append(name)
             if output.command == "history":

@@ -50,10 +50,13 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         and no_rewrite(change.old_type, change.new_type)
     ):
         return None
+    # As SQL writes type names (INTEGER, VARCHAR(20)), whichever way the
+    # revision gave them.
+    old, new = change.old_type.upper(), change.new_type.upper()
     types = (
-        f" from {change.old_type} to {change.new_type}"
-        if change.old_type
-        else f" to {change.new_type} (pass existing_type= to alter_column so a"
+        f" from {old} to {new}"
+        if old
+        else f" to {new} (pass existing_type= to alter_column so a"
         " change that needs no rewrite is recognised)"
     )
     if facts.dialect != "postgresql":

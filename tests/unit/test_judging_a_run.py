@@ -1,0 +1,143 @@
+"""How a whole run is judged: tables a later step drops, indexes dropped
+without their table, schema-qualified tables, types given as classes,
+stored generated columns per dialect. In process, no database: the facts
+are written out as a database would give them.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alembic_flask_env.checks.facts import Facts
+from alembic_flask_env.checks.run import check_revisions
+
+
+def revision(tmp_path: Path, name: str, upgrade: str, downgrade: str = "pass") -> Any:
+    """A stand-in for Alembic's Script: its revision, path and module."""
+    source = (
+        "from alembic import op\nimport sqlalchemy as sa\n\n"
+        f"def upgrade():\n    {upgrade}\n\n"
+        f"def downgrade():\n    {downgrade}\n"
+    ).replace(";", "\n   ")
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    module = types.ModuleType(name)
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    return types.SimpleNamespace(revision=name, path=str(path), module=module)
+
+
+def live(dialect: str = "postgresql", **rows: int) -> Facts:
+    """The facts of a database with these tables (and their rows), and
+    ix_t on t, ix_o on other.t.
+    """
+    table_rows: dict[str, int | None] = {
+        name.replace("__", "."): n for name, n in rows.items()
+    }
+    return Facts(
+        dialect,
+        (16, 0),
+        table_rows,
+        frozenset({"other"}),
+        {"ix_t": "t", "other.ix_o": "t"},
+    )
+
+
+def found(findings: list[Any]) -> list[tuple[str, str | None, int | None]]:
+    return [(f.rule, f.table, f.rows) for f in findings]
+
+
+def test_indexes_of_a_table_a_later_step_drops_are_exempt(tmp_path: Path) -> None:
+    both = revision(
+        tmp_path,
+        "r1",
+        "pass",
+        "op.drop_index('ix_t', table_name='t'); op.drop_table('t')",
+    )
+    assert found(check_revisions([(both, "downgrade")], live(t=500))) == []
+    # Across revisions of one run, looking ahead.
+    index = revision(tmp_path, "r2", "pass", "op.drop_index('ix_u', table_name='u')")
+    table = revision(tmp_path, "r3", "pass", "op.drop_table('u')")
+    run = [(index, "downgrade"), (table, "downgrade")]
+    assert found(check_revisions(run, live(u=500))) == []
+    # The index alone: the table stays, the rule holds.
+    assert found(check_revisions(run[:1], live(u=500))) == [
+        ("require-concurrent-index-deletion", "u", 500)
+    ]
+
+
+def test_a_table_renamed_before_a_same_named_drop_is_not_exempt(
+    tmp_path: Path,
+) -> None:
+    """The t dropped last is a new one: the old t was renamed, and lives on."""
+    script = revision(
+        tmp_path,
+        "r1",
+        "op.drop_index('ix_t', table_name='t'); op.rename_table('t', 'u');"
+        " op.create_table('t', sa.Column('id', sa.Integer()));"
+        " op.drop_table('t')",
+    )
+    rules = [f[0] for f in found(check_revisions([(script, "upgrade")], live(t=5)))]
+    assert rules == ["require-concurrent-index-deletion", "renaming-table"]
+
+
+def test_drop_index_without_a_table_takes_its_index_table(tmp_path: Path) -> None:
+    by_catalogue = revision(tmp_path, "r1", "op.drop_index('ix_t')")
+    assert found(check_revisions([(by_catalogue, "upgrade")], live(t=7))) == [
+        ("require-concurrent-index-deletion", "t", 7)
+    ]
+    by_run = revision(
+        tmp_path,
+        "r2",
+        "op.create_table('n', sa.Column('a', sa.Integer()));"
+        " op.create_index('ix_n', 'n', ['a']); op.drop_index('ix_n')",
+    )
+    assert found(check_revisions([(by_run, "upgrade")], live(t=7))) == []
+
+
+def test_a_schema_qualified_table_has_its_own_facts(tmp_path: Path) -> None:
+    script = revision(
+        tmp_path,
+        "r1",
+        "op.alter_column('t', 'a', type_=sa.BigInteger(),"
+        " existing_type=sa.Integer, schema='other')",
+    )
+    findings = check_revisions([(script, "upgrade")], live(t=2, other__t=5000))
+    assert found(findings) == [("changing-column-type", "other.t", 5000)]
+    assert "from INTEGER to BIGINT rewrites" in findings[0].message
+    # A schema that was not read: unknown, so taken to exist and be large.
+    unread = revision(
+        tmp_path, "r2", "op.alter_column('t', 'a', type_=sa.Text(), schema='third')"
+    )
+    assert found(check_revisions([(unread, "upgrade")], live(t=2))) == [
+        ("changing-column-type", "third.t", None)
+    ]
+    # A table of that schema missing from the facts does not exist yet.
+    assert found(check_revisions([(script, "upgrade")], live(t=2))) == []
+
+
+@pytest.mark.parametrize(
+    ("dialect", "persisted", "flagged"),
+    [
+        ("postgresql", "", True),
+        ("postgresql", ", persisted=True", True),
+        ("mariadb", "", False),
+        ("mariadb", ", persisted=False", False),
+        ("mariadb", ", persisted=True", True),
+        ("mysql", ", persisted=True", True),
+    ],
+)
+def test_stored_generated_columns_per_dialect(
+    tmp_path: Path, dialect: str, persisted: str, flagged: bool
+) -> None:
+    script = revision(
+        tmp_path,
+        "r1",
+        "op.add_column('t', sa.Column('d', sa.Integer(),"
+        f" sa.Computed('a * 2'{persisted})))",
+    )
+    rules = [f.rule for f in check_revisions([(script, "upgrade")], live(dialect, t=9))]
+    assert ("adding-stored-generated-column" in rules) is flagged
