@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from ..errors import UnsafeMigration
+from ..url_masking import mask_urls
 from .findings import Finding
 from .from_operations import changes_of
 from .recording import record
@@ -47,13 +48,17 @@ def check_revisions(
         skips = skipped_rules(revision)
         recording, changes = _recorded(revision, function, facts.dialect, arguments)
         if recording.stopped:
+            where = revision.path
+            if recording.stopped_line:
+                where = f"{where}, line {recording.stopped_line}"
             log.warning(
-                "Revision %s could not be checked to its end: its %s() raised %s"
-                " while its operations were recorded (it may use the database"
-                " while it runs); what it did before that was checked.",
+                "Revision %s (%s) could not be checked to its end: its %s()"
+                " raised %s while its operations were recorded; what it did"
+                " before that was checked, the rest runs unchecked.",
                 revision.revision,
+                where,
                 direction,
-                recording.stopped,
+                mask_urls(recording.stopped),
             )
         facts.earlier = []
         for change in changes:
