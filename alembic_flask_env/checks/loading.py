@@ -113,20 +113,18 @@ def _stand_in(script: ScriptDirectory, path: Path) -> Script | None:
         return None
     module = types.ModuleType(path.stem)
     for node in tree.body:
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign) and node.value is not None
-            else []
-        )
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         for target in targets:
             if isinstance(target, ast.Name) and target.id in _IDENTIFIERS:
                 try:
-                    value = ast.literal_eval(node.value)  # type: ignore[union-attr, arg-type]
+                    setattr(module, target.id, ast.literal_eval(value))
                 except ValueError:
                     continue
-                setattr(module, target.id, value)
     revision = getattr(module, "revision", None)
     if not isinstance(revision, str):
         return None
@@ -186,7 +184,7 @@ def import_what_env_imports(env_py: Path) -> None:
                     " here (%s); a revision that needs it is named below as not"
                     " checked.",
                     env_py,
-                    node.lineno,
+                    getattr(node, "lineno", 0),
                     module,
                     mask_urls(f"{type(error).__name__}: {first_line(error)}"),
                 )
