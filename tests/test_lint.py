@@ -268,11 +268,11 @@ def test_what_the_stand_in_cannot_answer_is_one_named_line(blog: Project) -> Non
     code, output = lint(blog)
     assert code == 1, output
     assert (
-        f"Revision q1 ({path}, line 12) could not be checked to its end: its"
-        " upgrade() raised CannotAnswerWhileRecording: it reads the result of"
-        " op.get_bind().execute() (.fetchall), which only the database has,"
-        " while its operations were recorded; what it did before that was"
-        " checked, the rest runs unchecked." in output
+        f"Revision q1 ({path}, line 12) could not be checked to its end: while"
+        " its operations were recorded, its upgrade() raised"
+        " CannotAnswerWhileRecording: it reads the result of"
+        " op.get_bind().execute() (.fetchall), which only the database has."
+        " What it did before that was checked; the rest runs unchecked." in output
     )
     assert output.count("could not be checked") == 1
     assert "[ban-drop-column] Revision q1 (" in output

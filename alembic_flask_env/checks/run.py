@@ -52,9 +52,9 @@ def check_revisions(
             if recording.stopped_line:
                 where = f"{where}, line {recording.stopped_line}"
             log.warning(
-                "Revision %s (%s) could not be checked to its end: its %s()"
-                " raised %s while its operations were recorded; what it did"
-                " before that was checked, the rest runs unchecked.",
+                "Revision %s (%s) could not be checked to its end: while its"
+                " operations were recorded, its %s() raised %s. What it did"
+                " before that was checked; the rest runs unchecked.",
                 revision.revision,
                 where,
                 direction,

@@ -61,8 +61,7 @@ class _UnreadResult:
 
     def _refuse(self, what: str) -> CannotAnswerWhileRecording:
         return CannotAnswerWhileRecording(
-            f"it reads the result of {self._call} ({what}), which only the"
-            " database has,"
+            f"it reads the result of {self._call} ({what}), which only the database has"
         )
 
     def __getattr__(self, name: str) -> Any:
