@@ -281,8 +281,8 @@ def _convert(arguments: argparse.Namespace) -> int:
         print(f"kept the old file as {path}: carry over what you changed in it")
     for option in result.dropped:
         print(option.advice())
-    for line in result.not_carried:
-        print(line.advice())
+    for code in result.not_carried:
+        print(code.advice())
     if arguments.app:
         print(
             f"Now run 'alembic current' in {result.ini.parent} (or 'alembic -c"

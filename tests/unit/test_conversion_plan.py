@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,9 @@ def test_a_read_only_directory_stops_it_before_any_write(
     "template", ["flask", "flask-multidb", "aioflask", "aioflask-multidb"]
 )
 def test_flask_migrates_own_env_py_carries_over_whole(template: str) -> None:
-    import flask_migrate
-
-    env_py = Path(flask_migrate.__file__).parent / "templates" / template / "env.py"
+    spec = importlib.util.find_spec("flask_migrate")
+    assert spec is not None and spec.origin is not None
+    env_py = Path(spec.origin).parent / "templates" / template / "env.py"
     assert code_not_carried(env_py, env_py.read_text()) == []
 
 
