@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import ExitStack
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .checks import CHECKED_DIALECTS
 from .checks.facts import Facts
 from .checks.facts import read_facts
+from .checks.lint import EXIT_UNLOADABLE
 from .checks.lint import FORMATS
 from .checks.lint import lint
 from .checks.lint import render
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         "lint",
         help="check revisions for what they would do to a live app",
         description="Hold revisions to the safe-migration rules without"
-        " running them. Exit 0 when clean, 1 with findings, 2 for bad usage.",
+        " running them. Exit 0 when clean, 1 with findings, 2 for bad usage,"
+        " 3 when a revision could not be loaded (the rest is still linted).",
     )
     linting.add_argument("-c", "--config", default="alembic.ini", type=Path)
     linting.add_argument(
@@ -190,21 +193,37 @@ def _lint(arguments: argparse.Namespace) -> int:
     from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
+    from .checks.loading import as_run_loads
+    from .checks.loading import tolerant
+
     if not arguments.config.is_file():
         print(f"FAILED: {arguments.config} is not a file; pass -c.", file=sys.stderr)
         return 2
     config = Config(str(arguments.config))
     try:
-        script = ScriptDirectory.from_config(config)
-        revisions = revisions_in(script, arguments.revision_range)
-        facts = (
-            _database_facts(config) if arguments.database else Facts(arguments.dialect)
-        )
-        findings = lint(revisions, facts)
+        # stdout is the report: what the app and the revisions print while
+        # they are loaded and recorded goes to stderr.
+        with redirect_stdout(sys.stderr):
+            script = ScriptDirectory.from_config(config)
+            unloadable = tolerant(script)
+            with as_run_loads(config, script):
+                revisions = revisions_in(script, arguments.revision_range)
+                facts = (
+                    _database_facts(config)
+                    if arguments.database
+                    else Facts(arguments.dialect)
+                )
+                findings = lint(revisions, facts)
     except (CommandError, RevisionError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 2
+    linted = {revision.path for revision in revisions}
+    unloaded = [u for u in unloadable if u.path in linted or not u.revision]
+    for revision in unloaded:
+        print(revision.line(), file=sys.stderr)
     print(render(findings, arguments.format))
+    if unloaded:
+        return EXIT_UNLOADABLE
     return 1 if findings else 0
 
 
@@ -262,6 +281,8 @@ def _convert(arguments: argparse.Namespace) -> int:
         print(f"kept the old file as {path}: carry over what you changed in it")
     for option in result.dropped:
         print(option.advice())
+    for code in result.not_carried:
+        print(code.advice())
     if arguments.app:
         print(
             f"Now run 'alembic current' in {result.ini.parent} (or 'alembic -c"

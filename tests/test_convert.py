@@ -529,3 +529,51 @@ def test_options_the_old_env_py_passed_are_named_with_their_line(
         )
     assert "passed connection=" not in output
     assert "passed target_metadata=" not in output
+
+
+def test_every_line_the_new_env_py_does_not_run_is_named(
+    flask_migrate_project: Project,
+) -> None:
+    """An import for its side effect (an op plugin that registers
+    op.sync_enum_values), code at the top, a statement added to a stock
+    function: each named with its line; Flask-Migrate's own lines are not.
+    """
+    env_py = flask_migrate_project.root / "migrations" / "env.py"
+    source = env_py.read_text()
+    anchor = "    with connectable.connect() as connection:\n"
+    assert anchor in source
+    source = source.replace(
+        anchor,
+        anchor + "        connection.exec_driver_sql('SET search_path TO shop')\n",
+        1,
+    )
+    env_py.write_text(
+        "import enum_sync  # registers op.sync_enum_values\n"
+        "from shop import audit\n"
+        + source
+        + "\nlogging.getLogger('sqlalchemy.engine').setLevel(logging.INFO)\n"
+    )
+    lines = env_py.read_text().splitlines()
+
+    def line_of(text: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if text in line)
+
+    output = convert(flask_migrate_project, "migrations", "--app", "shop:create_app")
+    for text in ("import enum_sync", "from shop import audit"):
+        assert (
+            f"{env_py} (line {line_of(text)}) ran '{lines[line_of(text) - 1]}',"
+            " which the new env.py does not: if the revisions or the app need it"
+            " (an operation plugin registers its op.* functions when imported),"
+            " add the import to the new env.py (python -m alembic_flask_env lint"
+            " imports what env.py imports)" in output
+        )
+    search_path = line_of("SET search_path")
+    assert (
+        f"{env_py} (line {search_path}) ran"
+        " 'connection.exec_driver_sql('SET search_path TO shop')' in"
+        " run_migrations_online(), which the new env.py does not: carry it over"
+        " by hand if it is still needed" in output
+    )
+    setlevel = line_of("setLevel")
+    assert f"{env_py} (line {setlevel}) ran 'logging.getLogger(" in output
+    assert output.count(" which the new env.py does not") == 4, output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -114,3 +115,311 @@ def test_the_database_of_an_unchecked_kind_and_a_bad_range(revisions: Project) -
     code, output = lint(revisions, "--range", "nosuch:heads")
     assert code == 2
     assert output.startswith("FAILED: ")
+
+
+# Real apps' histories (issue 23): what their revisions do when imported
+# and recorded must not crash the lint, hide a revision, or spoil its output.
+
+
+def _with_imports(path: Path, imports: str) -> Path:
+    path.write_text(imports + path.read_text())
+    return path
+
+
+def test_a_revision_reading_current_app_when_imported_is_linted(
+    blog: Project,
+) -> None:
+    """Loaded in the app's context, as a run loads it."""
+    path = write_revision(
+        blog, "a1", None, 'op.create_index("ix_item_qty", TABLE, ["qty"])'
+    )
+    _with_imports(
+        path,
+        "from flask import current_app\n"
+        "TABLE = current_app.config.get('ITEM_TABLE', 'item')\n",
+    )
+    code, output = lint(blog)
+    assert code == 1, output
+    assert "[require-concurrent-index-creation] Revision a1 (" in output
+    assert "Working outside of application context" not in output
+
+
+def test_an_unloadable_revision_is_named_and_the_rest_linted(blog: Project) -> None:
+    write_revision(blog, "u1", None, 'op.drop_column("item", "qty")')
+    broken = write_revision(blog, "u2", "u1", 'op.drop_column("item", "name")')
+    _with_imports(broken, "import a_module_that_is_not_installed\n")
+    secret = write_revision(blog, "u3", "u2", 'op.drop_column("item", "owner_id")')
+    _with_imports(
+        secret,
+        "raise RuntimeError('no server at"
+        " postgresql://app:s3cr3tpass@db.internal/app?sslpassword=k3yk3y')\n",
+    )
+    write_revision(blog, "u4", "u3", 'op.drop_table("item")')
+    code, output = lint(blog, "--format", "json")
+    assert code == 3, output
+    stdout = output[: output.rindex("]") + 1]
+    findings = json.loads(stdout[stdout.index("[") :])
+    assert [(f["revision"], f["rule"]) for f in findings] == [
+        ("u1", "ban-drop-column"),
+        ("u4", "ban-drop-table"),
+    ]
+    assert (
+        f"Revision u2 ({broken}) could not be loaded, so it is not checked:"
+        " ModuleNotFoundError: No module named 'a_module_that_is_not_installed'"
+        in output
+    )
+    assert (
+        f"Revision u3 ({secret}) could not be loaded, so it is not checked:"
+        " RuntimeError: no server at postgresql://***@db.internal/app"
+        "?sslpassword=***" in output
+    )
+    assert "s3cr3tpass" not in output and "k3yk3y" not in output
+
+
+def test_what_revisions_print_goes_to_stderr(blog: Project) -> None:
+    path = write_revision(
+        blog,
+        "p1",
+        None,
+        """
+        print("adding the index")
+        op.create_index("ix_item_qty", "item", ["qty"])
+        """,
+    )
+    _with_imports(path, "print('loading p1')\n")
+    result = blog.python(
+        "-m", "alembic_flask_env", "lint", "--format", "json", ok=False
+    )
+    assert result.returncode == 1
+    [finding] = json.loads(result.stdout)
+    assert finding["rule"] == "require-concurrent-index-creation"
+    assert "loading p1" in result.stderr and "adding the index" in result.stderr
+
+
+def test_sql_sent_through_the_connection_is_checked(blog: Project) -> None:
+    path = write_revision(
+        blog,
+        "b1",
+        None,
+        """
+        op.get_bind().execute(text("CREATE INDEX ix_a ON item (qty)"))
+        op.get_bind().execute(sa.text("ALTER TABLE item DROP COLUMN name"))
+        connection = op.get_bind()
+        connection.exec_driver_sql("ALTER TABLE item ALTER COLUMN qty TYPE bigint")
+        connection.execute(sa.text("ALTER TABLE item RENAME TO article"))
+        op.get_context().bind.execute(sa.text("DROP TABLE owner"))
+        """,
+    )
+    _with_imports(path, "import sqlalchemy as sa\nfrom sqlalchemy import text\n")
+    code, output = lint(blog, "--format", "json")
+    assert code == 1, output
+    assert [(f["rule"], f["line"]) for f in json.loads(output)] == [
+        ("require-concurrent-index-creation", 12),
+        ("ban-drop-column", 13),
+        ("changing-column-type", 15),
+        ("renaming-table", 16),
+        ("ban-drop-table", 17),
+    ]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        'op.get_bind().engine.url.drivername.startswith("postgresql")',
+        'op.get_bind().engine.url.get_backend_name() == "postgresql"',
+        'op.get_bind().dialect.name == "postgresql"',
+        'op.get_bind().engine.name == "postgresql"',
+        'op.get_bind().engine.dialect.name == "postgresql"',
+        'op.get_context().dialect.name == "postgresql"',
+    ],
+)
+def test_a_revision_branching_on_its_database_is_recorded(
+    blog: Project, condition: str
+) -> None:
+    path = write_revision(
+        blog,
+        "d1",
+        None,
+        f"""
+        if {condition}:
+            op.alter_column("item", "created", type_=sa.DateTime(timezone=True),
+                            existing_type=sa.DateTime())
+        """,
+    )
+    _with_imports(path, "import sqlalchemy as sa\n")
+    code, output = lint(blog)
+    assert code == 1, output
+    assert "[changing-column-type] Revision d1 (" in output
+    assert "could not be checked" not in output
+
+
+def test_what_the_stand_in_cannot_answer_is_one_named_line(blog: Project) -> None:
+    path = write_revision(
+        blog,
+        "q1",
+        None,
+        """
+        op.drop_column("item", "qty")
+        rows = op.get_bind().execute(sa.text("SELECT id FROM item")).fetchall()
+        op.drop_column("item", "name")
+        """,
+    )
+    _with_imports(path, "import sqlalchemy as sa\n")
+    code, output = lint(blog)
+    assert code == 1, output
+    assert (
+        f"Revision q1 ({path}, line 12) could not be checked to its end: while"
+        " its operations were recorded, its upgrade() raised"
+        " CannotAnswerWhileRecording: it reads the result of"
+        " op.get_bind().execute() (.fetchall), which only the database has."
+        " What it did before that was checked; the rest runs unchecked." in output
+    )
+    assert output.count("could not be checked") == 1
+    assert "[ban-drop-column] Revision q1 (" in output
+
+
+ENUM_SYNC = '''
+"""An operation plugin: registers op.sync_enum_values when imported."""
+from alembic.operations import MigrateOperation, Operations
+
+
+@Operations.register_operation("sync_enum_values")
+class SyncEnumValuesOp(MigrateOperation):
+    def __init__(self, name, values):
+        self.name, self.values = name, values
+
+    @classmethod
+    def sync_enum_values(cls, operations, name, values):
+        return operations.invoke(cls(name, values))
+
+
+@Operations.implementation_for(SyncEnumValuesOp)
+def sync_enum_values(operations, operation):
+    for value in operation.values:
+        operations.execute(
+            f"ALTER TYPE {operation.name} ADD VALUE IF NOT EXISTS '{value}'"
+        )
+'''
+
+
+def test_an_operation_plugin_env_py_imports_is_recorded(blog: Project) -> None:
+    (blog.root / "enum_sync.py").write_text(ENUM_SYNC)
+    write_revision(
+        blog,
+        "e1",
+        None,
+        """
+        op.sync_enum_values("status", ["draft", "published"])
+        op.create_index("ix_item_qty", "item", ["qty"])
+        """,
+    )
+    code, output = lint(blog)
+    assert "has no attribute 'sync_enum_values'" in output
+    assert "Revision e1" in output and "could not be checked to its end" in output
+    env_py = blog.root / "migrations" / "env.py"
+    env_py.write_text("import enum_sync  # noqa: F401\n" + env_py.read_text())
+    code, output = lint(blog)
+    assert code == 1, output
+    assert "could not be checked" not in output
+    assert "[require-concurrent-index-creation] Revision e1 (" in output
+
+
+def test_an_env_py_import_that_fails_is_named(blog: Project) -> None:
+    env_py = blog.root / "migrations" / "env.py"
+    env_py.write_text("import enum_sync_not_installed\n" + env_py.read_text())
+    write_revision(blog, "e1", None, 'op.sync_enum_values("status", ["a"])')
+    code, output = lint(blog)
+    assert code == 0, output
+    assert (
+        f"lint: {env_py} (line 1) imports enum_sync_not_installed, which could"
+        " not be imported here (ModuleNotFoundError: No module named"
+        " 'enum_sync_not_installed'); a revision that needs it is named below as"
+        " not checked." in output
+    )
+    assert "Revision e1 (" in output and "could not be checked to its end" in output
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "refused"),
+    [
+        ("SET foreign_key_checks = 0", "", False),
+        ("SET SESSION foreign_key_checks = OFF", "", False),
+        ("SET @@foreign_key_checks = false", "", False),
+        ("set @@session.foreign_key_checks = OFF", "", False),
+        ("SET LOCAL foreign_key_checks='0'", "", False),
+        ("/*!40014 SET FOREIGN_KEY_CHECKS=0 */", "", False),
+        (
+            "SET SESSION foreign_key_checks = 0",
+            "SET SESSION foreign_key_checks = 1",
+            True,
+        ),
+        ("SET @@session.foreign_key_checks = OFF", "SET foreign_key_checks = ON", True),
+        ("SET GLOBAL foreign_key_checks = 0", "", True),
+    ],
+)
+def test_the_last_foreign_key_checks_setting_counts_on_mysql(
+    blog: Project, before: str, after: str, refused: bool
+) -> None:
+    write_revision(
+        blog,
+        "f1",
+        None,
+        f"""
+        op.execute({before!r})
+        {f"op.execute({after!r})" if after else ""}
+        op.create_foreign_key("fk_item_owner", "item", "owner", ["owner_id"], ["id"])
+        """,
+    )
+    for dialect in ("mysql", "mariadb"):
+        code, output = lint(blog, "--dialect", dialect)
+        assert code == (1 if refused else 0), output
+        assert ("[adding-foreign-key-constraint]" in output) == refused
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_a_branch_on_the_database_is_checked_before_it_runs(
+    maria: Project,
+) -> None:
+    """The pre-run check records the revision to its end: the ALTER in the
+    branch is refused as it would be without the branch, and nothing runs.
+    """
+    write_revision(
+        maria,
+        "m0",
+        None,
+        """
+        op.execute("CREATE TABLE owner (id int PRIMARY KEY)")
+        op.execute("CREATE TABLE item (id int PRIMARY KEY, owner_id int,"
+                   " created DATETIME)")
+        op.execute("INSERT INTO item VALUES (1, NULL, NOW())")
+        """,
+    )
+    maria.alembic("upgrade", "m0")
+    path = write_revision(
+        maria,
+        "m1",
+        "m0",
+        """
+        if op.get_bind().engine.url.drivername.startswith("mysql"):
+            op.alter_column("item", "created", type_=mysql.DATETIME(fsp=6),
+                            existing_type=mysql.DATETIME())
+        """,
+    )
+    _with_imports(path, "from sqlalchemy.dialects import mysql\n")
+    message = maria.alembic("upgrade", "head", ok=False).stdout
+    assert "[changing-column-type] Revision m1 (" in message
+    assert "so nothing was run" in message
+    write_revision(
+        maria,
+        "m1",
+        "m0",
+        """
+        op.execute("SET @@session.foreign_key_checks = OFF")
+        op.create_foreign_key("fk_item_owner", "item", "owner", ["owner_id"], ["id"])
+        op.execute("SET @@session.foreign_key_checks = ON")
+        op.create_foreign_key("fk_item_owner2", "item", "owner", ["owner_id"], ["id"])
+        """,
+    )
+    message = maria.alembic("upgrade", "head", ok=False).stdout
+    assert message.count("[adding-foreign-key-constraint]") == 1, message
+    assert f"[adding-foreign-key-constraint] Revision m1 ({path}, line 13)" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from typing import Any
@@ -9,9 +10,15 @@ from typing import Any
 from alembic.operations import ops
 from sqlalchemy import JSON
 from sqlalchemy import Computed
+from sqlalchemy import ForeignKeyConstraint
 from sqlalchemy import Identity
+from sqlalchemy import MetaData
+from sqlalchemy import Table
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import to_instance
 
 from .changes import Change
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
 
     from .recording import Recorded
     from .recording import Recording
+
+log = logging.getLogger(__name__)
 
 _DIALECTS: dict[str, Dialect] = {
     "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
@@ -51,9 +60,9 @@ def _changes(
     if schema:
         base["schema"] = str(schema)
     if isinstance(operation, ops.ExecuteSQLOp):
-        sql = operation.sqltext
-        text = sql if isinstance(sql, str) else str(getattr(sql, "text", sql))
-        yield from changes_of_sql(text, dialect, base)
+        yield from changes_of_sql(
+            _statement_sql(operation.sqltext, dialect), dialect, base
+        )
     elif isinstance(operation, ops.CreateTableOp):
         yield Change("create_table", operation.table_name, **base)
     elif isinstance(operation, ops.CreateIndexOp):
@@ -74,6 +83,7 @@ def _changes(
         )
     elif isinstance(operation, ops.AddColumnOp):
         yield _added_column(operation.table_name, operation.column, dialect, base)
+        yield from _column_extras(operation, base)
     elif isinstance(operation, ops.AlterColumnOp):
         yield from _altered_column(operation, dialect, base)
     elif isinstance(operation, ops.RenameTableOp):
@@ -110,6 +120,84 @@ def _changes(
             name=str(operation.constraint_name or ""),
             **base,
         )
+    elif isinstance(operation, ops.CreatePrimaryKeyOp):
+        yield Change(
+            "add_primary_key",
+            operation.table_name,
+            name=str(operation.constraint_name or ""),
+            **base,
+        )
+    elif not type(operation).__module__.startswith("alembic."):
+        # A plugin's operation with no implementation to record it through.
+        log.warning(
+            "Revision %s (%s, line %d): %s is not checked: it is a plugin's"
+            " operation without an implementation registered here.",
+            base["revision"],
+            base["path"],
+            base["line"],
+            type(operation).__name__,
+        )
+
+
+def _statement_sql(statement: Any, dialect: str) -> str:
+    """SQL as the database gets it: a string as it is, ``text()`` its text,
+    a construct (``sa.update(...)``, ``DDL``) compiled for ``dialect``.
+    """
+    if isinstance(statement, str):
+        return statement
+    if isinstance(statement, TextClause):
+        return statement.text
+    if isinstance(statement, ClauseElement):
+        try:
+            compiled = statement.compile(
+                dialect=_DIALECTS.get(dialect), compile_kwargs={"literal_binds": True}
+            )
+        except Exception:
+            compiled = statement.compile(dialect=_DIALECTS.get(dialect))
+        return str(compiled)
+    return str(getattr(statement, "text", statement))
+
+
+def _column_extras(
+    operation: ops.AddColumnOp, base: dict[str, Any]
+) -> Iterator[Change]:
+    """What Alembic sends after ADD COLUMN for the column's own arguments:
+    a CREATE INDEX for ``index=True``, ADD CONSTRAINT for ``unique=True``
+    and for each ``sa.ForeignKey``. The column goes on a table of its own,
+    as Alembic's ``add_column`` puts it, so the names are the ones Alembic
+    would send.
+    """
+    column = operation.column
+    if column.table is not None:
+        column = column._copy()
+    table = Table(operation.table_name, MetaData(), column, schema=operation.schema)
+    for constraint in table.constraints:
+        if isinstance(constraint, ForeignKeyConstraint):
+            yield Change(
+                "add_foreign_key",
+                operation.table_name,
+                name=_name(constraint.name),
+                **base,
+            )
+        elif isinstance(constraint, UniqueConstraint):
+            yield Change(
+                "add_unique", operation.table_name, name=_name(constraint.name), **base
+            )
+    for index in table.indexes:
+        yield Change(
+            "create_index",
+            operation.table_name,
+            name=_name(index.name),
+            concurrently=bool(index.kwargs.get("postgresql_concurrently")),
+            **base,
+        )
+
+
+def _name(name: Any) -> str:
+    """A constraint's or index's name; "" for none (SQLAlchemy's marker of
+    a name left to the database is not a name).
+    """
+    return name if isinstance(name, str) else ""
 
 
 def _added_column(
@@ -122,13 +210,12 @@ def _added_column(
         traits.add("stored_generated")
     if isinstance(column.identity, Identity) or _is_serial(column):
         traits.add("auto_increment")
-    default = column.server_default
     return Change(
         "add_column",
         table,
         name=str(column.name),
         not_null=not column.nullable,
-        default=_sql(getattr(default, "arg", "")) if default is not None else "",
+        default=_default_sql(column),
         column_traits=frozenset(traits),
         new_type=_type_sql(column.type, dialect),
         **base,
@@ -142,6 +229,20 @@ def _stored(computed: Computed, dialect: str) -> bool:
     if dialect == "postgresql":
         return computed.persisted is not False
     return computed.persisted is True
+
+
+def _default_sql(column: Column[Any]) -> str:
+    """The column's server default as SQL, "" for none. A string is a
+    literal, quoted as Alembic sends it (``server_default=""`` is
+    ``DEFAULT ''``, a default), as the SQL of ``op.execute()`` reads.
+    """
+    default = column.server_default
+    if default is None:
+        return ""
+    value = getattr(default, "arg", None)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return _sql(value) if value is not None else ""
 
 
 def _is_serial(column: Column[Any]) -> bool:

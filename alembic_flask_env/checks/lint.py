@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 FORMATS = ("text", "json", "github")
+#: The exit code when a revision in the range could not be loaded (its
+#: findings unknown); 1 is findings, 2 bad usage.
+EXIT_UNLOADABLE = 3
 _BIND_FUNCTION = re.compile(r"^upgrade_(\w*)$")
 
 

@@ -5,9 +5,13 @@ bound to recording operations: every ``op.*`` call (batch ones too)
 builds Alembic's operation object as it always does, and ``invoke()`` keeps
 it instead of emitting SQL. So what a revision does is read from the
 operations themselves, with their real arguments, never from its source
-text. A revision that needs the database while it runs
-(``op.get_bind().execute(...)``) cannot be recorded past that point; that is
-said, not skipped quietly.
+text. ``op.get_bind()`` is a stand-in connection (:mod:`.stand_in`): what a
+revision may ask of it without the database (its dialect, its engine's
+name and URL) it answers, and SQL sent through it is recorded like
+``op.execute()``'s; a revision that needs the database's answer (rows, an
+inspector) cannot be recorded past that point, which is said, not skipped
+quietly. What revisions print while recorded goes to stderr: stdout is the
+lint's report (or ``--sql``'s SQL).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import io
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -26,9 +32,11 @@ from typing import Any
 
 from alembic.operations import BatchOperations
 from alembic.operations import Operations
+from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 
 from ..url_masking import mask_secrets
+from .stand_in import StandInConnection
 
 if TYPE_CHECKING:
     from alembic.operations.ops import MigrateOperation
@@ -50,8 +58,10 @@ class Recorded:
 class Recording:
     revision: Script
     operations: list[Recorded] = field(default_factory=list)
-    #: Why recording stopped early, if it did.
+    #: Why recording stopped early, if it did, and the revision's line
+    #: where it stopped (0: unknown).
     stopped: str = ""
+    stopped_line: int = 0
     _autocommit_depth: int = 0
 
     def add(self, operation: MigrateOperation) -> None:
@@ -69,15 +79,31 @@ class Recording:
             frame = frame.f_back  # type: ignore[assignment]
         return 0
 
+    def stop(self, error: Exception) -> None:
+        """Say why recording stopped, and at which line of the revision."""
+        self.stopped = mask_secrets(f"{type(error).__name__}: {error}".splitlines()[0])
+        path = os.path.realpath(self.revision.path)
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            if os.path.realpath(frame.filename) == path:
+                self.stopped_line = frame.lineno or 0
+                break
+
 
 class _RecordingContext:
     """``op.get_context()`` while recording: the real (offline) migration
     context, but ``autocommit_block()`` only marks what runs inside it.
     """
 
-    def __init__(self, context: MigrationContext, recording: Recording) -> None:
+    def __init__(
+        self,
+        context: MigrationContext,
+        recording: Recording,
+        connection: StandInConnection,
+    ) -> None:
         self._context = context
         self._recording = recording
+        # (op.get_context().bind is the same connection as op.get_bind().)
+        self.bind = self.connection = connection
 
     @contextmanager
     def autocommit_block(self) -> Iterator[None]:
@@ -117,13 +143,19 @@ def _recording_operations(
     ``Operations`` itself.)
     """
     operations = Operations(context)
+    connection = StandInConnection(context.dialect, recording.add)
 
     def invoke(operation: MigrateOperation) -> Any:
+        if not type(operation).__module__.startswith("alembic."):
+            return _plugin_operation(operations, context, operation, recording)
         recording.add(operation)
         return None
 
     def get_context() -> Any:
-        return _RecordingContext(context, recording)
+        return _RecordingContext(context, recording, connection)
+
+    def get_bind() -> Any:
+        return connection
 
     @contextmanager
     def batch_alter_table(
@@ -139,10 +171,40 @@ def _recording_operations(
     for name, value in (
         ("invoke", invoke),
         ("get_context", get_context),
+        ("get_bind", get_bind),
         ("batch_alter_table", batch_alter_table),
     ):
         setattr(operations, name, value)
     return operations
+
+
+def _plugin_operation(
+    operations: Operations,
+    context: MigrationContext,
+    operation: MigrateOperation,
+    recording: Recording,
+) -> Any:
+    """An operation a plugin registered (``Operations.register_operation``,
+    say an enum-sync helper's): its own implementation runs, on these
+    recording operations, so the SQL it sends (``operations.execute()``, or
+    straight to the offline context's output) is recorded and checked. One
+    without an implementation is recorded as it is, and named unchecked.
+    """
+    try:
+        implementation = Operations._to_impl.dispatch(
+            operation, context.impl.__dialect__
+        )
+    except ValueError:
+        recording.add(operation)
+        return None
+    buffer = context.impl.output_buffer
+    start = buffer.tell() if buffer is not None else 0
+    result = implementation(operations, operation)
+    if buffer is not None and buffer.tell() > start:
+        buffer.seek(start)
+        sent = buffer.read()
+        recording.add(ops.ExecuteSQLOp(sent))
+    return result
 
 
 def record(
@@ -161,11 +223,10 @@ def record(
     # Operations, so it cannot take this one).
     operations._install_proxy()
     try:
-        function(**arguments)
+        with redirect_stdout(sys.stderr):
+            function(**arguments)
     except Exception as error:
-        recording.stopped = mask_secrets(
-            f"{type(error).__name__}: {error}".splitlines()[0]
-        )
+        recording.stop(error)
     finally:
         operations._remove_proxy()
     return recording

@@ -70,11 +70,15 @@ def record_revisions(
         skips = skipped_rules(revision)
         recording, changes = _recorded(revision, function, dialect, arguments)
         if recording.stopped:
+            where = revision.path
+            if recording.stopped_line:
+                where = f"{where}, line {recording.stopped_line}"
             log.warning(
-                "Revision %s could not be checked to its end: its %s() raised %s"
-                " while its operations were recorded (it may use the database"
-                " while it runs); what it did before that was checked.",
+                "Revision %s (%s) could not be checked to its end: while its"
+                " operations were recorded, its %s() raised %s. What it did"
+                " before that was checked; the rest runs unchecked.",
                 revision.revision,
+                where,
                 direction,
                 recording.stopped,
             )

@@ -20,19 +20,46 @@ from .changes import Change
 log = logging.getLogger(__name__)
 
 _said: set[str] = set()
-_FOREIGN_KEY_CHECKS_OFF = re.compile(
-    r"^\s*SET\s+(?:SESSION\s+)?foreign_key_checks\s*=\s*(?:0|OFF)\s*;?\s*$",
+#: One assignment of a SET statement to the session's foreign_key_checks,
+#: in each of MySQL's spellings (SESSION and LOCAL are the same scope;
+#: GLOBAL does not change the running session, so it is not one).
+_FOREIGN_KEY_CHECKS = re.compile(
+    r"^(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?foreign_key_checks"
+    r"\s*:?=\s*(['\"]?)(?P<value>0|1|OFF|ON|FALSE|TRUE)\1$",
     re.IGNORECASE,
 )
+#: mysqldump's version comments, /*!40014 SET ... */: MySQL runs their body.
+_VERSIONED_COMMENT = re.compile(r"/\*!\d*\s*(.*?)\s*\*/", re.DOTALL)
+
+
+def foreign_key_checks(sql: str) -> list[bool]:
+    """Each value ``sql`` sets the session's foreign_key_checks to, in
+    order (True: on).
+    """
+    values = []
+    sql = _VERSIONED_COMMENT.sub(r"\1", sql)
+    for statement in sql.split(";"):
+        head, *rest = statement.strip().split(None, 1) or [""]
+        if head.upper() != "SET" or not rest:
+            continue
+        [assignments] = rest
+        for assignment in assignments.split(","):
+            match = _FOREIGN_KEY_CHECKS.match(assignment.strip())
+            if match:
+                values.append(match.group("value").upper() in ("1", "ON", "TRUE"))
+    return values
 
 
 def changes_of_sql(sql: str, dialect: str, base: dict[str, Any]) -> Iterator[Change]:
     """The changes ``sql`` (one or more statements) makes."""
     if dialect != "postgresql":
         # The one statement MySQL's rules read: what makes a foreign key
-        # INPLACE instead of a table copy.
-        if _FOREIGN_KEY_CHECKS_OFF.search(sql):
-            yield Change("foreign_key_checks_off", None, **base)
+        # INPLACE instead of a table copy. The last setting counts.
+        settings = foreign_key_checks(sql)
+        if settings:
+            for value in settings:
+                kind = "foreign_key_checks_on" if value else "foreign_key_checks_off"
+                yield Change(kind, None, **base)
             return
         _say_once(
             dialect,
@@ -196,6 +223,9 @@ def _added_constraint(
     elif constraint.contype == types.CONSTR_UNIQUE and not constraint.indexname:
         # (UNIQUE USING INDEX attaches an index built before: the safe form.)
         yield Change("add_unique", table, name=name, **base)
+    elif constraint.contype == types.CONSTR_PRIMARY and not constraint.indexname:
+        # (PRIMARY KEY USING INDEX, likewise.)
+        yield Change("add_primary_key", table, name=name, **base)
     elif constraint.contype == types.CONSTR_EXCLUSION:
         yield Change("add_exclusion", table, name=name, **base)
 

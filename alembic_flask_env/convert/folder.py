@@ -38,6 +38,8 @@ from pathlib import Path
 from ..errors import ConversionError
 from ..plugin.template_lookup import TEMPLATES_DIR
 from ..url_masking import mask_secrets
+from .env_code import NotCarried
+from .env_code import code_not_carried
 from .env_options import DroppedOption
 from .env_options import dropped_configure_options
 
@@ -73,6 +75,9 @@ class Result:
     #: What the old env.py passed to context.configure() that the new one
     #: does not.
     dropped: list[DroppedOption] = field(default_factory=list)
+    #: Every other line of the old env.py (imports and code) that the new
+    #: one does not run.
+    not_carried: list[NotCarried] = field(default_factory=list)
 
 
 def convert(directory: Path, flask_app: str = "") -> Result:
@@ -110,6 +115,7 @@ def convert(directory: Path, flask_app: str = "") -> Result:
         ini=project_ini,
         replaced=replaced,
         dropped=dropped_configure_options(env_py, env_source),
+        not_carried=code_not_carried(env_py, env_source),
     )
     try:
         _write(result, project_ini, ini, replacements, folder_ini)

@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import op
 from alembic.operations import ops
 
 from alembic_flask_env.checks.autogenerate import AutocommitBlockOp
 from alembic_flask_env.checks.autogenerate import write_safe_forms
+from alembic_flask_env.checks.changes import Change
 from alembic_flask_env.checks.facts import Facts
 from alembic_flask_env.checks.from_operations import changes_of
 from alembic_flask_env.checks.lint import lint
 from alembic_flask_env.checks.lint import render
 from alembic_flask_env.checks.recording import record
 from alembic_flask_env.checks.sql import changes_of_sql
+from alembic_flask_env.checks.sql import foreign_key_checks
 
 BASE = {"path": "r.py", "line": 3, "revision": "r", "in_autocommit_block": False}
 
@@ -56,7 +59,8 @@ def kinds(sql: str, dialect: str = "postgresql") -> list[tuple[str, str | None, 
             "ALTER TABLE t ADD CONSTRAINT x EXCLUDE USING btree (a WITH =)",
             [("add_exclusion", "t", "x")],
         ),
-        ("ALTER TABLE t ADD PRIMARY KEY (a)", []),
+        ("ALTER TABLE t ADD PRIMARY KEY (a)", [("add_primary_key", "t", "")]),
+        ("ALTER TABLE t ADD CONSTRAINT p PRIMARY KEY USING INDEX ix", []),
         ("SELECT 1", []),
     ],
 )
@@ -105,6 +109,39 @@ def test_on_mysql_only_foreign_key_checks_are_read(
         assert kinds("ALTER TABLE t ADD INDEX (a)", "mariadb") == []
         assert kinds("ALTER TABLE t ADD INDEX (b)", "mariadb") == []
     assert caplog.text.count("checked on PostgreSQL only") <= 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "settings"),
+    [
+        ("SET foreign_key_checks = 0", [False]),
+        ("set session FOREIGN_KEY_CHECKS=off;", [False]),
+        ("SET LOCAL foreign_key_checks = FALSE", [False]),
+        ("SET @@foreign_key_checks = 0", [False]),
+        ("SET @@session.foreign_key_checks = OFF", [False]),
+        ("SET @@local.foreign_key_checks := 'OFF'", [False]),
+        ("/*!40014 SET FOREIGN_KEY_CHECKS=0 */;", [False]),
+        ("SET\n  foreign_key_checks = 1", [True]),
+        ("SET foreign_key_checks = ON", [True]),
+        ("SET @@SESSION.foreign_key_checks = true", [True]),
+        (
+            "SET unique_checks = 0, foreign_key_checks = 0; SET foreign_key_checks = 1",
+            [False, True],
+        ),
+        ("SET GLOBAL foreign_key_checks = 0", []),
+        ("SET @@global.foreign_key_checks = 0", []),
+        ("SET foreign_key_checks = 2", []),
+        ("SELECT 1", []),
+    ],
+)
+def test_every_spelling_of_foreign_key_checks(sql: str, settings: list[bool]) -> None:
+    assert foreign_key_checks(sql) == settings
+    expected = [
+        ("foreign_key_checks_on" if on else "foreign_key_checks_off", None, "")
+        for on in settings
+    ]
+    if expected:
+        assert kinds(sql, "mariadb") == expected
 
 
 def revision(tmp_path: Path, source: str, name: str = "r1") -> types.SimpleNamespace:
@@ -187,3 +224,124 @@ def test_safe_forms_for_existing_tables_only() -> None:
     assert sql.sqltext == "ALTER TABLE app.t VALIDATE CONSTRAINT fk"
     assert plain is unnamed  # no name to validate by
     assert isinstance(downgrade.ops[0].ops[0], AutocommitBlockOp)  # type: ignore[attr-defined]
+
+
+def recorded(tmp_path: Path, body: str, dialect: str = "postgresql") -> list[Change]:
+    source = (
+        "from alembic import op\nimport sqlalchemy as sa\n\n"
+        "def upgrade():\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    )
+    script = revision(tmp_path, source)
+    recording = record(script, script.module.upgrade, dialect)  # type: ignore[arg-type]
+    assert not recording.stopped, recording.stopped
+    return list(changes_of(recording, dialect))
+
+
+def test_what_add_column_sends_after_the_column(tmp_path: Path) -> None:
+    """An index for index=True, a constraint for unique=True and for each
+    foreign key, named as Alembic names them.
+    """
+    changes = recorded(
+        tmp_path,
+        "op.add_column('item', sa.Column('owner_id', sa.Integer(),"
+        " sa.ForeignKey('owner.id'), index=True))\n"
+        "op.add_column('item', sa.Column('code', sa.String(5), unique=True))\n"
+        "op.add_column('item', sa.Column('plain', sa.Integer()))",
+    )
+    assert [(c.kind, c.name, c.line) for c in changes] == [
+        ("add_column", "owner_id", 5),
+        ("add_foreign_key", "", 5),
+        ("create_index", "ix_item_owner_id", 5),
+        ("add_column", "code", 6),
+        ("add_unique", "", 6),
+        ("add_column", "plain", 7),
+    ]
+
+
+def test_a_string_server_default_is_a_quoted_literal(tmp_path: Path) -> None:
+    changes = recorded(
+        tmp_path,
+        "op.add_column('t', sa.Column('a', sa.String(5), nullable=False,"
+        " server_default=''))\n"
+        "op.add_column('t', sa.Column('b', sa.String(5), server_default=\"it's\"))\n"
+        "op.add_column('t', sa.Column('c', sa.Integer(),"
+        " server_default=sa.text('0')))\n"
+        "op.add_column('t', sa.Column('d', sa.Integer()))",
+    )
+    assert [c.default for c in changes] == ["''", "'it''s'", "0", ""]
+    # As the same columns read from SQL:
+    [sql] = changes_of_sql(
+        "ALTER TABLE t ADD COLUMN a varchar(5) NOT NULL DEFAULT ''", "postgresql", BASE
+    )
+    assert sql.default == "''"
+
+
+def test_create_primary_key_is_a_primary_key(tmp_path: Path) -> None:
+    [change] = recorded(tmp_path, "op.create_primary_key('pk_tag', 'tag', ['name'])")
+    assert (change.kind, change.table, change.name) == (
+        "add_primary_key",
+        "tag",
+        "pk_tag",
+    )
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "mariadb"])
+def test_the_stand_in_connection_answers_what_needs_no_database(
+    tmp_path: Path, dialect: str
+) -> None:
+    changes = recorded(
+        tmp_path,
+        "bind = op.get_bind()\n"
+        "assert bind.engine.url.get_backend_name() == bind.dialect.name\n"
+        "assert bind.engine.url.drivername == bind.engine.name == bind.name\n"
+        "assert bind.engine.dialect is bind.dialect\n"
+        "assert bind.engine.url.password is None\n"
+        "assert op.get_context().bind is bind\n"
+        f"assert bind.dialect.name == {dialect!r}\n"
+        "bind.execute(sa.text('ALTER TABLE t DROP COLUMN a'))\n"
+        "bind.exec_driver_sql('DROP TABLE u')\n"
+        "bind.execute(sa.update(sa.table('t', sa.column('a'))).values(a=1))",
+        dialect,
+    )
+    if dialect == "postgresql":
+        assert [(c.kind, c.line) for c in changes] == [
+            ("drop_column", 12),
+            ("drop_table", 13),
+        ]
+
+
+def test_what_the_stand_in_cannot_answer_stops_the_recording(tmp_path: Path) -> None:
+    source = (
+        "from alembic import op\nimport sqlalchemy as sa\n\n"
+        "def upgrade():\n"
+        "    op.drop_table('a')\n"
+        "    op.get_bind().in_transaction()\n"
+        "    op.drop_table('b')\n"
+    )
+    script = revision(tmp_path, source)
+    recording = record(script, script.module.upgrade, "postgresql")  # type: ignore[arg-type]
+    assert recording.stopped == (
+        "CannotAnswerWhileRecording: op.get_bind().in_transaction needs the database"
+    )
+    assert recording.stopped_line == 6
+    assert len(recording.operations) == 1
+
+
+def test_a_plugin_operation_without_an_implementation_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unimplemented(ops.MigrateOperation):
+        pass
+
+    script = revision(tmp_path, "from alembic import op\n\ndef upgrade():\n    pass\n")
+    recording = record(
+        script,  # type: ignore[arg-type]
+        lambda: op.invoke(Unimplemented()),
+        "postgresql",
+    )
+    with caplog.at_level(logging.WARNING):
+        assert list(changes_of(recording, "postgresql")) == []
+    assert (
+        "Unimplemented is not checked: it is a plugin's operation without an"
+        " implementation registered here." in caplog.text
+    )

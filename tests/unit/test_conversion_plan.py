@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alembic_flask_env.convert.env_code import code_not_carried
 from alembic_flask_env.convert.folder import _without_ignored_keys
 from alembic_flask_env.convert.folder import convert
 from alembic_flask_env.convert.folder import project_directory
@@ -118,3 +120,43 @@ def test_a_read_only_directory_stops_it_before_any_write(
     with pytest.raises(ConversionError, match="is not writable, and converting"):
         convert(folder, "shop:create_app")
     assert _contents(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "template", ["flask", "flask-multidb", "aioflask", "aioflask-multidb"]
+)
+def test_flask_migrates_own_env_py_carries_over_whole(template: str) -> None:
+    spec = importlib.util.find_spec("flask_migrate")
+    assert spec is not None and spec.origin is not None
+    env_py = Path(spec.origin).parent / "templates" / template / "env.py"
+    assert code_not_carried(env_py, env_py.read_text()) == []
+
+
+def test_code_beyond_flask_migrates_is_named_by_line(tmp_path: Path) -> None:
+    source = (
+        '"""Our env."""\n'
+        "from __future__ import annotations\n"
+        "import logging\n"
+        "import enum_sync, logging\n"
+        "from .local import thing\n"
+        "from alembic import context\n"
+        "config = context.config\n"
+        "EXTRA = 1\n"
+        "def render_item(*args):\n"
+        "    return False\n"
+        "def run_migrations_online():\n"
+        "    '''Stock.'''\n"
+        "    context.configure(connection=None, render_item=render_item)\n"
+        "    print('hello')\n"
+        "if context.is_offline_mode():\n"
+        "    pass\n"
+    )
+    named = code_not_carried(tmp_path / "env.py", source)
+    assert [(n.line, n.text, n.function, n.is_import) for n in named] == [
+        (4, "import enum_sync, logging", "", True),
+        (5, "from .local import thing", "", True),
+        (8, "EXTRA = 1", "", False),
+        (9, "def render_item(*args):", "", False),
+        (14, "print('hello')", "run_migrations_online", False),
+    ]
+    assert code_not_carried(tmp_path / "env.py", "def (") == []

@@ -11,7 +11,8 @@ from .base import Verdict
 
 def _check(change: Change, facts: Facts) -> Verdict | None:
     if facts.dialect != "postgresql":
-        if any(e.kind == "foreign_key_checks_off" for e in facts.earlier):
+        settings = [e.kind for e in facts.earlier if e.kind.startswith("foreign_key_")]
+        if settings and settings[-1] == "foreign_key_checks_off":
             return None
         return (
             "adding a foreign key copies the table on MySQL/MariaDB"

@@ -1,8 +1,8 @@
 """A constraint validated at once scans the table under a lock that blocks
 the app: a CHECK (ACCESS EXCLUSIVE) or a foreign key (SHARE ROW EXCLUSIVE,
 on both tables; :mod:`.adding_foreign_key_constraint` says how to add one).
-squawk's rule of this name covers both (and UNIQUE and exclusion
-constraints, which cannot be NOT VALID at all), and so does this one.
+squawk's rule of this name covers both (and UNIQUE, PRIMARY KEY and
+exclusion constraints, which cannot be NOT VALID at all), and so does this one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,19 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
             " and every row checked under an ACCESS EXCLUSIVE lock.",
             "build a unique index concurrently, then attach it with ADD"
             " CONSTRAINT ... UNIQUE USING INDEX (see disallowed-unique-constraint).",
+        )
+    if change.kind == "add_primary_key":
+        name = change.name or "pk_name"
+        return (
+            "a PRIMARY KEY cannot be added NOT VALID: its index is built and"
+            " every row checked under an ACCESS EXCLUSIVE lock.",
+            "build a unique index concurrently, then make it the primary key"
+            " (its columns NOT NULL already):\n"
+            "    with op.get_context().autocommit_block():\n"
+            f"        op.create_index({name!r}, {change.table!r}, [...],"
+            " unique=True, postgresql_concurrently=True)\n"
+            f"    op.execute('ALTER TABLE {change.table} ADD CONSTRAINT {name}"
+            f" PRIMARY KEY USING INDEX {name}')",
         )
     if change.kind == "add_exclusion":
         return (
@@ -52,7 +65,15 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
 
 RULE = Rule(
     "constraint-missing-not-valid",
-    frozenset({"add_check", "add_foreign_key", "add_unique", "add_exclusion"}),
+    frozenset(
+        {
+            "add_check",
+            "add_foreign_key",
+            "add_unique",
+            "add_primary_key",
+            "add_exclusion",
+        }
+    ),
     POSTGRESQL,
     _check,
     "a constraint added without NOT VALID: a CHECK or foreign key validated at"

@@ -1,0 +1,100 @@
+"""``op.get_bind()`` while a revision is recorded: a stand-in connection.
+
+Real revisions ask their connection things: which database it is
+(``op.get_bind().engine.url``, ``.dialect.name``, ``.engine.name``) to
+branch per dialect, and they send SQL through it
+(``op.get_bind().execute(sa.text(...))``, ``exec_driver_sql``). Alembic's
+offline connection answers neither (no ``url``; its ``execute()`` writes
+to the offline SQL buffer, which nobody reads), so such a revision used to
+run unchecked. The stand-in answers what needs no database, records each
+statement sent as ``op.execute()`` would, and raises
+:class:`CannotAnswerWhileRecording` (recording then stops there, and says
+so) for anything that needs the database's answer: rows, an inspector, a
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+
+from alembic.operations import ops
+from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    from alembic.operations.ops import MigrateOperation
+    from sqlalchemy.engine import Dialect
+
+
+class CannotAnswerWhileRecording(Exception):
+    """A revision asked its connection something only the database knows."""
+
+
+class _StandInEngine:
+    """``op.get_bind().engine``: its dialect, name and URL. The URL is the
+    dialect's alone (``postgresql://``): no host, user or password, so a
+    revision can read its backend (``url.get_backend_name()``,
+    ``url.drivername``) and nothing secret can leak into a report.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.name = dialect.name
+        self.driver = dialect.driver
+        self.url = URL.create(dialect.name)
+
+    def __getattr__(self, name: str) -> Any:
+        raise CannotAnswerWhileRecording(
+            f"op.get_bind().engine.{name} needs the database"
+        )
+
+
+class _UnreadResult:
+    """What ``execute()`` returns: the statement was recorded, not run, so
+    there are no rows to read.
+    """
+
+    def __init__(self, call: str) -> None:
+        self._call = call
+
+    def _refuse(self, what: str) -> CannotAnswerWhileRecording:
+        return CannotAnswerWhileRecording(
+            f"it reads the result of {self._call} ({what}), which only the database has"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._refuse(f".{name}")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise self._refuse("its rows")
+
+
+class StandInConnection:
+    """What ``op.get_bind()`` returns while recording.
+
+    :param record: called with an ``ExecuteSQLOp`` for each statement sent.
+    """
+
+    def __init__(
+        self, dialect: Dialect, record: Callable[[MigrateOperation], None]
+    ) -> None:
+        self.dialect = dialect
+        self.engine = _StandInEngine(dialect)
+        self._record = record
+
+    @property
+    def name(self) -> str:
+        return str(self.dialect.name)
+
+    def execute(self, statement: Any, *arguments: Any, **options: Any) -> Any:
+        self._record(ops.ExecuteSQLOp(statement))
+        return _UnreadResult("op.get_bind().execute()")
+
+    def exec_driver_sql(self, statement: str, *arguments: Any, **options: Any) -> Any:
+        self._record(ops.ExecuteSQLOp(statement))
+        return _UnreadResult("op.get_bind().exec_driver_sql()")
+
+    def __getattr__(self, name: str) -> Any:
+        raise CannotAnswerWhileRecording(f"op.get_bind().{name} needs the database")
