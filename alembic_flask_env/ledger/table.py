@@ -9,10 +9,23 @@ from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Table
+from sqlalchemy.dialects import mysql
 
 #: The longest error text kept: the first line, bounded.
 ERROR_LENGTH = 500
 COMMAND_LENGTH = 500
+#: The column that tells apps sharing a database (each with its own
+#: ``version_table``) apart; added to ledgers made before it existed.
+VERSION_TABLE_COLUMN = "version_table"
+#: SQLAlchemy's names of MySQL and MariaDB (runtime.dialects has the same,
+#: a room above this one).
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+#: MySQL's DATETIME keeps whole seconds unless told otherwise, and no time
+#: zone at all: the ledger writes UTC there, to the microsecond.
+_STARTED_AT = DateTime(timezone=True).with_variant(
+    mysql.DATETIME(fsp=6), "mysql", "mariadb"
+)
 
 
 def ledger_table(name: str, schema: str | None) -> Table:
@@ -27,7 +40,7 @@ def ledger_table(name: str, schema: str | None) -> Table:
         Column("revision", String(255)),
         Column("from_revision", String(255)),
         Column("direction", String(10), nullable=False),
-        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("started_at", _STARTED_AT, nullable=False),
         Column("duration_s", Float, nullable=False),
         Column("outcome", String(12), nullable=False),
         Column("error", String(ERROR_LENGTH)),
@@ -36,5 +49,6 @@ def ledger_table(name: str, schema: str | None) -> Table:
         Column("command", String(COMMAND_LENGTH)),
         Column("app", String(255)),
         Column("versions", String(255)),
+        Column(VERSION_TABLE_COLUMN, String(255)),
         schema=schema,
     )
