@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from harness import Project
+from harness import package_command
 from harness import query
 from harness import write_revision
 
@@ -29,7 +30,12 @@ def apply_script(project: Project, script: str) -> None:
     own command-line client, stopping at the first error.
     """
     url = make_url(project.server_url)
-    env = {**os.environ, "PGPASSWORD": url.password or ""}
+    # (The passwords in the environment: never on a command line.)
+    env = {
+        **os.environ,
+        "PGPASSWORD": url.password or "",
+        "MYSQL_PWD": url.password or "",
+    }
     if url.get_backend_name() == "postgresql":
         assert PSQL is not None, "psql is not installed"
         command = [
@@ -41,7 +47,7 @@ def apply_script(project: Project, script: str) -> None:
         assert MARIADB is not None, "the mariadb client is not installed"
         command = [
             MARIADB, "-h", str(url.host), "-P", str(url.port or 3306),
-            "-u", str(url.username), f"-p{url.password}", str(url.database),
+            "-u", str(url.username), str(url.database),
         ]  # fmt: skip
     result = subprocess.run(
         command, input=script, env=env, capture_output=True, text=True, timeout=60
@@ -88,3 +94,79 @@ def test_an_sql_script_records_when_and_by_whom_it_is_applied(
         assert str(row[4]).split("@")[0] == database_user(project)
         assert "upgrade head --sql" in str(row[5])
     assert query(project, "SELECT version_num FROM alembic_version") == [("r2",)]
+
+
+def write_both_ways(
+    project: Project, revision: str, down: str | None, upgrade: str, downgrade: str
+) -> None:
+    """A revision file with both bodies (one line each)."""
+    path = project.root / "migrations" / "versions" / f"{revision}.py"
+    path.write_text(
+        "from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        f"def upgrade():\n    {upgrade}\n\n\n"
+        f"def downgrade():\n    {downgrade}\n"
+    )
+
+
+AUTOCOMMIT = "with op.get_context().autocommit_block(): op.execute('SELECT 1')"
+
+
+def ledger_steps(project: Project) -> list[tuple[object, ...]]:
+    return query(
+        project,
+        "SELECT direction, from_revision, revision, outcome FROM alembic_ledger"
+        " ORDER BY id",
+    )
+
+
+@pytest.mark.parametrize("server", ["pg", "maria"])
+def test_a_failed_downgrade_after_an_autocommit_block_says_what_was_kept(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """The run is in one transaction, but r2's autocommit block commits
+    the downgrade of r3 before it; r1's downgrade then fails.
+    """
+    project: Project = request.getfixturevalue(server)
+    write_both_ways(
+        project, "r1", None, "op.execute('SELECT 1')", "op.execute('nonsense')"
+    )
+    write_both_ways(project, "r2", "r1", "op.execute('SELECT 1')", AUTOCOMMIT)
+    write_both_ways(
+        project, "r3", "r2", "op.execute('SELECT 1')", "op.execute('SELECT 2')"
+    )
+    project.alembic("upgrade", "head")
+    # (The revision's traceback is logged: the error is in the user's code.)
+    result = project.alembic("downgrade", "base", ok=False)
+    [message] = [
+        line.removeprefix("FAILED: ")
+        for line in result.stdout.splitlines()
+        if line.startswith("FAILED: ")
+    ]
+    # MySQL gives each revision a transaction of its own in any case.
+    kept = "r1" if server == "maria" else "r2"
+    assert query(project, "SELECT version_num FROM alembic_version") == [(kept,)]
+    name = (
+        "MariaDB, which commits every DDL"
+        if server == "maria"
+        else "failed after part of this run was committed: an autocommit block"
+    )
+    assert message.startswith("Revision r1 (") and name in message, message
+    assert f"alembic_version now says {kept}:" in message
+    second = "applied" if server == "maria" else "rolled back"
+    assert ledger_steps(project)[3:] == [
+        ("downgrade", "r3", "r2", "applied"),
+        ("downgrade", "r2", "r1", second),
+        ("downgrade", "r1", None, "failed"),
+    ]
+    code, output = package_command(project, "ledger", "-n", "1")
+    assert code == 0
+    lines = output.splitlines()[1:]
+    assert [line.split(" in ")[0] for line in lines] == [
+        "  downgrade r3 -> r2  applied",
+        f"  downgrade r2 -> r1  {second}",
+        "  downgrade r1 -> <base>  failed",
+    ]
