@@ -5,6 +5,7 @@ failed step is named, timestamps.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from harness import Project
+from harness import ProjectFactory
 from harness import package_command
 from harness import query
 from harness import write_revision
@@ -169,4 +171,62 @@ def test_a_failed_downgrade_after_an_autocommit_block_says_what_was_kept(
         "  downgrade r3 -> r2  applied",
         f"  downgrade r2 -> r1  {second}",
         "  downgrade r1 -> <base>  failed",
+    ]
+
+
+@pytest.mark.mariadb
+def test_mariadb_times_are_utc_to_the_microsecond(maria: Project) -> None:
+    write_two(maria)
+    maria.alembic("upgrade", "r1")
+    maria.alembic("upgrade", "head")
+    code, output = package_command(maria, "ledger", "--format", "json")
+    assert code == 0, output
+    runs = json.loads(output)
+    now = datetime.now(timezone.utc)
+    for run in runs:
+        for step in run["steps"]:
+            started = datetime.fromisoformat(step["started_at"])
+            assert step["started_at"].endswith("+00:00")
+            assert abs(now - started) < timedelta(seconds=60)
+    # Whole seconds would make every microsecond 0.
+    assert any(
+        datetime.fromisoformat(step["started_at"]).microsecond
+        for run in runs
+        for step in run["steps"]
+    )
+
+
+def share_the_database(first: Project, second: Project) -> None:
+    """``second`` is another app on ``first``'s database, with a version
+    table of its own.
+    """
+    second.env["BLOGAPP_DATABASE_URI"] = first.server_url
+    second.server_url = first.server_url
+    (second.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(version_table='other_version')\n"
+    )
+
+
+@pytest.mark.postgresql
+def test_two_apps_in_one_database_each_list_their_own_runs(
+    pg: Project, project_factory: ProjectFactory
+) -> None:
+    other = project_factory(
+        "blog", subdir="other", template="flask", flask_app="blogapp:create_app"
+    )
+    share_the_database(pg, other)
+    write_revision(pg, "a1", None, "op.execute('CREATE TABLE a (id int)')")
+    write_revision(other, "b1", None, "op.execute('CREATE TABLE b (id int)')")
+    pg.alembic("upgrade", "head")
+    other.alembic("upgrade", "head")
+    code, output = package_command(pg, "ledger")
+    assert code == 0 and "<base> -> a1" in output and "b1" not in output, output
+    code, output = package_command(other, "ledger", "--version-table", "other_version")
+    assert code == 0 and "<base> -> b1" in output and "a1" not in output, output
+    assert query(
+        pg, "SELECT revision, version_table FROM alembic_ledger ORDER BY id"
+    ) == [
+        ("a1", "alembic_version"),
+        ("b1", "other_version"),
     ]
