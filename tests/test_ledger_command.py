@@ -20,6 +20,7 @@ from harness import POSTGRESQL_URL_VARIABLE
 from harness import Project
 from harness import ProjectFactory
 from harness import package_command
+from harness import query
 from harness import write_revision
 
 
@@ -134,3 +135,57 @@ def test_a_ledger_of_an_earlier_version_gets_the_version_table(blog: Project) ->
     assert rows == [("r0", None), ("r1", "alembic_version")]
     code, output = ledger(blog)
     assert code == 0 and "<base> -> r0" in output and "<base> -> r1" in output
+
+
+# -- Settings refused before the run ------------------------------------------
+
+
+def test_the_version_table_is_refused_as_the_ledger(blog: Project) -> None:
+    write_revision(blog, "r1", None, "op.execute('SELECT 1')")
+    assert blog.failure(
+        "-x", "migration_ledger_table=alembic_version", "upgrade", "head"
+    ) == (
+        "migration_ledger_table = 'alembic_version' (from -x"
+        " migration_ledger_table=...) names the version table, where Alembic keeps"
+        " the current revision: the ledger's rows cannot go there. Set"
+        " migration_ledger_table = alembic_ledger (the default) or another name"
+        " than alembic_version."
+    )
+    (blog.root / "migrations" / "env.py").write_text(
+        "from alembic_flask_env import run_migrations\n\n"
+        "run_migrations(version_table='blog_version')\n"
+    )
+    blog.set_ini_option("migration_ledger_table", "blog_version")
+    assert blog.failure("upgrade", "head").startswith(
+        "migration_ledger_table = 'blog_version' (from [alembic] in alembic.ini)"
+        " names the version table,"
+    )
+    assert not blog.database().exists() or blog.tables() == set()
+
+
+@pytest.mark.parametrize(("server", "limit"), [("pg", 63), ("maria", 64)])
+def test_a_ledger_table_name_too_long_for_the_server(
+    server: str, limit: int, request: pytest.FixtureRequest
+) -> None:
+    project: Project = request.getfixturevalue(server)
+    write_revision(project, "r1", None, "op.execute('CREATE TABLE a (id int)')")
+    name = "l" * 100
+    server_name = "PostgreSQL" if server == "pg" else "MySQL"
+    assert project.failure(
+        "-x", f"migration_ledger_table={name}", "upgrade", "head"
+    ) == (
+        f"migration_ledger_table = '{name}' (from -x migration_ledger_table=...)"
+        f" is 100 characters long, and {server_name} takes table names of at"
+        f" most {limit}. Set migration_ledger_table to a shorter name, such as"
+        " alembic_ledger (the default)."
+    )
+    # Nothing was run.
+    here = "current_schema()" if server == "pg" else "DATABASE()"
+    assert query(
+        project,
+        "SELECT count(*) FROM information_schema.tables"
+        f" WHERE table_name = 'alembic_version' AND table_schema = {here}",
+    ) == [(0,)]
+    # The longest name the server takes works.
+    project.alembic("-x", f"migration_ledger_table={'l' * limit}", "upgrade", "head")
+    assert query(project, f"SELECT revision FROM {'l' * limit}") == [("r1",)]

@@ -39,6 +39,7 @@ from ..settings import LEDGER_KEY
 from ..url_masking import MASK
 from ..url_masking import is_secret_parameter
 from ..url_masking import scrub
+from .settings import check_table_name
 from .shape import ensure_table
 from .shape import ensure_table_offline
 from .steps import DIRECTIONS
@@ -79,6 +80,7 @@ class LedgerRecorder:
         command: str,
         version_table: str = DEFAULT_VERSION_TABLE,
     ) -> None:
+        check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
         self.table = ledger_table(settings.table, schema)
         #: Compiled once and cached by SQLAlchemy: each step's row is only
