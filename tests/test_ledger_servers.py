@@ -15,10 +15,12 @@ from datetime import timedelta
 from datetime import timezone
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from harness import Project
 from harness import ProjectFactory
+from harness import other_session
 from harness import package_command
 from harness import query
 from harness import write_revision
@@ -55,6 +57,13 @@ def apply_script(project: Project, script: str) -> None:
         command, input=script, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def execute(project: Project, sql: str) -> None:
+    """Run ``sql`` (which returns no rows) on the project's database."""
+    with other_session(project) as connection:
+        connection.execute(text(sql))
+        connection.commit()
 
 
 def database_user(project: Project) -> str:
@@ -230,3 +239,35 @@ def test_two_apps_in_one_database_each_list_their_own_runs(
         ("a1", "alembic_version"),
         ("b1", "other_version"),
     ]
+
+
+@pytest.mark.mariadb
+def test_a_required_ledger_says_what_the_run_kept(maria: Project) -> None:
+    """(A view in the table's place stands in for a user without CREATE:
+    bringing it to the ledger's shape fails, and on MariaDB a failed DDL
+    statement commits what came before it, r1 here.)
+    """
+    write_two(maria)
+    execute(maria, "CREATE VIEW alembic_ledger AS SELECT 1 AS x")
+    message = maria.failure("-x", "migration_ledger=required", "upgrade", "head")
+    assert message.startswith("Could not write the ledger table alembic_ledger ("), (
+        message
+    )
+    assert message.endswith(
+        " and migration_ledger = required. Grant the migrating user CREATE (and"
+        " INSERT) there, create alembic_ledger as a DBA, or set migration_ledger"
+        " = true to warn and run on. The run stopped there; alembic_version now"
+        " says r1: the revisions up to there were committed."
+    ), message
+    assert query(maria, "SELECT version_num FROM alembic_version") == [("r1",)]
+
+
+@pytest.mark.postgresql
+def test_a_required_ledger_in_one_transaction_kept_nothing(pg: Project) -> None:
+    write_two(pg)
+    execute(pg, "CREATE VIEW alembic_ledger AS SELECT 1 AS x")
+    message = pg.failure("-x", "migration_ledger=required", "upgrade", "head")
+    assert message.endswith(
+        " The run stopped there; alembic_version now says nothing (base):"
+        " nothing this run applied was kept."
+    ), message
