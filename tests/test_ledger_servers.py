@@ -23,6 +23,7 @@ from harness import ProjectFactory
 from harness import other_session
 from harness import package_command
 from harness import query
+from harness import use_transaction_per_migration
 from harness import write_revision
 
 PSQL = shutil.which("psql")
@@ -271,3 +272,82 @@ def test_a_required_ledger_in_one_transaction_kept_nothing(pg: Project) -> None:
         " The run stopped there; alembic_version now says nothing (base):"
         " nothing this run applied was kept."
     ), message
+
+
+# -- What a failed step is called --------------------------------------------
+
+
+def failed_rows(project: Project) -> list[tuple[object, ...]]:
+    return [row for row in ledger_steps(project) if row[3] == "failed"]
+
+
+@pytest.mark.postgresql
+def test_a_failed_step_per_revision_names_where_it_started(pg: Project) -> None:
+    use_transaction_per_migration(pg)
+    write_both_ways(pg, "r1", None, "op.execute('SELECT 1')", "op.execute('SELECT 1')")
+    write_both_ways(pg, "r2", "r1", "op.execute('nonsense')", "op.execute('nonsense')")
+    pg.alembic("upgrade", "head", ok=False)
+    assert ledger_steps(pg) == [
+        ("upgrade", None, "r1", "applied"),
+        ("upgrade", "r1", "r2", "failed"),
+    ]
+
+
+@pytest.mark.mariadb
+def test_a_failed_downgrade_on_mariadb_ends_at_its_down_revision(
+    maria: Project,
+) -> None:
+    write_both_ways(
+        maria, "r1", None, "op.execute('SELECT 1')", "op.execute('SELECT 1')"
+    )
+    write_both_ways(
+        maria, "r2", "r1", "op.execute('SELECT 1')", "op.execute('nonsense')"
+    )
+    maria.alembic("upgrade", "head")
+    maria.alembic("downgrade", "base", ok=False)
+    assert failed_rows(maria) == [("downgrade", "r2", "r1", "failed")]
+
+
+@pytest.mark.pgbouncer
+def test_a_lock_lost_behind_pgbouncer_records_the_step_it_stopped(
+    bounced: Project,
+) -> None:
+    use_transaction_per_migration(bounced)
+    write_revision(bounced, "d1", None, "op.execute('SELECT 1')")
+    write_revision(bounced, "d2", "d1", "op.execute('SELECT pg_sleep(2)')")
+    write_revision(bounced, "d3", "d2", "op.execute('SELECT 1')")
+
+    def end_the_lock_session() -> None:
+        with other_session(bounced) as session:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                holder = session.execute(
+                    text(
+                        "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a"
+                        " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND a.datname = current_database()"
+                    )
+                ).scalar()
+                session.commit()
+                if holder:
+                    session.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": holder}
+                    )
+                    session.commit()
+                    return
+                time.sleep(0.05)
+
+    result = bounced.alembic_acting_on(
+        "upgrade",
+        "head",
+        log_line="Running upgrade d1 -> d2",
+        action=end_the_lock_session,
+        ok=False,
+    )
+    assert "was lost while revision d1 -> d2 was applied" in result.stdout, (
+        bounced.output(result)
+    )
+    assert ledger_steps(bounced) == [
+        ("upgrade", None, "d1", "applied"),
+        ("upgrade", "d1", "d2", "failed"),
+    ]
