@@ -57,7 +57,7 @@ def last_runs(
         raise LedgerUnreadable(
             f"Could not read {_qualified(table_name, schema)}: {first_line(error)}"
         ) from None
-    table = ledger_table(table_name, schema)
+    table = ledger_table(table_name, schema, connection.dialect.name)
     columns = {str(column["name"]).lower() for column in found}
     missing = [
         column.name

@@ -82,7 +82,7 @@ class LedgerRecorder:
     ) -> None:
         check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
-        self.table = ledger_table(settings.table, schema)
+        self.table = ledger_table(settings.table, schema, url.get_backend_name())
         #: Compiled once and cached by SQLAlchemy: each step's row is only
         #: new parameters.
         self._insert = self.table.insert()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Column
 from sqlalchemy import DateTime
 from sqlalchemy import Float
@@ -9,7 +11,7 @@ from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Table
-from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
 
 #: The longest error text kept: the first line, bounded.
 ERROR_LENGTH = 500
@@ -21,16 +23,10 @@ VERSION_TABLE_COLUMN = "version_table"
 #: a room above this one).
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
-#: MySQL's DATETIME keeps whole seconds unless told otherwise, and no time
-#: zone at all: the ledger writes UTC there, to the microsecond.
-_STARTED_AT = DateTime(timezone=True).with_variant(
-    mysql.DATETIME(fsp=6), "mysql", "mariadb"
-)
 
-
-def ledger_table(name: str, schema: str | None) -> Table:
+def ledger_table(name: str, schema: str | None, dialect: str = "") -> Table:
     """The table, in a MetaData of its own (never the app's: autogenerate
-    must not see it as a model).
+    must not see it as a model), for a database of ``dialect``.
     """
     return Table(
         name,
@@ -40,7 +36,7 @@ def ledger_table(name: str, schema: str | None) -> Table:
         Column("revision", String(255)),
         Column("from_revision", String(255)),
         Column("direction", String(10), nullable=False),
-        Column("started_at", _STARTED_AT, nullable=False),
+        Column("started_at", _started_at(dialect), nullable=False),
         Column("duration_s", Float, nullable=False),
         Column("outcome", String(12), nullable=False),
         Column("error", String(ERROR_LENGTH)),
@@ -52,3 +48,16 @@ def ledger_table(name: str, schema: str | None) -> Table:
         Column(VERSION_TABLE_COLUMN, String(255)),
         schema=schema,
     )
+
+
+def _started_at(dialect: str) -> TypeEngine[datetime]:
+    """MySQL's DATETIME keeps whole seconds unless told otherwise, and no
+    time zone at all: the ledger writes UTC there, to the microsecond.
+    (Its dialect module is imported only for MySQL: it costs every other
+    run tens of milliseconds.)
+    """
+    if dialect in MYSQL_DIALECTS:
+        from sqlalchemy.dialects import mysql
+
+        return mysql.DATETIME(fsp=6)
+    return DateTime(timezone=True)
