@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 
 from .checks import CHECKED_DIALECTS
 from .checks.facts import Facts
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Engine
 
+    from .runtime.connection import ConnectTimeout
     from .settings import Setting
 
 
@@ -78,10 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     reading = commands.add_parser(
         "ledger",
         help="the last migration runs of the app's database, newest first",
+        description="The last runs recorded in the ledger of each of the app's"
+        " databases (binds, tenants), newest first, read-only. Exit 0; 1 when a"
+        " database or its ledger could not be read (the others are listed);"
+        " 2 for bad usage or settings.",
     )
     reading.add_argument("-c", "--config", default="alembic.ini", type=Path)
     reading.add_argument("-n", type=int, default=10, help="how many runs (10)")
     reading.add_argument("--format", choices=LEDGER_FORMATS, default="text")
+    reading.add_argument(
+        "--version-table",
+        default="",
+        help="list the runs of the app with this version table, when env.py"
+        " sets run_migrations(version_table=...) (default: Migrate()'s, else"
+        " alembic_version)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.command == "lint":
         return _lint(arguments)
@@ -91,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ledger(arguments: argparse.Namespace) -> int:
-    """Each database of the app (its binds too), read-only."""
+    """Each database of the app (its binds, or its tenants), read-only.
+    Exit 0; 1 when a database (or its ledger) could not be read, after
+    printing those that could; 2 for bad usage or settings.
+    """
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
@@ -101,9 +117,10 @@ def _ledger(arguments: argparse.Namespace) -> int:
     from .app.database import bind_order
     from .app.database import default_database
     from .app.database import find_extension
-    from .ledger.reading import last_runs
+    from .app.flask_migrate import migrate_configure_args
     from .ledger.reading import render as render_runs
     from .ledger.settings import read_ledger_settings
+    from .runtime.connection import read_connect_timeout
     from .settings import METADATA_KEY
     from .settings import TENANTS_KEY
     from .settings import find_setting
@@ -111,46 +128,107 @@ def _ledger(arguments: argparse.Namespace) -> int:
     if not arguments.config.is_file():
         print(f"FAILED: {arguments.config} is not a file; pass -c.", file=sys.stderr)
         return 2
+    if arguments.n < 1:
+        print(
+            f"FAILED: -n {arguments.n}: the number of runs to list must be at"
+            " least 1 (the default is 10).",
+            file=sys.stderr,
+        )
+        return 2
     config = Config(str(arguments.config))
+    failures: list[str] = []
     try:
         ScriptDirectory.from_config(config)  # (puts prepend_sys_path in place)
         settings = read_ledger_settings(config, {})
+        timeout = read_connect_timeout(config, {})
         with ExitStack() as stack:
             in_use = stack.enter_context(app_in_context(config, {}))
+            reader = _LedgerReader(
+                settings.table,
+                arguments.version_table
+                or migrate_configure_args(in_use.app).get("version_table")
+                or "alembic_version",
+                arguments.n,
+                timeout,
+                failures,
+            )
             tenants = find_setting(config, {}, TENANTS_KEY)
             if tenants is not None:
                 metadata = find_setting(config, {}, METADATA_KEY)
                 database = stack.enter_context(default_database(in_use, metadata))
                 outputs = _tenants_ledgers(
-                    config, tenants, database.engine, settings.table, arguments
+                    config, tenants, database.engine, reader, arguments
                 )
-                print("\n\n".join(outputs))
-                return 0
-            extension = find_extension(in_use.app, in_use.setting)
-            engines = dict(extension.engines) if extension is not None else {}
-            if not engines:  # plain SQLAlchemy: SQLALCHEMY_DATABASE_URI
-                metadata = find_setting(config, {}, METADATA_KEY)
-                database = stack.enter_context(default_database(in_use, metadata))
-                engines = {None: database.engine}
-            several = len(engines) > 1
-            outputs = []
-            for key, engine in sorted(engines.items(), key=bind_order):
-                with engine.connect() as connection:
-                    runs = last_runs(connection, settings.table, None, arguments.n)
-                where = f" (bind {key or DEFAULT_BIND!r})" if several else ""
-                outputs.append(render_runs(runs, arguments.format, where))
+            else:
+                extension = find_extension(in_use.app, in_use.setting)
+                engines = dict(extension.engines) if extension is not None else {}
+                if not engines:  # plain SQLAlchemy: SQLALCHEMY_DATABASE_URI
+                    metadata = find_setting(config, {}, METADATA_KEY)
+                    database = stack.enter_context(default_database(in_use, metadata))
+                    engines = {None: database.engine}
+                several = len(engines) > 1
+                outputs = []
+                for key, engine in sorted(engines.items(), key=bind_order):
+                    where = f" (bind {key or DEFAULT_BIND!r})" if several else ""
+                    whose = f"the database of Flask app {in_use.app.name!r}{where}"
+                    runs = reader.runs(engine, None, whose)
+                    if runs is not None:
+                        outputs.append(render_runs(runs, arguments.format, where))
     except CommandError as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 2
-    print("\n\n".join(outputs))
-    return 0
+    if outputs:
+        print("\n\n".join(outputs))
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+class _LedgerReader:
+    """Reads one database's ledger; a database that cannot be reached or
+    read is one line in ``failures``, and the others are still listed.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        version_table: str,
+        count: int,
+        timeout: ConnectTimeout,
+        failures: list[str],
+    ) -> None:
+        self.table = table
+        self.version_table = version_table
+        self.count = count
+        self.timeout = timeout
+        self.failures = failures
+
+    def runs(
+        self, engine: Engine, schema: str | None, whose: str
+    ) -> list[dict[str, Any]] | None:
+        """The runs; None when they could not be read (said in failures)."""
+        from .errors import DatabaseUnreachable
+        from .ledger.reading import LedgerUnreadable
+        from .ledger.reading import last_runs
+        from .runtime.connection import connected
+
+        try:
+            with connected(engine, whose, self.timeout) as connection:
+                return last_runs(
+                    connection, self.table, schema, self.count, self.version_table
+                )
+        except DatabaseUnreachable as error:
+            self.failures.append(str(error))
+        except LedgerUnreadable as error:
+            self.failures.append(f"{whose}: {error}")
+        return None
 
 
 def _tenants_ledgers(
     config: Config,
     tenants: Setting,
     app_engine: Engine,
-    table: str,
+    reader: _LedgerReader,
     arguments: argparse.Namespace,
 ) -> list[str]:
     """Each tenant's ledger (those the ``tenants`` key names, or all), in
@@ -158,7 +236,6 @@ def _tenants_ledgers(
     """
     import json
 
-    from .ledger.reading import last_runs
     from .ledger.reading import render as render_runs
     from .settings import TENANT_SELECTION_KEY
     from .settings import find_setting
@@ -172,11 +249,12 @@ def _tenants_ledgers(
     outputs = []
     every: dict[str, object] = {}
     for tenant in chosen:
-        with (
-            own_database(tenant) as engine,
-            (engine or app_engine).connect() as connection,
-        ):
-            runs = last_runs(connection, table, tenant.schema, arguments.n)
+        with own_database(tenant) as engine:
+            runs = reader.runs(
+                engine or app_engine, tenant.schema, f"tenant {tenant.name!r}"
+            )
+        if runs is None:
+            continue
         every[tenant.name] = runs
         outputs.append(
             render_runs(runs, arguments.format, f" (tenant {tenant.name!r})")
@@ -184,7 +262,9 @@ def _tenants_ledgers(
     if arguments.format == "json":
         # One document, the runs by tenant, for a script to read.
         return [json.dumps(every, indent=2)]
-    return outputs or [f"{tenants.describe()} listed no tenant."]
+    if not chosen:
+        return [f"{tenants.describe()} listed no tenant."]
+    return outputs
 
 
 def _lint(arguments: argparse.Namespace) -> int:

@@ -29,7 +29,9 @@ from typing import Any
 
 import alembic
 import sqlalchemy
-from sqlalchemy.schema import CreateTable
+from alembic.util import to_tuple
+from sqlalchemy import func
+from sqlalchemy import select
 
 from ..errors import LedgerUnavailable
 from ..errors import first_line
@@ -37,15 +39,22 @@ from ..settings import LEDGER_KEY
 from ..url_masking import MASK
 from ..url_masking import is_secret_parameter
 from ..url_masking import scrub
+from .settings import check_table_name
+from .shape import ensure_table
+from .shape import ensure_table_offline
+from .steps import DIRECTIONS
 from .steps import direction_of
 from .steps import revisions_of
 from .table import COMMAND_LENGTH
 from .table import ERROR_LENGTH
+from .table import MYSQL_DIALECTS
+from .table import VERSION_TABLE_COLUMN
 from .table import ledger_table
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.runtime.migration import MigrationInfo
+    from alembic.script import Script
     from sqlalchemy.engine import URL
     from sqlalchemy.engine import Connection
 
@@ -56,6 +65,7 @@ log = logging.getLogger(__name__)
 #: user:password@ in a URL anywhere in a text.
 _USERINFO = re.compile(r"(?P<scheme>\b[a-z][\w+.-]*://)[^@/\s]+@", re.IGNORECASE)
 _SECRET_ARGUMENT = re.compile(r"^(?P<key>[^=]+)=")
+DEFAULT_VERSION_TABLE = "alembic_version"
 
 
 class LedgerRecorder:
@@ -68,15 +78,28 @@ class LedgerRecorder:
         app_name: str,
         url: URL,
         command: str,
+        version_table: str = DEFAULT_VERSION_TABLE,
     ) -> None:
+        check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
-        self.table = ledger_table(settings.table, schema)
+        self.table = ledger_table(settings.table, schema, url.get_backend_name())
+        #: Compiled once and cached by SQLAlchemy: each step's row is only
+        #: new parameters.
+        self._insert = self.table.insert()
         self.url = url
         self.command = command
         self.usable = True
         self._created = False
-        #: The rows written in the run's transaction so far, for a rollback.
+        #: The rows written since the last failure (or the start), in the
+        #: order their steps ended: some may have been committed since
+        #: (each step's own transaction, a commit forced by an autocommit
+        #: block or by MySQL's DDL), the rest undone by a rollback.
         self.uncommitted: list[dict[str, Any]] = []
+        #: The rows of this run known to be in the table besides those.
+        self._kept = 0
+        #: The step whose ``on_version_apply`` hooks are running: the one a
+        #: failure in them (a lost lock) stopped.
+        self._ending: tuple[str | None, str | None, str] | None = None
         self._last = time.perf_counter()
         self._context = {
             "run_id": uuid.uuid4().hex,
@@ -85,15 +108,32 @@ class LedgerRecorder:
             "command": _masked_command(sys.argv, url)[:COMMAND_LENGTH],
             "app": app_name[:255],
             "versions": _versions(),
+            VERSION_TABLE_COLUMN: version_table[:255],
         }
 
     # -- before the run -------------------------------------------------
 
     def prepare_offline(self, context: MigrationContext) -> None:
-        """The offline script creates the table when it is not there."""
-        context.execute(CreateTable(self.table, if_not_exists=True))
+        """The offline script creates the table when it is not there, and
+        brings an older one to the current shape.
+        """
+        ensure_table_offline(context, self.table)
 
     # -- each step --------------------------------------------------------
+
+    def step_ending(
+        self,
+        *,
+        ctx: MigrationContext,
+        step: MigrationInfo,
+        heads: set[str],
+        run_args: dict[str, Any],
+    ) -> None:
+        """The first ``on_version_apply`` hook: which step is ending, in
+        case a later hook (the lock's check) stops the run in it.
+        """
+        revision, source = revisions_of(step)
+        self._ending = (revision, source, direction_of(step))
 
     def on_version_apply(
         self,
@@ -103,29 +143,37 @@ class LedgerRecorder:
         heads: set[str],
         run_args: dict[str, Any],
     ) -> None:
+        self._ending = None
         if not self.usable:
             return
         revision, source = revisions_of(step)
+        direction = direction_of(step)
+        if ctx.as_sql:
+            ctx.execute(
+                self.table.insert().values(
+                    **self._offline_row(ctx.dialect.name),
+                    revision=revision,
+                    from_revision=source,
+                    direction=direction,
+                )
+            )
+            return
         row = self._row(
             revision=revision,
             from_revision=source,
-            direction=direction_of(step),
+            direction=direction,
             outcome="applied",
         )
-        statement = self.table.insert().values(**row)
-        if ctx.as_sql:
-            ctx.execute(statement)
-            return
         connection = ctx.connection
         assert connection is not None
         try:
-            self._write(connection, statement)
+            self._write(connection, row)
         except Exception as error:
             self._unusable("write", error)
             return
         self.uncommitted.append(row)
 
-    def _write(self, connection: Connection, statement: Any) -> None:
+    def _write(self, connection: Connection, row: dict[str, Any]) -> None:
         """The row, in the step's transaction; the table is created with the
         first row (a run that applies nothing leaves the database as it
         was). On PostgreSQL a savepoint keeps a failure here from ending the
@@ -135,18 +183,17 @@ class LedgerRecorder:
         without a savepoint PostgreSQL would abort the run's transaction,
         whose COMMIT then rolls back the migration without a word.
         """
-        dialect = connection.dialect.name
-        if dialect == "postgresql":
+        if connection.dialect.name == "postgresql":
             with connection.begin_nested():
                 if not self._created:
-                    self.table.create(connection, checkfirst=True)
-                connection.execute(statement)
+                    ensure_table(connection, self.table)
+                connection.execute(self._insert, row)
         else:
             # (MySQL commits DDL at once, which ends a savepoint; pysqlite's
             # SAVEPOINTs do not nest in its transactions.)
             if not self._created:
-                self.table.create(connection, checkfirst=True)
-            connection.execute(statement)
+                ensure_table(connection, self.table)
+            connection.execute(self._insert, row)
         self._created = True
 
     # -- after a failure ----------------------------------------------------
@@ -155,13 +202,13 @@ class LedgerRecorder:
         self,
         connection: Connection,
         error: BaseException,
-        revision: str | None,
-        *,
-        rolled_back: bool,
+        failed: Script | None,
     ) -> None:
-        """After the rollback: the rows it undid, as ``rolled back`` when
-        ``rolled_back``, and the failed step's. Never raises: the run's own
-        error is the one that matters.
+        """After the rollback: which of the rows written since the last
+        failure the database kept (those it did not are written again as
+        ``rolled back``), and the failed step's row, ``failed`` in the
+        revision file ``failed`` (None: the error came from elsewhere).
+        Never raises: the run's own error is the one that matters.
         """
         if not self.usable:
             return
@@ -174,35 +221,65 @@ class LedgerRecorder:
                 self.table.name,
             )
             return
-        rows = [
-            {**row, "outcome": "rolled back"}
-            for row in (self.uncommitted if rolled_back else [])
-        ]
-        rows.append(
-            self._row(
-                revision=revision,
-                from_revision=rows[-1]["revision"] if rows else None,
-                direction=self.command if self.command != "stamp" else "stamp",
-                outcome="failed",
-                error=self._masked_error(error),
-            )
+        written, self.uncommitted = self.uncommitted, []
+        revision, source, direction = self._failed_step(failed, written)
+        failure = self._row(
+            revision=revision,
+            from_revision=source,
+            direction=direction,
+            outcome="failed",
+            error=self._masked_error(error),
         )
-        self.uncommitted = []
         # The rollback may have taken the new table with it: the next
-        # attempt's first row goes in a savepoint again.
+        # attempt's first row looks for it again.
         self._created = False
         try:
             if connection.in_transaction():
                 connection.rollback()
             with connection.begin():
-                self.table.create(connection, checkfirst=True)
-                connection.execute(self.table.insert(), rows)
-        except Exception as failure:
+                ensure_table(connection, self.table)
+                # Commits happen in the order the steps ended: the rows the
+                # table holds are the first of those written.
+                kept = self._rows_in_table(connection) - self._kept
+                rows = [{**row, "outcome": "rolled back"} for row in written[kept:]]
+                connection.execute(self._insert, [*rows, failure])
+            self._kept += kept + len(rows) + 1
+        except Exception as problem:
             log.warning(
                 "Could not record the failure in %s (%s).",
                 self.table.name,
-                _first_line(failure, self.url),
+                _first_line(problem, self.url),
             )
+
+    def _failed_step(
+        self, failed: Script | None, written: list[dict[str, Any]]
+    ) -> tuple[str | None, str | None, str]:
+        """The failed step's (to, from, direction): the step whose hooks
+        were running, else the revision the error came from, else (for an
+        error outside any revision) the step after the last written.
+        """
+        if self._ending is not None:
+            ending, self._ending = self._ending, None
+            return ending
+        direction = self.command if self.command in DIRECTIONS else "upgrade"
+        if failed is not None:
+            down = ", ".join(to_tuple(failed.down_revision, default=())) or None
+            if direction == "downgrade":
+                return down, failed.revision, direction
+            return failed.revision, down, direction
+        last = written[-1]["revision"] if written else None
+        return None, last, direction
+
+    def _rows_in_table(self, connection: Connection) -> int:
+        table = self.table
+        return int(
+            connection.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.run_id == self._context["run_id"])
+            )
+            or 0
+        )
 
     # -- helpers ------------------------------------------------------------
 
@@ -216,6 +293,25 @@ class LedgerRecorder:
             **values,
             "started_at": started,
             "duration_s": round(duration, 6),
+        }
+
+    def _offline_row(self, dialect: str) -> dict[str, Any]:
+        """A row of an ``--sql`` script: when and by whom it is applied come
+        from the database that runs it (UTC on MySQL, whose DATETIME has
+        no zone; SQLite has no users); the other values say where the
+        script was made. The steps are not timed.
+        """
+        return {
+            **self._context,
+            "error": None,
+            "outcome": "applied",
+            "started_at": (
+                func.utc_timestamp(6)
+                if dialect in MYSQL_DIALECTS
+                else func.current_timestamp()
+            ),
+            "os_user": None if dialect == "sqlite" else func.current_user(),
+            "duration_s": 0.0,
         }
 
     def _masked_error(self, error: BaseException) -> str:

@@ -27,6 +27,8 @@ class LedgerSettings:
     #: A run that cannot write the ledger fails instead of warning.
     required: bool = False
     table: str = DEFAULT_TABLE
+    #: Where the table's name was set, for a message; "" for the default.
+    table_setting: str = ""
 
     @property
     def ignored_tables(self) -> frozenset[str]:
@@ -67,4 +69,38 @@ def read_ledger_settings(
                 f" {LEDGER_TABLE_KEY} = {DEFAULT_TABLE} (the default) or another"
                 " such name."
             )
-    return LedgerSettings(enabled, required, table)
+    return LedgerSettings(
+        enabled, required, table, table_setting.describe() if table_setting else ""
+    )
+
+
+#: The longest table name each server takes (SQLite has no limit).
+IDENTIFIER_LIMITS = {"postgresql": 63, "mysql": 64, "mariadb": 64}
+_SERVER_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
+
+
+def check_table_name(
+    settings: LedgerSettings, dialect: str, version_table: str
+) -> None:
+    """Refuse, before the run, a ledger table that could never be written:
+    a name longer than the database takes, or the version table's own
+    name (the ledger's rows would go where Alembic reads the revision).
+
+    :raises InvalidSetting: naming the key, the value and the fix.
+    """
+    described = settings.table_setting or f"{LEDGER_TABLE_KEY} = {settings.table!r}"
+    if settings.table.lower() == version_table.lower():
+        raise InvalidSetting(
+            f"{described} names the version table, where Alembic keeps the"
+            f" current revision: the ledger's rows cannot go there. Set"
+            f" {LEDGER_TABLE_KEY} = {DEFAULT_TABLE} (the default) or another"
+            f" name than {version_table}."
+        )
+    limit = IDENTIFIER_LIMITS.get(dialect)
+    if limit is not None and len(settings.table) > limit:
+        raise InvalidSetting(
+            f"{described} is {len(settings.table)} characters long, and"
+            f" {_SERVER_NAMES[dialect]} takes table names of at most {limit}."
+            f" Set {LEDGER_TABLE_KEY} to a shorter name, such as {DEFAULT_TABLE}"
+            " (the default)."
+        )

@@ -8,6 +8,10 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationInfo
 
 
+#: What a step does; a failure outside any step takes the command's name.
+DIRECTIONS = ("upgrade", "downgrade", "stamp")
+
+
 def direction_of(step: MigrationInfo) -> str:
     """``upgrade``, ``downgrade`` or ``stamp``."""
     if step.is_stamp:

@@ -35,6 +35,7 @@ from ..checks import CHECKED_DIALECTS
 from ..checks.settings import ChecksSettings
 from ..checks.settings import read_checks_settings
 from ..errors import FlaskEnvError
+from ..errors import LedgerUnavailable
 from ..ledger.settings import LedgerSettings
 from ..ledger.settings import read_ledger_settings
 from ..ledger.telemetry import run_telemetry
@@ -52,9 +53,11 @@ from .connection import connectable_to_migrate
 from .connection import connected
 from .connection import read_connect_timeout
 from .dialects import MYSQL_DIALECTS
+from .failures import committed_early
 from .failures import describe
 from .failures import explain_offline_sqlite_failure
 from .failures import failing_revision
+from .failures import ledger_stopped_the_run
 from .failures import lock_lost
 from .failures import partly_applied
 from .failures import table_lock_timeout
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
 
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
+    from alembic.script import Script
     from sqlalchemy.engine import Connection
 
     from ..ledger.recorder import LedgerRecorder
@@ -222,6 +226,7 @@ def migrate_database(
             app_name,
             target.engine.url,
             command="",
+            version_table=options.get("version_table", "alembic_version"),
         )
         # A connection handed in is a test suite's (pytest-alembic's
         # downgrade_leaves_no_trace): its database is not ours to record in.
@@ -237,6 +242,8 @@ def migrate_database(
         **options,
         "on_version_apply": (
             *as_tuple(options.get("on_version_apply")),
+            # (Which step is ending: the one a lost lock stops.)
+            *((ledger.step_ending,) if ledger is not None else ()),
             # The check first: a revision rolled back for a lost lock is
             # neither reported as finished nor recorded as applied.
             lock_check.on_version_apply,
@@ -325,14 +332,9 @@ def migrate_database(
                     connection, settings, run_arguments, report, lock_check, ledger
                 )
             except Exception as error:
-                explained = _explained(error, connection, lock_check)
+                explained = _explained(error, connection, lock_check, report)
                 if ledger is not None:
-                    ledger.record_failure(
-                        connection,
-                        explained,
-                        _revision_of(error),
-                        rolled_back=lock_check.one_transaction,
-                    )
+                    ledger.record_failure(connection, explained, _script_of(error))
                 if telemetry is not None:
                     telemetry.failed_step(_revision_of(error), explained)
                 if explained is error:
@@ -345,10 +347,12 @@ def migrate_database(
 
 
 def _explained(
-    error: Exception, connection: Connection, lock_check: LockCheck
+    error: Exception, connection: Connection, lock_check: LockCheck, report: RunReport
 ) -> Exception:
-    """The error to raise for ``error``: a lost lock, or a MySQL failure,
-    in words that say what was kept; else ``error`` itself.
+    """The error to raise for ``error``: a lost lock, a MySQL failure, a
+    failure after an autocommit block committed part of a run in one
+    transaction, or the ledger that could not be written, in words that
+    say what was kept; else ``error`` itself.
     """
     waited_for_itself = (
         lock_check.self_wait.explain(describe(failing_revision(context.script, error)))
@@ -361,10 +365,16 @@ def _explained(
         return lock_lost(
             error, context.get_context(), lock_check.committed, connection.dialect
         )
-    if connection.dialect.name in MYSQL_DIALECTS and not isinstance(
-        error, FlaskEnvError
-    ):
+    if isinstance(error, LedgerUnavailable):
+        return ledger_stopped_the_run(error, context.get_context(), report.start_heads)
+    if isinstance(error, FlaskEnvError):
+        return error
+    if connection.dialect.name in MYSQL_DIALECTS:
         return partly_applied(context.get_context(), connection.dialect, error)
+    if lock_check.one_transaction:
+        return (
+            committed_early(context.get_context(), error, report.start_heads) or error
+        )
     return error
 
 
@@ -392,8 +402,14 @@ def _destination() -> str | None:
 
 
 def _revision_of(error: BaseException) -> str | None:
+    found = _script_of(error)
+    return found.revision if found is not None else None
+
+
+def _script_of(error: BaseException) -> Script | None:
+    """The revision file the error was raised from, if any."""
     found = failing_revision(context.script, error)
-    return found[0].revision if found is not None else None
+    return found[0] if found is not None else None
 
 
 def _run_with_retries(
@@ -434,10 +450,7 @@ def _run_with_retries(
                 report.rolled_back()
             if ledger is not None:
                 ledger.record_failure(
-                    connection,
-                    error,
-                    found[0].revision if found is not None else None,
-                    rolled_back=lock_check.one_transaction,
+                    connection, error, found[0] if found is not None else None
                 )
             if attempt < attempts:
                 log.warning(

@@ -14,6 +14,7 @@ import os
 import traceback
 from typing import TYPE_CHECKING
 
+from ..errors import LedgerUnavailable
 from ..errors import MigrationLockLost
 from ..errors import OfflineSQLiteUnsupported
 from ..errors import PartlyApplied
@@ -108,6 +109,66 @@ def partly_applied(
         " there completed, each in its own transaction. Compare the database"
         " with the failed revision, undo (or finish) what it did by hand, then"
         f" run again. The error: {first_line(error)}"
+    )
+
+
+def committed_early(
+    migration_context: MigrationContext,
+    error: Exception,
+    start_heads: tuple[str, ...] | None,
+) -> PartlyApplied | None:
+    """A run in one transaction that failed after part of it was committed
+    anyway: an autocommit block (``op.get_context().autocommit_block()``)
+    commits the run's transaction before it runs. Say what was kept, as
+    for MySQL, when ``alembic_version`` moved from ``start_heads`` (where
+    the run started; None: no step ended, so none was committed); None
+    when the rollback undid everything. The traceback goes to the log.
+    """
+    if start_heads is None:
+        return None
+    try:
+        heads = tuple(migration_context.get_current_heads())
+    except Exception:  # the connection may be gone: nothing more to say
+        return None
+    if set(heads) == set(start_heads):
+        return None
+    assert migration_context.script is not None
+    found = failing_revision(migration_context.script, error)
+    log.error("The revision failed:", exc_info=error)
+    return PartlyApplied(
+        f"{describe(found).capitalize()} failed after part of this run was"
+        " committed: an autocommit block (op.get_context().autocommit_block())"
+        " commits the run's transaction before it runs, so part of the run may"
+        f" be applied. alembic_version now says {', '.join(heads) or 'nothing (base)'}:"
+        " the revisions up to there are kept; the rest of the run was rolled"
+        " back, except what an autocommit block of the failed revision ran."
+        " Fix the failed revision and run again; revisions with autocommit"
+        " blocks are best run with run_migrations(transaction_per_migration="
+        f"True) in env.py. The error: {first_line(error)}"
+    )
+
+
+def ledger_stopped_the_run(
+    error: LedgerUnavailable,
+    migration_context: MigrationContext,
+    start_heads: tuple[str, ...] | None,
+) -> LedgerUnavailable:
+    """``migration_ledger = required`` stopped the run at a step whose row
+    could not be written: say what the run kept, read after the rollback
+    (on MySQL the ledger's failed CREATE TABLE commits what came before it).
+    """
+    heads = current_heads(migration_context)
+    try:
+        moved = set(migration_context.get_current_heads()) != set(start_heads or ())
+    except Exception:  # unreadable: current_heads says so
+        moved = False
+    kept = (
+        "the revisions up to there were committed"
+        if moved
+        else "nothing this run applied was kept"
+    )
+    return LedgerUnavailable(
+        f"{error} The run stopped there; alembic_version now says {heads}: {kept}."
     )
 
 

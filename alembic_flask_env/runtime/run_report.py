@@ -30,6 +30,9 @@ class RunReport:
         #: Appended to each line, e.g. " (bind 'users')".
         self.where = where
         self.steps = 0
+        #: Where the run started, as the first step to end found it; None
+        #: until one has.
+        self.start_heads: tuple[str, ...] | None = None
         self._started = self._last = time.perf_counter()
 
     def on_version_apply(
@@ -41,6 +44,8 @@ class RunReport:
         run_args: dict[str, Any],
     ) -> None:
         now = time.perf_counter()
+        if self.start_heads is None:
+            self.start_heads = tuple(step.source_revision_ids)
         self.steps += 1
         if not step.is_stamp:
             source = ", ".join(step.source_revision_ids) or "<base>"
