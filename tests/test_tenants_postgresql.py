@@ -327,3 +327,23 @@ def test_the_apps_own_engine_keeps_its_schema(pg: Project) -> None:
     pg.alembic("-x", "tenant_jobs=1", "upgrade", "head")
     for name in ("acme", "beta", "gamma"):
         assert query(pg, f"SELECT app_schema FROM {name}.seen") == [("public",)]
+
+
+def test_raw_sql_outside_a_transaction_keeps_the_schema_on_a_direct_connection(
+    schemas: Project,
+) -> None:
+    """Directly on the server (no pooler) the session's search_path holds,
+    so raw SQL in an autocommit block lands in the tenant's schema too.
+    """
+    write_revision(
+        schemas,
+        "r4",
+        "r3",
+        """
+        with op.get_context().autocommit_block():
+            op.execute("INSERT INTO runs (revision) VALUES ('r4')")
+        """,
+    )
+    schemas.alembic("-x", "tenants=acme,beta", "upgrade", "head")
+    assert runs(schemas, "acme") == runs(schemas, "beta") == ["r1", "r2", "r3", "r4"]
+    assert "public" not in tables_by_schema(schemas)

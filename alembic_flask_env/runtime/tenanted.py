@@ -47,6 +47,10 @@ from ..tenants.report import UNCHANGED
 from ..tenants.report import TenantOutcome
 from ..tenants.report import summarise
 from ..tenants.report import write_report
+from ..tenants.schemas import SCHEMA_OPTION as _SCHEMA_OPTION
+from ..tenants.schemas import in_the_tenants_schema
+from ..tenants.schemas import point_at_schema
+from ..tenants.schemas import refuse_unplaced_statements
 from ..tenants.selection import select_tenants
 from ..tenants.settings import read_tenant_settings
 from ..tenants.source import list_tenants
@@ -79,8 +83,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The execution option that tells a schema tenant's connections their schema.
-_SCHEMA_OPTION = "alembic_flask_env_tenant_schema"
 #: How Alembic's autogenerate starts its error for a database behind head.
 _NOT_UP_TO_DATE = "Target database is not up to date"
 #: Commands that look at every tenant without changing any.
@@ -397,36 +399,23 @@ class _TenantRunner:
             # app's connection arguments and pool events.
             engine = create_engine(app_engine.url, pool=app_engine.pool.recreate())
             event.listen(engine, "engine_connect", self._point_at_schema)
+            event.listen(engine, "begin", in_the_tenants_schema)
+            event.listen(engine, "before_cursor_execute", refuse_unplaced_statements)
             keep_lock_connections(engine.pool)
             self._schema_engine = engine
         return self._schema_engine
 
     def _point_at_schema(self, connection: Connection) -> None:
-        """Set ``search_path`` to the tenant's schema alone (creating the
-        schema first, unless the command only reads), on the driver's connection
-        and committed, so that Alembic's transaction starts clean and a
-        rollback does not undo it.
+        """Create the tenant's schema unless it exists (or the command only
+        reads); on a direct connection, also set the session's
+        ``search_path`` to it (see :mod:`..tenants.schemas`), committed so
+        that Alembic's transaction starts clean and a rollback does not
+        undo it.
         """
         schema = connection.get_execution_options().get(_SCHEMA_OPTION)
         if schema is None:
             return
-        driver_connection = connection.connection.dbapi_connection
-        assert driver_connection is not None
-        cursor = driver_connection.cursor()
-        try:
-            if self._may_create_schemas:
-                cursor.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-                )
-                if cursor.fetchone() is None:
-                    # (IF NOT EXISTS: check and autogenerate take no lock,
-                    # and may race an upgrade here.)
-                    cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                    log.info("Created schema %r for its tenant.", schema)
-            cursor.execute(f'SET search_path TO "{schema}"')
-        finally:
-            cursor.close()
-        driver_connection.commit()
+        point_at_schema(connection, schema, create=self._may_create_schemas)
 
     def dispose(self) -> None:
         """Close the pooled connections of the engine this run made, and
