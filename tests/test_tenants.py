@@ -359,6 +359,40 @@ def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
     assert "LookupError: the tenants service is down" in result.stderr
 
 
+def test_a_generator_that_raises_midway_touches_nothing(fleet: Project) -> None:
+    """The names a generator yielded before it raised are not migrated:
+    the list is incomplete, and the run says so in one line.
+    """
+    result = fleet.alembic(
+        "-x", "flask_tenants=tenancy:failing_midway", "upgrade", "head", ok=False
+    )
+    assert result.stdout.strip() == (
+        "FAILED: flask_tenants = 'tenancy:failing_midway' (from -x"
+        " flask_tenants=...) raised ConnectionError: the control table went away"
+        " while its tenants were read (its traceback is above); no tenant was"
+        " touched. Fix the callable and run again."
+    )
+    assert 'tenancy.py", line' in result.stderr
+    assert "ConnectionError: the control table went away" in result.stderr
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
+def test_two_tenants_on_one_database_are_refused(fleet: Project) -> None:
+    message = fleet.failure(
+        "-x", "flask_tenants=tenancy:one_database_twice", "upgrade", "head"
+    )
+    shared = fleet.root / "instance" / "shared.db"
+    assert message == (
+        "flask_tenants = 'tenancy:one_database_twice' (from -x flask_tenants=...)"
+        " returned tenants 'acme' and 'beta' on the same database,"
+        f" sqlite+pysqlite:///{shared}: they would share its alembic_version, so"
+        " the second would never get its tables. Point each tenant at a database"
+        " of its own (or return schema names for tenants that share one); nothing"
+        " was touched."
+    )
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
 @slow
 @pytest.mark.parametrize(
     ("argument", "message"),

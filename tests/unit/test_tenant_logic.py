@@ -12,6 +12,7 @@ import pytest
 from alembic.config import Config
 from sqlalchemy import create_engine
 
+from alembic_flask_env.app.database import database_identity
 from alembic_flask_env.errors import InvalidSetting
 from alembic_flask_env.errors import TenantsNotFound
 from alembic_flask_env.settings import Setting
@@ -261,3 +262,22 @@ def test_the_summary_and_the_json(tmp_path: Path) -> None:
     }
     with pytest.raises(InvalidSetting, match="the report could not be written"):
         write_report(tmp_path / "report.json" / "inside-a-file", outcomes)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("postgresql://u:a@db/x", "postgresql+psycopg://u:b@DB/x", True),
+        ("sqlite:///t/a.db", f"sqlite+pysqlite:///{os.path.abspath('t/a.db')}", True),
+        ("postgresql://u@db/x", "postgresql://u@db/y", False),
+        ("postgresql://u@db/x", "postgresql://v@db/x", False),
+        ("postgresql://u@db/x", "postgresql://u@db/x?options=-csearch_path%3Da", False),
+        ("sqlite://", "sqlite://", True),
+    ],
+)
+def test_which_urls_name_one_database(first: str, second: str, same: bool) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert (
+        database_identity(make_url(first)) == database_identity(make_url(second))
+    ) is same
