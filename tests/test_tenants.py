@@ -359,6 +359,31 @@ def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
     assert "LookupError: the tenants service is down" in result.stderr
 
 
+def test_current_names_a_tenant_it_cannot_read_and_shows_the_others(
+    fleet: Project,
+) -> None:
+    fleet.alembic("-x", "tenant_jobs=1", "upgrade", "head")
+    with closing(sqlite3.connect(fleet.database("beta.db"))) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'zzz'")
+        connection.commit()
+    result = fleet.alembic("current", ok=False)
+    assert result.stdout.splitlines()[:3] == [
+        "acme: r3 (head)",
+        "gamma: r3 (head)",
+        "delta: r3 (head)",
+    ]
+    assert result.stdout.splitlines()[3:] == [
+        "FAILED: 1 of 4 tenants could not be read: 'beta': Can't locate revision"
+        " identified by 'zzz'. The other tenants are shown above. Fix the cause"
+        " (for a revision the scripts lack: deploy the code that has it, or run"
+        " 'alembic -x tenants=NAME stamp --purge REVISION') and run again."
+    ]
+    assert "Tenant 'beta': Can't locate revision identified by 'zzz'" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_generator_that_raises_midway_touches_nothing(fleet: Project) -> None:
     """The names a generator yielded before it raised are not migrated:
     the list is incomplete, and the run says so in one line.

@@ -34,7 +34,6 @@ from sqlalchemy.engine import Engine
 
 from ..app.database import find_extension
 from ..errors import ConnectionNotUsable
-from ..errors import FlaskEnvError
 from ..errors import InvalidSetting
 from ..errors import TenantsFailed
 from ..errors import TenantsNotFound
@@ -227,10 +226,11 @@ class _TenantRunner:
         # Every command but current may write the version table (Alembic
         # creates it for autogenerate and check too), which needs the schema.
         cli_command = getattr(config.cmd_opts, "cmd", None)
-        self._may_create_schemas = (
+        #: The alembic command run from the command line ("" from Python).
+        self._command = str(
             getattr(cli_command[0] if cli_command else None, "__name__", "")
-            != "current"
         )
+        self._may_create_schemas = self._command != "current"
 
     def migrate_one(self, tenant: Tenant) -> TenantOutcome:
         """Migrate the tenant; a failure is an outcome, never an exception
@@ -243,14 +243,7 @@ class _TenantRunner:
         try:
             self.run(tenant, steps.append, heads.extend)
         except Exception as error:
-            if isinstance(error, FlaskEnvError):
-                # Ours: the whole message (a check's findings run to many
-                # lines), masked; the report keeps its first line.
-                log.error(
-                    "Tenant %r: %s", tenant.name, self._masked(str(error), tenant)
-                )
-            else:
-                log.error("Tenant %r failed:", tenant.name, exc_info=True)
+            said = self._log_failure(tenant, error)
             now = self._heads_now(tenant)
             return TenantOutcome(
                 tenant.name,
@@ -258,7 +251,7 @@ class _TenantRunner:
                 from_=_revisions(steps[0].source_revision_ids) if steps else now,
                 to=now,
                 seconds=time.monotonic() - started,
-                error=self._masked(first_line(error), tenant),
+                error=said,
             )
         now = ",".join(sorted(heads))
         return TenantOutcome(
@@ -268,6 +261,17 @@ class _TenantRunner:
             to=now,
             seconds=time.monotonic() - started,
         )
+
+    def _log_failure(self, tenant: Tenant, error: Exception) -> str:
+        """Log the tenant's failure: ours (Alembic's too) as the whole
+        message (a check's findings run to many lines), masked; anything
+        else with its traceback. Returns its first line, masked.
+        """
+        if isinstance(error, CommandError):
+            log.error("Tenant %r: %s", tenant.name, self._masked(str(error), tenant))
+        else:
+            log.error("Tenant %r failed:", tenant.name, exc_info=True)
+        return self._masked(first_line(error), tenant)
 
     def _heads_now(self, tenant: Tenant) -> str:
         """What the tenant's version table says after a failure (where the
@@ -294,6 +298,8 @@ class _TenantRunner:
         """
         differing: list[str] = []
         behind: list[str] = []
+        #: Tenants that current or check could not read, with why.
+        failed: list[tuple[str, str]] = []
         command = ""
         for index, tenant in enumerate(tenants):
             if context.is_offline_mode():
@@ -308,14 +314,19 @@ class _TenantRunner:
             with BindOutput(self.config, tenant.name) as output:
                 try:
                     self.run(tenant, differing=differing)
-                except CommandError as error:
+                except Exception as error:
+                    running = self._command or _running_command()
+                    if running not in _EVERY_TENANT or context.is_offline_mode():
+                        raise
                     # What autogenerate says of a database behind head;
                     # check goes on to tell every such tenant.
-                    if running_command() != "check" or not str(error).startswith(
-                        _NOT_UP_TO_DATE
-                    ):
-                        raise
-                    behind.append(tenant.name)
+                    if running == "check" and str(error).startswith(_NOT_UP_TO_DATE):
+                        behind.append(tenant.name)
+                    else:
+                        # One tenant that cannot be read (a revision the
+                        # scripts lack, its database down) hides no other.
+                        failed.append((tenant.name, self._log_failure(tenant, error)))
+                        continue
                 output.command = command = running_command()
             if command not in _EVERY_TENANT and not writes_versions():
                 if len(tenants) > 1:
@@ -328,8 +339,17 @@ class _TenantRunner:
                 break
             if command == "history" and index == 0:
                 break
-        if command == "check" and (differing or behind):
-            raise TenantsFailed(_check_failure(differing, behind, len(tenants)))
+        if failed or (command == "check" and (differing or behind)):
+            raise TenantsFailed(
+                " ".join(
+                    said
+                    for said in (
+                        _unread(failed, len(tenants)),
+                        _check_failure(differing, behind, len(tenants)),
+                    )
+                    if said
+                )
+            )
 
     def run(
         self,
@@ -458,6 +478,27 @@ class _TenantRunner:
             if url is not None:
                 message = scrub(message, url)
         return message
+
+
+def _running_command() -> str:
+    """The command, once Alembic's context is configured; "" before."""
+    try:
+        return running_command()
+    except Exception:  # Alembic's "No context has been configured yet."
+        return ""
+
+
+def _unread(failed: list[tuple[str, str]], total: int) -> str:
+    if not failed:
+        return ""
+    named = "; ".join(f"{name!r}: {said.rstrip(':.')}" for name, said in failed[:5])
+    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return (
+        f"{len(failed)} of {total} tenants could not be read: {named}{more}. The"
+        " other tenants are shown above. Fix the cause (for a revision the"
+        " scripts lack: deploy the code that has it, or run 'alembic -x"
+        " tenants=NAME stamp --purge REVISION') and run again."
+    )
 
 
 def _check_failure(differing: list[str], behind: list[str], total: int) -> str:
