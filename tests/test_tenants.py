@@ -378,9 +378,7 @@ def test_current_names_a_tenant_it_cannot_read_and_shows_the_others(
         " (for a revision the scripts lack: deploy the code that has it, or run"
         " 'alembic -x tenants=NAME stamp --purge REVISION') and run again."
     ]
-    assert "Tenant 'beta': Can't locate revision identified by 'zzz'" in (
-        result.stderr
-    )
+    assert "Tenant 'beta': Can't locate revision identified by 'zzz'" in (result.stderr)
     assert "Traceback" not in result.stderr
 
 
