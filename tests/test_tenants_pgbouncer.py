@@ -8,9 +8,20 @@ are put in the tenant's schema.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from harness import LEDGER_TABLE
+from harness import PGBOUNCER_URL_VARIABLE
+from harness import POSTGRESQL_URL_VARIABLE
 from harness import Project
 from harness import query
 from harness import use_transaction_per_migration
@@ -145,3 +156,82 @@ def test_outside_a_transaction_only_placed_statements_run(fleet: Project) -> Non
     )
     assert query(fleet, "SELECT count(*) FROM t1.items WHERE step = 'p4'") == [(0,)]
     assert query(fleet, "SELECT version_num FROM t1.alembic_version") == [("p3",)]
+
+
+@pytest.fixture
+def small_pool(postgresql_url: str) -> Iterator[str]:
+    """A PgBouncer of this test's own with a pool of three server
+    connections; the URL of the test's database through it.
+    """
+    if os.geteuid() != 0:
+        pytest.skip(".ci/start-pgbouncer needs root (it runs PgBouncer as postgres)")
+    environment = {
+        **os.environ,
+        POSTGRESQL_URL_VARIABLE: postgresql_url,
+        "PGBOUNCER_POOL_SIZE": "3",
+    }
+    started = subprocess.run(
+        ["bash", str(Path(__file__).parent.parent / ".ci" / "start-pgbouncer")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    exported = dict(
+        re.findall(r"^export (\w+)='(.*)'$", started.stdout, flags=re.MULTILINE)
+    )
+    pid_file = re.search(
+        r"cat (\S+)\)", exported[f"{PGBOUNCER_URL_VARIABLE[:-4]}_STOP"]
+    )
+    assert pid_file is not None
+    pid = int(Path(pid_file.group(1)).read_text())
+    try:
+        bouncer = make_url(exported[PGBOUNCER_URL_VARIABLE])
+        yield (
+            make_url(postgresql_url)
+            .set(host=bouncer.host, port=bouncer.port)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_a_pool_smaller_than_two_connections_per_job_fails_in_bounded_time(
+    fleet: Project, small_pool: str
+) -> None:
+    """Three workers, each holding the migration lock's server connection
+    while it waits for its migration's, fill a pool of three: each waits
+    no longer than migration_connect_timeout (here 5 s) and the run ends
+    with one line saying what to change.
+    """
+    fleet.env["BLOGAPP_DATABASE_URI"] = small_pool
+    fleet.set_ini_option("migration_connect_timeout", "5")
+    started = time.monotonic()
+    result = fleet.alembic("-x", "tenant_jobs=3", "upgrade", "head", ok=False)
+    assert time.monotonic() - started < 30
+    assert "Traceback" not in fleet.output(result)
+    [line] = result.stdout.splitlines()
+    # Which workers give up first (and so how many) is the scheduler's.
+    matched = re.fullmatch(
+        r"FAILED: ([1-3]) of 8 tenants failed: ('t[1-8]'(?:, 't[1-8]')*): (.*)", line
+    )
+    assert matched is not None, line
+    assert matched.group(2).count("'t") == int(matched.group(1))
+    assert matched.group(3) == (
+        "No server connection within 5 s (migration_connect_timeout = '5' (from"
+        " [alembic] in alembic.ini)). Behind a connection pooler (PgBouncer in"
+        " transaction mode) each of the tenant_jobs = 3 workers needs two server"
+        " connections at once, the migration lock's and the migration's, so the"
+        " pooler's pool for this database and user must hold at least 6"
+        " (PgBouncer's default_pool_size, counting the app's own connections):"
+        " lower tenant_jobs or raise the pool size. If the server is only slow,"
+        " raise migration_connect_timeout. Each failed tenant's migration was"
+        " rolled back where the database allows; the other tenants are migrated"
+        " as the log says. Fix the cause and run the same command again: tenants"
+        " already there are skipped, the others go on from where they stand."
+    )
+    # As it says: fewer workers fit the pool.
+    fleet.alembic("-x", "tenant_jobs=1", "upgrade", "head")
+    for name, rows in items_by_schema(fleet).items():
+        assert rows == [(name, "p1"), (name, "p2"), (name, "p2-ops")], name

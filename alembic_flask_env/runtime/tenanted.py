@@ -47,6 +47,8 @@ from ..tenants.report import TenantOutcome
 from ..tenants.report import summarise
 from ..tenants.report import write_report
 from ..tenants.schemas import SCHEMA_OPTION as _SCHEMA_OPTION
+from ..tenants.schemas import SERVER_WAIT_OPTION
+from ..tenants.schemas import ServerWait
 from ..tenants.schemas import in_the_tenants_schema
 from ..tenants.schemas import point_at_schema
 from ..tenants.schemas import refuse_unplaced_statements
@@ -140,7 +142,13 @@ def migrate_tenants(
         return
     log.info("Flask app %r, %d tenants", in_use.app.name, len(chosen))
     runner = _TenantRunner(
-        in_use, database, config, settings, skip_empty_autogenerate, configure_options
+        in_use,
+        database,
+        config,
+        settings,
+        skip_empty_autogenerate,
+        configure_options,
+        jobs=tenant_settings.jobs,
     )
     try:
         if writes_versions() and not context.is_offline_mode():
@@ -188,11 +196,21 @@ def _raise_for_failures(outcomes: list[TenantOutcome]) -> None:
     failed = [outcome for outcome in outcomes if outcome.status == FAILED]
     if not failed:
         return
+    # Tenants that failed alike (a pool too small for the workers) are
+    # named together, with their error once.
+    by_error: dict[str, list[str]] = {}
+    for outcome in failed:
+        by_error.setdefault((outcome.error or "").rstrip(":."), []).append(
+            outcome.tenant
+        )
     named = "; ".join(
-        f"{outcome.tenant!r}: {(outcome.error or '').rstrip(':.')}"
-        for outcome in failed[:5]
+        f"{_names(tenants)}: {error}" for error, tenants in list(by_error.items())[:5]
     )
-    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    more = (
+        f"; and {len(failed) - sum(map(len, list(by_error.values())[:5]))} more"
+        if len(by_error) > 5
+        else ""
+    )
     raise TenantsFailed(
         f"{len(failed)} of {len(outcomes)} tenants failed: {named}{more}. Each"
         " failed tenant's migration was rolled back where the database allows;"
@@ -215,6 +233,8 @@ class _TenantRunner:
         settings: RunSettings,
         skip_empty_autogenerate: bool,
         configure_options: dict[str, Any],
+        *,
+        jobs: int,
     ) -> None:
         self.in_use = in_use
         self.database = database
@@ -222,6 +242,7 @@ class _TenantRunner:
         self.settings = settings
         self.skip_empty_autogenerate = skip_empty_autogenerate
         self.configure_options = configure_options
+        self.jobs = jobs
         self._schema_engine: Engine | None = None
         # Every command but current may write the version table (Alembic
         # creates it for autogenerate and check too), which needs the schema.
@@ -401,9 +422,15 @@ class _TenantRunner:
                 yield engine
                 return
         assert tenant.schema is not None
+        timeout = self.settings.connect_timeout
         yield self._schema_engines().execution_options(
             schema_translate_map={None: tenant.schema},
-            **{_SCHEMA_OPTION: tenant.schema},
+            **{
+                _SCHEMA_OPTION: tenant.schema,
+                SERVER_WAIT_OPTION: ServerWait(
+                    timeout.seconds, timeout.setting.describe(), self.jobs
+                ),
+            },
         )
 
     def _schema_engines(self) -> Engine:

@@ -22,7 +22,14 @@ write into whatever schema the server connection it lands on points at.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -30,6 +37,9 @@ from sqlalchemy.schema import DDL
 from sqlalchemy.sql.elements import TextClause
 
 from ..errors import ConnectionNotUsable
+from ..errors import DatabaseUnreachable
+from ..settings import CONNECT_TIMEOUT_KEY
+from ..settings import TENANT_JOBS_KEY
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -39,6 +49,24 @@ log = logging.getLogger(__name__)
 
 #: The execution option that tells a schema tenant's connections their schema.
 SCHEMA_OPTION = "alembic_flask_env_tenant_schema"
+#: The execution option that bounds how long a transaction's first
+#: statement may wait for a server connection (a :class:`ServerWait`).
+SERVER_WAIT_OPTION = "alembic_flask_env_server_wait"
+
+
+@dataclass(frozen=True)
+class ServerWait:
+    """How long the first statement of a tenant's transaction may wait,
+    and what to say when it waited longer.
+    """
+
+    seconds: float
+    #: Where the bound came from (``migration_connect_timeout``).
+    described: str
+    #: The run's ``tenant_jobs``.
+    jobs: int
+
+
 #: Where a pooled connection's record keeps whether a pooler stands between
 #: it and the server (found once per connection).
 _POOLER_INFO = "alembic_flask_env_pooler"
@@ -53,6 +81,16 @@ def point_at_schema(connection: Connection, schema: str, *, create: bool) -> Non
     """
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None
+    with _bounded(connection):
+        _point(connection, driver_connection, schema, create)
+
+
+def _point(
+    connection: Connection,
+    driver_connection: DBAPIConnection,
+    schema: str,
+    create: bool,
+) -> None:
     cursor = driver_connection.cursor()
     try:
         if create:
@@ -105,11 +143,91 @@ def in_the_tenants_schema(connection: Connection) -> None:
         return
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None
-    cursor = driver_connection.cursor()
+    with _bounded(connection):
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute(f'SET LOCAL search_path TO "{schema}"')
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def _bounded(connection: Connection) -> Iterator[None]:
+    """Bound the body, a transaction's first statement, by the run's
+    :class:`ServerWait`. Behind a transaction pooler that statement waits
+    for a server connection, and with a pool smaller than two per worker
+    (each holds one for the migration lock while it waits for one for the
+    migration) every worker can wait for ever. When the time is up, the
+    connection's socket is shut down, which ends the wait at once, and the
+    connection is thrown away.
+
+    :raises DatabaseUnreachable: the time was up.
+    """
+    wait: ServerWait | None = connection.get_execution_options().get(SERVER_WAIT_OPTION)
+    driver_connection = connection.connection.dbapi_connection
+    fileno = getattr(driver_connection, "fileno", None)
+    if wait is None or not callable(fileno):
+        yield
+        return
+    watchdog = _Watchdog(fileno(), wait.seconds)
     try:
-        cursor.execute(f'SET LOCAL search_path TO "{schema}"')
-    finally:
-        cursor.close()
+        with watchdog:
+            yield
+    except Exception:
+        if not watchdog.fired:
+            raise
+    if watchdog.fired:
+        connection.invalidate()
+        raise DatabaseUnreachable(_no_server(wait)) from None
+
+
+def _no_server(wait: ServerWait) -> str:
+    return (
+        f"No server connection within {wait.seconds:g} s ({wait.described}). Behind"
+        " a connection pooler (PgBouncer in transaction mode) each of the"
+        f" {TENANT_JOBS_KEY} = {wait.jobs} workers needs two server connections at"
+        " once, the migration lock's and the migration's, so the pooler's pool"
+        f" for this database and user must hold at least {2 * wait.jobs}"
+        " (PgBouncer's default_pool_size, counting the app's own connections):"
+        f" lower {TENANT_JOBS_KEY} or raise the pool size. If the server is only"
+        f" slow, raise {CONNECT_TIMEOUT_KEY}."
+    )
+
+
+class _Watchdog:
+    """Shuts the socket ``fileno`` down unless the body ends within
+    ``seconds``; the driver's wait then fails at once.
+    """
+
+    def __init__(self, fileno: int, seconds: float) -> None:
+        self._fileno = fileno
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._ending = threading.Lock()
+        self._done = False
+        self.fired = False
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._ending:
+            self._done = True
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._ending:
+            if self._done:
+                return
+            self.fired = True
+            # A duplicate of the descriptor: shutting it down ends the
+            # connection for both; closing it closes the duplicate only.
+            with (
+                contextlib.suppress(OSError),
+                socket.socket(fileno=os.dup(self._fileno)) as duplicate,
+            ):
+                duplicate.shutdown(socket.SHUT_RDWR)
 
 
 def refuse_unplaced_statements(
