@@ -15,9 +15,9 @@ A statement run outside any transaction (in an ``autocommit_block()``) has
 no transaction for ``SET LOCAL``. On a direct connection the session's
 ``search_path`` is set once, when the connection is made, and holds; behind
 a pooler nothing holds, so such a statement is refused unless the schema
-translation names its tables (``op.create_index(...,
-postgresql_concurrently=True)`` does, raw SQL does not), rather than let it
-write into whatever schema the server connection it lands on points at.
+translation names its tables (``op.create_index()`` and the other ``op.*``
+do, raw SQL does not), rather than let it write into whatever schema the
+server connection it lands on points at.
 """
 
 from __future__ import annotations
@@ -260,10 +260,10 @@ def refuse_unplaced_statements(
         " transaction, where a connection pooler (PgBouncer in transaction"
         " mode) may run it on a server connection whose search_path is not"
         f" schema {schema!r}: its unqualified tables could be another"
-        " tenant's. Write it with op.* (op.create_index(...,"
-        " postgresql_concurrently=True) puts the table in the tenant's"
-        " schema), move it out of the autocommit block, or migrate the"
-        " tenants over a direct connection to PostgreSQL; it did not run."
+        " tenant's. Write it with op.* (op.create_index(), op.add_column(),"
+        " ...: their tables are put in the tenant's schema), move it out of"
+        " the autocommit block, or migrate the tenants over a direct"
+        " connection to PostgreSQL; it did not run."
     )
 
 
