@@ -359,6 +359,63 @@ def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
     assert "LookupError: the tenants service is down" in result.stderr
 
 
+def test_current_names_a_tenant_it_cannot_read_and_shows_the_others(
+    fleet: Project,
+) -> None:
+    fleet.alembic("-x", "tenant_jobs=1", "upgrade", "head")
+    with closing(sqlite3.connect(fleet.database("beta.db"))) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'zzz'")
+        connection.commit()
+    result = fleet.alembic("current", ok=False)
+    assert result.stdout.splitlines()[:3] == [
+        "acme: r3 (head)",
+        "gamma: r3 (head)",
+        "delta: r3 (head)",
+    ]
+    assert result.stdout.splitlines()[3:] == [
+        "FAILED: 1 of 4 tenants could not be read: 'beta': Can't locate revision"
+        " identified by 'zzz'. The other tenants are shown above. Fix the cause"
+        " (for a revision the scripts lack: deploy the code that has it, or run"
+        " 'alembic -x tenants=NAME stamp --purge REVISION') and run again."
+    ]
+    assert "Tenant 'beta': Can't locate revision identified by 'zzz'" in (result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_generator_that_raises_midway_touches_nothing(fleet: Project) -> None:
+    """The names a generator yielded before it raised are not migrated:
+    the list is incomplete, and the run says so in one line.
+    """
+    result = fleet.alembic(
+        "-x", "flask_tenants=tenancy:failing_midway", "upgrade", "head", ok=False
+    )
+    assert result.stdout.strip() == (
+        "FAILED: flask_tenants = 'tenancy:failing_midway' (from -x"
+        " flask_tenants=...) raised ConnectionError: the control table went away"
+        " while its tenants were read (its traceback is above); no tenant was"
+        " touched. Fix the callable and run again."
+    )
+    assert 'tenancy.py", line' in result.stderr
+    assert "ConnectionError: the control table went away" in result.stderr
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
+def test_two_tenants_on_one_database_are_refused(fleet: Project) -> None:
+    message = fleet.failure(
+        "-x", "flask_tenants=tenancy:one_database_twice", "upgrade", "head"
+    )
+    shared = fleet.root / "instance" / "shared.db"
+    assert message == (
+        "flask_tenants = 'tenancy:one_database_twice' (from -x flask_tenants=...)"
+        " returned tenants 'acme' and 'beta' on the same database,"
+        f" sqlite+pysqlite:///{shared}: they would share its alembic_version, so"
+        " the second would never get its tables. Point each tenant at a database"
+        " of its own (or return schema names for tenants that share one); nothing"
+        " was touched."
+    )
+    assert list((fleet.root / "instance").iterdir()) == []
+
+
 @slow
 @pytest.mark.parametrize(
     ("argument", "message"),

@@ -10,7 +10,10 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -327,3 +330,88 @@ def test_the_apps_own_engine_keeps_its_schema(pg: Project) -> None:
     pg.alembic("-x", "tenant_jobs=1", "upgrade", "head")
     for name in ("acme", "beta", "gamma"):
         assert query(pg, f"SELECT app_schema FROM {name}.seen") == [("public",)]
+
+
+def test_raw_sql_outside_a_transaction_keeps_the_schema_on_a_direct_connection(
+    schemas: Project,
+) -> None:
+    """Directly on the server (no pooler) the session's search_path holds,
+    so raw SQL in an autocommit block lands in the tenant's schema too.
+    """
+    write_revision(
+        schemas,
+        "r4",
+        "r3",
+        """
+        with op.get_context().autocommit_block():
+            op.execute("INSERT INTO runs (revision) VALUES ('r4')")
+        """,
+    )
+    schemas.alembic("-x", "tenants=acme,beta", "upgrade", "head")
+    assert runs(schemas, "acme") == runs(schemas, "beta") == ["r1", "r2", "r3", "r4"]
+    assert "public" not in tables_by_schema(schemas)
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan the container's init never reaps)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_end_with_a_run_killed_alone(schemas: Project) -> None:
+    """kill -9 of the alembic process only (an OOM kill, a supervisor that
+    kills the main pid): its workers end at once, rolling back the tenant
+    each was migrating, and the next run brings every tenant to head.
+    """
+    write_revision(
+        schemas,
+        "r4",
+        "r3",
+        """
+        op.execute("SELECT pg_sleep(4)")
+        op.execute("INSERT INTO runs (revision) VALUES ('r4')")
+        """,
+    )
+    schemas.alembic("-x", "tenant_jobs=3", "upgrade", "r3")
+    assert ALEMBIC is not None
+    process = subprocess.Popen(
+        [ALEMBIC, "-x", "tenant_jobs=2", "upgrade", "head"],
+        cwd=schemas.root,
+        env=schemas.env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stderr is not None
+    with process:
+        started = 0
+        for line in process.stderr:
+            started += "Running upgrade r3 -> r4" in line
+            if started == 2:
+                break
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        process.kill()
+        process.wait()
+    killed = time.monotonic()
+    while any(map(_running, workers)) and time.monotonic() - killed < 5:
+        time.sleep(0.05)
+    assert not any(map(_running, workers)), "the workers outlived their run"
+    time.sleep(max(0.0, killed + 5 - time.monotonic()))  # past their pg_sleep
+    assert query(schemas, "SELECT count(*) FROM acme.runs WHERE revision = 'r4'") == [
+        (0,)
+    ]
+    assert all("r4" not in runs(schemas, name) for name in NAMES)
+
+    schemas.alembic("-x", "tenant_jobs=3", "upgrade", "head")
+    for name in NAMES:
+        assert runs(schemas, name) == ["r1", "r2", "r3", "r4"]

@@ -192,8 +192,7 @@ def _refuse_shared_names_and_databases(
     first_bind_of: dict[str, str] = {}
     for key, engine in sorted(engines.items(), key=bind_order):
         name = DEFAULT_BIND if key is None else key
-        url = engine.url.render_as_string(hide_password=False)
-        other = first_bind_of.setdefault(url, name)
+        other = first_bind_of.setdefault(database_identity(engine.url), name)
         if other != name:
             raise DatabaseNotFound(
                 f"Binds {other!r} and {name!r} of Flask app {app_name!r} use the"
@@ -202,6 +201,22 @@ def _refuse_shared_names_and_databases(
                 " Point each bind at a database of its own, or put their models"
                 " on one bind."
             )
+
+
+def database_identity(url: URL) -> str:
+    """What two URLs that name one database (and so one ``alembic_version``)
+    have in common: the URL without its driver and password, and a SQLite
+    file's path made absolute. Two binds, or two tenants, with one identity
+    would share the version table.
+    """
+    same = url.set(drivername=url.get_backend_name())
+    if same.host:
+        same = same.set(host=same.host.lower())
+    in_a_file = same.database not in (None, "", ":memory:")
+    if same.get_backend_name() == "sqlite" and same.database and in_a_file:
+        same = same.set(database=os.path.abspath(same.database))
+    # (A password hidden is the same whatever it is.)
+    return same.render_as_string(hide_password=True)
 
 
 def find_extension(app: Flask, setting: Setting) -> SQLAlchemyExtension | None:

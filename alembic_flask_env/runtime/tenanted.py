@@ -34,7 +34,6 @@ from sqlalchemy.engine import Engine
 
 from ..app.database import find_extension
 from ..errors import ConnectionNotUsable
-from ..errors import FlaskEnvError
 from ..errors import InvalidSetting
 from ..errors import TenantsFailed
 from ..errors import TenantsNotFound
@@ -48,6 +47,12 @@ from ..tenants.report import UNCHANGED
 from ..tenants.report import TenantOutcome
 from ..tenants.report import summarise
 from ..tenants.report import write_report
+from ..tenants.schemas import SCHEMA_OPTION as _SCHEMA_OPTION
+from ..tenants.schemas import SERVER_WAIT_OPTION
+from ..tenants.schemas import ServerWait
+from ..tenants.schemas import in_the_tenants_schema
+from ..tenants.schemas import point_at_schema
+from ..tenants.schemas import refuse_unplaced_statements
 from ..tenants.selection import select_tenants
 from ..tenants.settings import read_tenant_settings
 from ..tenants.source import list_tenants
@@ -80,8 +85,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The execution option that tells a schema tenant's connections their schema.
-_SCHEMA_OPTION = "alembic_flask_env_tenant_schema"
 #: How Alembic's autogenerate starts its error for a database behind head.
 _NOT_UP_TO_DATE = "Target database is not up to date"
 #: Commands that look at every tenant without changing any.
@@ -140,7 +143,13 @@ def migrate_tenants(
         return
     log.info("Flask app %r, %d tenants", in_use.app.name, len(chosen))
     runner = _TenantRunner(
-        in_use, database, config, settings, skip_empty_autogenerate, configure_options
+        in_use,
+        database,
+        config,
+        settings,
+        skip_empty_autogenerate,
+        configure_options,
+        jobs=tenant_settings.jobs,
     )
     try:
         if writes_versions() and not context.is_offline_mode():
@@ -188,11 +197,21 @@ def _raise_for_failures(outcomes: list[TenantOutcome]) -> None:
     failed = [outcome for outcome in outcomes if outcome.status == FAILED]
     if not failed:
         return
+    # Tenants that failed alike (a pool too small for the workers) are
+    # named together, with their error once.
+    by_error: dict[str, list[str]] = {}
+    for outcome in failed:
+        by_error.setdefault((outcome.error or "").rstrip(":."), []).append(
+            outcome.tenant
+        )
     named = "; ".join(
-        f"{outcome.tenant!r}: {(outcome.error or '').rstrip(':.')}"
-        for outcome in failed[:5]
+        f"{_names(tenants)}: {error}" for error, tenants in list(by_error.items())[:5]
     )
-    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    more = (
+        f"; and {len(failed) - sum(map(len, list(by_error.values())[:5]))} more"
+        if len(by_error) > 5
+        else ""
+    )
     raise TenantsFailed(
         f"{len(failed)} of {len(outcomes)} tenants failed: {named}{more}. Each"
         " failed tenant's migration was rolled back where the database allows;"
@@ -215,6 +234,8 @@ class _TenantRunner:
         settings: RunSettings,
         skip_empty_autogenerate: bool,
         configure_options: dict[str, Any],
+        *,
+        jobs: int,
     ) -> None:
         self.in_use = in_use
         self.database = database
@@ -222,14 +243,16 @@ class _TenantRunner:
         self.settings = settings
         self.skip_empty_autogenerate = skip_empty_autogenerate
         self.configure_options = configure_options
+        self.jobs = jobs
         self._schema_engine: Engine | None = None
         # Every command but current may write the version table (Alembic
         # creates it for autogenerate and check too), which needs the schema.
         cli_command = getattr(config.cmd_opts, "cmd", None)
-        self._may_create_schemas = (
+        #: The alembic command run from the command line ("" from Python).
+        self._command = str(
             getattr(cli_command[0] if cli_command else None, "__name__", "")
-            != "current"
         )
+        self._may_create_schemas = self._command != "current"
 
     def migrate_one(self, tenant: Tenant) -> TenantOutcome:
         """Migrate the tenant; a failure is an outcome, never an exception
@@ -242,18 +265,7 @@ class _TenantRunner:
         try:
             self.run(tenant, steps.append, heads.extend)
         except Exception as error:
-            if isinstance(error, FlaskEnvError):
-                # Ours: the whole message (a check's findings run to many
-                # lines), masked; the report keeps its first line.
-                log.error(
-                    "Tenant %r: %s", tenant.name, self._masked(str(error), tenant)
-                )
-            else:
-                log.error(
-                    "Tenant %r failed:\n%s",
-                    tenant.name,
-                    self._masked(masked_traceback(error), tenant),
-                )
+            said = self._log_failure(tenant, error)
             now = self._heads_now(tenant)
             return TenantOutcome(
                 tenant.name,
@@ -261,7 +273,7 @@ class _TenantRunner:
                 from_=_revisions(steps[0].source_revision_ids) if steps else now,
                 to=now,
                 seconds=time.monotonic() - started,
-                error=self._masked(first_line(error), tenant),
+                error=said,
             )
         now = ",".join(sorted(heads))
         return TenantOutcome(
@@ -271,6 +283,21 @@ class _TenantRunner:
             to=now,
             seconds=time.monotonic() - started,
         )
+
+    def _log_failure(self, tenant: Tenant, error: Exception) -> str:
+        """Log the tenant's failure: ours (Alembic's too) as the whole
+        message (a check's findings run to many lines), masked; anything
+        else with its traceback. Returns its first line, masked.
+        """
+        if isinstance(error, CommandError):
+            log.error("Tenant %r: %s", tenant.name, self._masked(str(error), tenant))
+        else:
+            log.error(
+                "Tenant %r failed:\n%s",
+                tenant.name,
+                self._masked(masked_traceback(error), tenant),
+            )
+        return self._masked(first_line(error), tenant)
 
     def _heads_now(self, tenant: Tenant) -> str:
         """What the tenant's version table says after a failure (where the
@@ -297,6 +324,8 @@ class _TenantRunner:
         """
         differing: list[str] = []
         behind: list[str] = []
+        #: Tenants that current or check could not read, with why.
+        failed: list[tuple[str, str]] = []
         command = ""
         for index, tenant in enumerate(tenants):
             if context.is_offline_mode():
@@ -311,14 +340,19 @@ class _TenantRunner:
             with BindOutput(self.config, tenant.name) as output:
                 try:
                     self.run(tenant, differing=differing)
-                except CommandError as error:
+                except Exception as error:
+                    running = self._command or _running_command()
+                    if running not in _EVERY_TENANT or context.is_offline_mode():
+                        raise
                     # What autogenerate says of a database behind head;
                     # check goes on to tell every such tenant.
-                    if running_command() != "check" or not str(error).startswith(
-                        _NOT_UP_TO_DATE
-                    ):
-                        raise
-                    behind.append(tenant.name)
+                    if running == "check" and str(error).startswith(_NOT_UP_TO_DATE):
+                        behind.append(tenant.name)
+                    else:
+                        # One tenant that cannot be read (a revision the
+                        # scripts lack, its database down) hides no other.
+                        failed.append((tenant.name, self._log_failure(tenant, error)))
+                        continue
                 output.command = command = running_command()
             if command not in _EVERY_TENANT and not writes_versions():
                 if len(tenants) > 1:
@@ -331,8 +365,17 @@ class _TenantRunner:
                 break
             if command == "history" and index == 0:
                 break
-        if command == "check" and (differing or behind):
-            raise TenantsFailed(_check_failure(differing, behind, len(tenants)))
+        if failed or (command == "check" and (differing or behind)):
+            raise TenantsFailed(
+                " ".join(
+                    said
+                    for said in (
+                        _unread(failed, len(tenants)),
+                        _check_failure(differing, behind, len(tenants)),
+                    )
+                    if said
+                )
+            )
 
     def run(
         self,
@@ -384,9 +427,15 @@ class _TenantRunner:
                 yield engine
                 return
         assert tenant.schema is not None
+        timeout = self.settings.connect_timeout
         yield self._schema_engines().execution_options(
             schema_translate_map={None: tenant.schema},
-            **{_SCHEMA_OPTION: tenant.schema},
+            **{
+                _SCHEMA_OPTION: tenant.schema,
+                SERVER_WAIT_OPTION: ServerWait(
+                    timeout.seconds, timeout.setting.describe(), self.jobs
+                ),
+            },
         )
 
     def _schema_engines(self) -> Engine:
@@ -402,36 +451,23 @@ class _TenantRunner:
             # app's connection arguments and pool events.
             engine = create_engine(app_engine.url, pool=app_engine.pool.recreate())
             event.listen(engine, "engine_connect", self._point_at_schema)
+            event.listen(engine, "begin", in_the_tenants_schema)
+            event.listen(engine, "before_cursor_execute", refuse_unplaced_statements)
             keep_lock_connections(engine.pool)
             self._schema_engine = engine
         return self._schema_engine
 
     def _point_at_schema(self, connection: Connection) -> None:
-        """Set ``search_path`` to the tenant's schema alone (creating the
-        schema first, unless the command only reads), on the driver's connection
-        and committed, so that Alembic's transaction starts clean and a
-        rollback does not undo it.
+        """Create the tenant's schema unless it exists (or the command only
+        reads); on a direct connection, also set the session's
+        ``search_path`` to it (see :mod:`..tenants.schemas`), committed so
+        that Alembic's transaction starts clean and a rollback does not
+        undo it.
         """
         schema = connection.get_execution_options().get(_SCHEMA_OPTION)
         if schema is None:
             return
-        driver_connection = connection.connection.dbapi_connection
-        assert driver_connection is not None
-        cursor = driver_connection.cursor()
-        try:
-            if self._may_create_schemas:
-                cursor.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-                )
-                if cursor.fetchone() is None:
-                    # (IF NOT EXISTS: check and autogenerate take no lock,
-                    # and may race an upgrade here.)
-                    cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                    log.info("Created schema %r for its tenant.", schema)
-            cursor.execute(f'SET search_path TO "{schema}"')
-        finally:
-            cursor.close()
-        driver_connection.commit()
+        point_at_schema(connection, schema, create=self._may_create_schemas)
 
     def dispose(self) -> None:
         """Close the pooled connections of the engine this run made, and
@@ -474,6 +510,27 @@ class _TenantRunner:
             if url is not None:
                 message = mask_secrets(message, url)
         return message
+
+
+def _running_command() -> str:
+    """The command, once Alembic's context is configured; "" before."""
+    try:
+        return running_command()
+    except Exception:  # Alembic's "No context has been configured yet."
+        return ""
+
+
+def _unread(failed: list[tuple[str, str]], total: int) -> str:
+    if not failed:
+        return ""
+    named = "; ".join(f"{name!r}: {said.rstrip(':.')}" for name, said in failed[:5])
+    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return (
+        f"{len(failed)} of {total} tenants could not be read: {named}{more}. The"
+        " other tenants are shown above. Fix the cause (for a revision the"
+        " scripts lack: deploy the code that has it, or run 'alembic -x"
+        " tenants=NAME stamp --purge REVISION') and run again."
+    )
 
 
 def _check_failure(differing: list[str], behind: list[str], total: int) -> str:

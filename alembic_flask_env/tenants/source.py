@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import NoSuchModuleError
 
+from ..app.database import database_identity
 from ..app.objects import resolve_object
 from ..app.objects import type_name
 from ..errors import TenantsNotFound
@@ -106,19 +108,30 @@ def list_tenants(setting: Setting) -> list[Tenant]:
         )
     returned = _call(source, setting)
     if isinstance(returned, Mapping):
-        tenants = [_database_tenant(setting, *item) for item in returned.items()]
+        items = _call(lambda: list(returned.items()), setting, reading=True)
+        tenants = [_database_tenant(setting, *item) for item in items]
     elif isinstance(returned, Iterable) and not isinstance(returned, (str, bytes)):
-        tenants = [_schema_tenant(setting, name) for name in returned]
+        names = _call(lambda: list(returned), setting, reading=True)
+        tenants = [_schema_tenant(setting, name) for name in names]
     else:
         raise TenantsNotFound(
             f"{setting.describe()} returned a {type_name(returned)}, which lists no"
             f" tenants. {_RETURNS}."
         )
     _refuse_duplicates(setting, tenants)
+    _refuse_shared_databases(setting, tenants)
     return tenants
 
 
-def _call(source: Callable[[], object], setting: Setting) -> object:
+_T = TypeVar("_T")
+
+
+def _call(source: Callable[[], _T], setting: Setting, *, reading: bool = False) -> _T:
+    """Call the user's code (the callable, or the iterator it returned,
+    which a generator runs only as it is read).
+
+    :raises TenantsNotFound: it raised; its traceback is logged first.
+    """
     try:
         return source()
     except Exception as error:
@@ -126,8 +139,8 @@ def _call(source: Callable[[], object], setting: Setting) -> object:
         log.error("%s raised:\n%s", setting.describe(), masked_traceback(error))
         raise TenantsNotFound(
             f"{setting.describe()} raised {type(error).__name__}: {first_line(error)}"
-            " (its traceback is above); no tenant was touched. Fix the callable"
-            " and run again."
+            f"{' while its tenants were read' if reading else ''} (its traceback"
+            " is above); no tenant was touched. Fix the callable and run again."
         ) from None
 
 
@@ -184,3 +197,25 @@ def _refuse_duplicates(setting: Setting, tenants: list[Tenant]) -> None:
                 " alembic_version). Remove the duplicate; nothing was touched."
             )
         seen.add(tenant.name)
+
+
+def _refuse_shared_databases(setting: Setting, tenants: list[Tenant]) -> None:
+    """:raises TenantsNotFound: two tenants name one database, whose one
+    ``alembic_version`` they would share, so that the second never gets its
+    tables (the check two binds on one database get).
+    """
+    first_tenant_of: dict[object, str] = {}
+    for tenant in tenants:
+        url = tenant.engine.url if tenant.engine is not None else tenant.url
+        if url is None:
+            continue
+        other = first_tenant_of.setdefault(database_identity(url), tenant.name)
+        if other != tenant.name:
+            raise TenantsNotFound(
+                f"{setting.describe()} returned tenants {other!r} and"
+                f" {tenant.name!r} on the same database, {safe_url(url)}: they"
+                " would share its alembic_version, so the second would never get"
+                " its tables. Point each tenant at a database of its own (or"
+                " return schema names for tenants that share one); nothing was"
+                " touched."
+            )

@@ -12,9 +12,13 @@ out of memory) fails its tenant, not the run's bookkeeping.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,10 +130,13 @@ def _in_workers(
     sys.stdout.flush()
     sys.stderr.flush()
     workers: list[_Worker] = []
+    parent = os.getpid()
     for _ in range(jobs):
         ours, theirs = forking.Pipe()
         process = forking.Process(
-            target=_work, args=(theirs, tenants, migrate_one, hooks), daemon=True
+            target=_work,
+            args=(theirs, tenants, migrate_one, hooks, parent),
+            daemon=True,
         )
         process.start()
         theirs.close()
@@ -229,7 +236,9 @@ def _work(
     tenants: list[Tenant],
     migrate_one: MigrateOne,
     hooks: tuple[Callable[[], None], Callable[[], None]],
+    parent: int,
 ) -> None:
+    end_with_parent(parent)
     starting, leaving = hooks
     starting()
     try:
@@ -243,3 +252,46 @@ def _work(
             connection.send(migrate_one(tenants[index]))
     finally:
         leaving()
+
+
+#: prctl(2)'s option: the signal the kernel sends this process when the
+#: thread that forked it ends.
+_PR_SET_PDEATHSIG = 1
+#: How often a worker without prctl checks that its parent is alive.
+_PARENT_CHECK_SECONDS = 0.5
+
+
+def end_with_parent(parent: int) -> None:
+    """In a worker: be killed when the run that forked it ends, however it
+    ends. A run killed with SIGKILL (a deploy pod evicted, a CI job
+    cancelled) runs no cleanup, and its workers would go on migrating the
+    tenant each was handed (a long data migration: minutes) while the next
+    run starts. SIGKILL, which no code of a revision can catch: their
+    transactions roll back and their locks end with their connections. Linux: the kernel
+    sends it (``PR_SET_PDEATHSIG``); elsewhere a thread watches for the
+    parent's end.
+    """
+    if _kill_me_with_parent():
+        if os.getppid() != parent:  # it died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(
+        target=watch, name="alembic_flask_env parent watch", daemon=True
+    ).start()
+
+
+def _kill_me_with_parent() -> bool:
+    """Ask Linux for SIGKILL when the parent ends; whether it agreed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False

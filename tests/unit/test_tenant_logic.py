@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 from alembic.config import Config
 from sqlalchemy import create_engine
 
+from alembic_flask_env.app.database import database_identity
 from alembic_flask_env.errors import InvalidSetting
+from alembic_flask_env.errors import TenantsFailed
 from alembic_flask_env.errors import TenantsNotFound
 from alembic_flask_env.settings import Setting
 from alembic_flask_env.tenants import settings as tenant_settings
@@ -261,3 +264,59 @@ def test_the_summary_and_the_json(tmp_path: Path) -> None:
     }
     with pytest.raises(InvalidSetting, match="the report could not be written"):
         write_report(tmp_path / "report.json" / "inside-a-file", outcomes)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("postgresql://u:a@db/x", "postgresql+psycopg://u:b@DB/x", True),
+        ("sqlite:///t/a.db", f"sqlite+pysqlite:///{os.path.abspath('t/a.db')}", True),
+        ("postgresql://u@db/x", "postgresql://u@db/y", False),
+        ("postgresql://u@db/x", "postgresql://v@db/x", False),
+        ("postgresql://u@db/x", "postgresql://u@db/x?options=-csearch_path%3Da", False),
+        ("sqlite://", "sqlite://", True),
+    ],
+)
+def test_which_urls_name_one_database(first: str, second: str, same: bool) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert (
+        database_identity(make_url(first)) == database_identity(make_url(second))
+    ) is same
+
+
+def test_the_watchdog_ends_a_wait_that_lasts_too_long() -> None:
+    import socket
+
+    from alembic_flask_env.tenants.schemas import _Watchdog
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        with _Watchdog(ours.fileno(), 0.1) as watchdog:
+            assert ours.recv(1) == b""  # (would wait for ever without it)
+        assert watchdog.fired
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"x")
+        with _Watchdog(ours.fileno(), 0.1) as watchdog:
+            assert ours.recv(1) == b"x"
+        time.sleep(0.2)
+        assert not watchdog.fired
+        theirs.sendall(b"y")
+        assert ours.recv(1) == b"y"
+
+
+def test_tenants_that_failed_alike_are_named_together() -> None:
+    from alembic_flask_env.runtime.tenanted import _raise_for_failures
+
+    outcomes = [
+        TenantOutcome("a", FAILED, error="no server."),
+        TenantOutcome("b", MIGRATED),
+        TenantOutcome("c", FAILED, error="no server."),
+        TenantOutcome("d", FAILED, error="other"),
+    ]
+    with pytest.raises(TenantsFailed) as raised:
+        _raise_for_failures(outcomes)
+    assert str(raised.value).startswith(
+        "3 of 4 tenants failed: 'a', 'c': no server; 'd': other. Each failed"
+    )

@@ -65,3 +65,19 @@ not_callable = ["acme"]
 def urls():
     """BLOG_TENANT_URLS: a JSON object of tenant name to database URL."""
     return json.loads(os.environ["BLOG_TENANT_URLS"])
+
+
+def failing_midway():
+    """A generator whose control table goes away after two tenants."""
+    yield "acme"
+    yield "beta"
+    raise ConnectionError("the control table went away")
+
+
+def one_database_twice():
+    """Two names for one SQLite file (one spelled relative, one absolute)."""
+    folder = os.environ.get("BLOG_TENANT_DIR", "tenants")
+    return {
+        "acme": f"sqlite:///{os.path.relpath(folder)}/shared.db",
+        "beta": f"sqlite+pysqlite:///{os.path.abspath(folder)}/shared.db",
+    }
