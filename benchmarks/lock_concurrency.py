@@ -8,7 +8,7 @@ For each server (PostgreSQL direct, PgBouncer in transaction mode, MariaDB:
 the URLs of the .ci/start-* scripts), each transaction mode and each number
 of processes, a fresh database gets three revisions: d1 makes a log table and
 pauses, d2 builds an index on it the online way inside ``autocommit_block()``
-(the real ``CREATE INDEX CONCURRENTLY`` on PostgreSQL, ``ALGORITHM=INPLACE,
+(the real ``CREATE INDEX CONCURRENTLY`` on PostgreSQL, ``ALGORITHM=INPLACE
 LOCK=NONE`` on MariaDB) and logs itself, d3 logs itself. That many ``alembic
 upgrade head`` processes start at once. A row reports how many exited
 non-zero (or hung: still running after 300 s), how many revision log rows are
@@ -75,7 +75,7 @@ def revision(name: str, down: str | None, body: str) -> str:
 def revisions(server: str) -> dict[str, str]:
     pause = "SELECT SLEEP(1)" if server == "mariadb" else "SELECT pg_sleep(1)"
     index = (
-        "CREATE INDEX ix_log ON deploy_log (revision) ALGORITHM=INPLACE, LOCK=NONE"
+        "CREATE INDEX ix_log ON deploy_log (revision) ALGORITHM=INPLACE LOCK=NONE"
         if server == "mariadb"
         else "CREATE INDEX CONCURRENTLY ix_log ON deploy_log (revision)"
     )
