@@ -380,6 +380,14 @@ def test_current_names_a_tenant_it_cannot_read_and_shows_the_others(
     ]
     assert "Tenant 'beta': Can't locate revision identified by 'zzz'" in (result.stderr)
     assert "Traceback" not in result.stderr
+    # check too tells every tenant it can read, and names the one it cannot.
+    message = fleet.failure("check")
+    assert message.startswith(
+        "1 of 4 tenants could not be read: 'beta': Can't locate revision"
+    )
+    assert "The models differ from 3 of 4 tenants: 'acme', 'gamma', 'delta'." in (
+        message
+    )
 
 
 def test_a_generator_that_raises_midway_touches_nothing(fleet: Project) -> None:

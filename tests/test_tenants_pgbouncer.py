@@ -235,3 +235,28 @@ def test_a_pool_smaller_than_two_connections_per_job_fails_in_bounded_time(
     fleet.alembic("-x", "tenant_jobs=1", "upgrade", "head")
     for name, rows in items_by_schema(fleet).items():
         assert rows == [(name, "p1"), (name, "p2"), (name, "p2-ops")], name
+
+
+def test_autogenerate_and_check_read_the_tenants_schema(bounced: Project) -> None:
+    """Reflection resolves unqualified names through search_path too: behind
+    the pooler it reads the tenant's schema, not whatever the server
+    connection it lands on points at.
+    """
+    bounced.set_ini_option("flask_tenants", "tenancy:schemas")
+    bounced.env["BLOG_TENANTS"] = "t1,t2,t3"
+    bounced.alembic("revision", "--autogenerate", "-m", "models")
+    [written] = bounced.revision_files()
+    assert "op.create_table('user'" in written.read_text()
+    assert "schema=" not in written.read_text()
+    bounced.alembic("-x", "tenant_jobs=3", "upgrade", "head")
+    assert "No new upgrade operations detected." in bounced.alembic("check").stdout
+    tables = query(
+        bounced,
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+    )
+    assert sorted(tables) == sorted(
+        (name, table)
+        for name in ("t1", "t2", "t3")
+        for table in ("user", "post", "alembic_version", LEDGER_TABLE)
+    )

@@ -2,12 +2,14 @@
 schema or database migrated in one run, each with its own
 ``alembic_version``, lock, transaction, checks and ledger.
 
-A schema tenant is migrated over a copy of the app's engine whose
-connections have ``search_path`` set to the tenant's schema alone and whose
-``schema_translate_map`` sends every unqualified table there: so every
-``op.*`` lands in that schema, the raw SQL of ``op.execute()`` too, the
-version table lives there (so a run that stops anywhere resumes where each
-tenant stands), and nothing reaches ``public``. A database tenant is
+A schema tenant is migrated over an engine like the app's whose every
+transaction begins with ``SET LOCAL search_path`` to the tenant's schema
+alone, and whose ``schema_translate_map`` sends every unqualified table
+there: so every ``op.*`` lands in that schema, the raw SQL of
+``op.execute()`` too, behind a transaction pooler as well
+(:mod:`..tenants.schemas`), the version table lives there (so a run that
+stops anywhere resumes where each tenant stands), and nothing reaches
+``public``. A database tenant is
 migrated over an engine of its own, made from its URL and disposed after.
 
 Commands that change versions (``upgrade``, ``downgrade``, ``stamp``) run

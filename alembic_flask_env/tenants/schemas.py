@@ -164,12 +164,11 @@ def _bounded(connection: Connection) -> Iterator[None]:
     :raises DatabaseUnreachable: the time was up.
     """
     wait: ServerWait | None = connection.get_execution_options().get(SERVER_WAIT_OPTION)
-    driver_connection = connection.connection.dbapi_connection
-    fileno = getattr(driver_connection, "fileno", None)
-    if wait is None or not callable(fileno):
+    descriptor = _socket_of(connection.connection.dbapi_connection)
+    if wait is None or descriptor is None:
         yield
         return
-    watchdog = _Watchdog(fileno(), wait.seconds)
+    watchdog = _Watchdog(descriptor, wait.seconds)
     try:
         with watchdog:
             yield
@@ -179,6 +178,18 @@ def _bounded(connection: Connection) -> Iterator[None]:
     if watchdog.fired:
         connection.invalidate()
         raise DatabaseUnreachable(_no_server(wait)) from None
+
+
+def _socket_of(driver_connection: object) -> int | None:
+    """The connection's socket (psycopg 3 and psycopg2 say); None when the
+    driver does not say, or the connection has none (closed).
+    """
+    fileno = getattr(driver_connection, "fileno", None)
+    try:
+        descriptor = fileno() if callable(fileno) else None
+    except Exception:  # the driver's "the connection is closed"
+        return None
+    return descriptor if isinstance(descriptor, int) and descriptor >= 0 else None
 
 
 def _no_server(wait: ServerWait) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -320,3 +323,49 @@ def test_tenants_that_failed_alike_are_named_together() -> None:
     assert str(raised.value).startswith(
         "3 of 4 tenants failed: 'a', 'c': no server; 'd': other. Each failed"
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("prctl", [True, False], ids=["prctl", "watching"])
+def test_a_worker_ends_with_its_parent(prctl: bool) -> None:
+    """The parent exits right after the fork, often before the worker has
+    asked to end with it: the worker ends all the same, with prctl or with
+    the thread that watches (what platforms without prctl get).
+    """
+    script = textwrap.dedent(
+        f"""
+        import os, time
+        from alembic_flask_env.tenants import workers
+        if not {prctl}:
+            workers._kill_me_with_parent = lambda: False
+        parent = os.getpid()
+        child = os.fork()
+        if child == 0:
+            workers.end_with_parent(parent)
+            time.sleep(30)
+            os._exit(0)
+        print(child, flush=True)
+        os._exit(0)
+        """
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    child = int(started.stdout)
+    deadline = time.monotonic() + 5
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan the container's init never reaps)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
