@@ -7,6 +7,8 @@ exception ends the run, is the user's and is left as it is.)
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness import Project
@@ -31,11 +33,11 @@ MASKED = (
 
 
 def debug_logging(project: Project) -> None:
+    """Every logger at DEBUG, SQLAlchemy's statements and parameters too."""
     ini = project.root / "alembic.ini"
-    text = ini.read_text()
-    section = "[logger_alembic_flask_env]\nlevel = INFO\n"
-    assert section in text
-    ini.write_text(text.replace(section, "[logger_alembic_flask_env]\nlevel = DEBUG\n"))
+    text, count = re.subn(r"(?m)^level = \w+$", "level = DEBUG", ini.read_text())
+    assert count >= 4
+    ini.write_text(text)
 
 
 def ours(output: str) -> str:
