@@ -199,10 +199,10 @@ class ConversionError(FlaskEnvError):
 
 def first_line(error: BaseException, *urls: URL | None) -> str:
     """The driver's (or the error's) first line, for a one-line message,
-    with every secret in it masked (those of ``urls``, and any URL's
-    password or ``password=...``: a revision's or a driver's error may
-    quote a connection string): every message that quotes an error quotes
-    it so.
+    with every secret in it masked by :func:`mask_secrets` (those of
+    ``urls``, any URL's user and password, ``password=...``: a revision's
+    or a driver's error may quote a connection string): every message that
+    quotes an error quotes it so.
     """
     text = str(getattr(error, "orig", None) or error).strip()
     return mask_secrets(text.splitlines()[0], *urls) if text else type(error).__name__

@@ -302,3 +302,21 @@ def test_a_password_with_an_unencoded_at_is_never_printed(blog: Project) -> None
             " sqlalchemy.engine.URL.create()."
         )
         assert "s3cretTail" not in blog.output(result)
+
+
+def test_the_line_quoted_from_a_syntax_error_is_masked(blog: Project) -> None:
+    (blog.root / "syntax_error_app.py").write_text(
+        'DATABASE = ("postgresql://app:Synt4xPw@db/app", password="Synt4xPw2" x\n'
+    )
+    blog.set_ini_option("flask_app", "syntax_error_app")
+    path = blog.root / "syntax_error_app.py"
+    message = blog.failure("upgrade", "head")
+    assert message.startswith(
+        "flask_app = 'syntax_error_app' (from [alembic] in alembic.ini): Python"
+        f" cannot compile {path}, line 1: "
+    )
+    assert message.endswith(
+        ': \'DATABASE = ("postgresql://***@db/app", password="***" x\'. Fix the'
+        " syntax error there."
+    )
+    assert "Synt4xPw" not in message

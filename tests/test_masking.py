@@ -7,9 +7,12 @@ exception ends the run, is the user's and is left as it is.)
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness import Project
+from harness import ProjectFactory
 from harness import query
 from harness import write_revision
 
@@ -30,11 +33,11 @@ MASKED = (
 
 
 def debug_logging(project: Project) -> None:
+    """Every logger at DEBUG, SQLAlchemy's statements and parameters too."""
     ini = project.root / "alembic.ini"
-    text = ini.read_text()
-    section = "[logger_alembic_flask_env]\nlevel = INFO\n"
-    assert section in text
-    ini.write_text(text.replace(section, "[logger_alembic_flask_env]\nlevel = DEBUG\n"))
+    text, count = re.subn(r"(?m)^level = \w+$", "level = DEBUG", ini.read_text())
+    assert count >= 4
+    ini.write_text(text)
 
 
 def ours(output: str) -> str:
@@ -94,3 +97,32 @@ def test_on_mariadb_the_failed_line_and_the_logged_traceback(maria: Project) -> 
     assert checks_warning("r3") in output
     [failed] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
     assert failed.endswith(f"The error: {MASKED.removeprefix('RuntimeError: ')}")
+
+
+def test_on_sqlite_tenants_the_failed_line_and_the_logged_traceback(
+    project_factory: ProjectFactory,
+) -> None:
+    """A tenant's failure is caught, logged with its traceback and quoted in
+    the FAILED line, all by this package: nothing shows the secrets.
+    """
+    project = project_factory(
+        "blog",
+        template="flask",
+        flask_app="blogapp:create_app",
+        flask_tenants="tenancy:databases",
+    )
+    (project.root / "instance").mkdir(exist_ok=True)
+    project.env["BLOG_TENANTS"] = "acme"
+    project.env["BLOG_TENANT_DIR"] = str(project.root / "instance")
+    debug_logging(project)
+    write_revision(project, "r3", None, RAISING)
+    result = project.alembic("upgrade", "head", ok=False)
+    output = project.output(result)
+    assert "ERROR [alembic_flask_env.runtime.tenanted] Tenant 'acme' failed:\n" in (
+        output
+    )
+    assert f"\n{MASKED}\n" in output  # the last line of the logged traceback
+    assert_no_secret(output)
+    [failed] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    message = MASKED.removeprefix("RuntimeError: ")
+    assert failed.startswith(f"FAILED: 1 of 1 tenants failed: 'acme': {message}")

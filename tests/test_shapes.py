@@ -154,9 +154,11 @@ def test_plain_sqlalchemy_with_a_relative_sqlite_path_is_refused(
         ),
         (
             "mysql+mysqldb://app:s3cretpw@localhost/app",
-            "SQLALCHEMY_DATABASE_URI of Flask app 'uri_app',"
-            " 'mysql+mysqldb://app:***@localhost/app', needs the driver module"
-            " 'MySQLdb', which is not installed in the Python that runs alembic.",
+            # (then the python and the package: tests/test_missing_driver.py)
+            "SQLALCHEMY_DATABASE_URI of Flask app 'uri_app': The database URL"
+            " mysql+mysqldb://app:***@localhost/app needs the mysql+mysqldb"
+            " driver, whose module 'MySQLdb' is not installed in the Python that"
+            " runs alembic (",
         ),
     ],
 )

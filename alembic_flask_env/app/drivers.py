@@ -46,8 +46,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "pysqlcipher": ("sqlcipher3-binary",),
 }
 
-#: A driver that is often installed already, per database, for the advice
-#: to name one after the '+' instead.
+#: The driver to suggest instead, per database: the one this package's own
+#: tests use.
 _OTHER_DRIVER = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
 
 

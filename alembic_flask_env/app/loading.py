@@ -298,7 +298,8 @@ def load_app(setting: Setting) -> Flask:
     try:
         return locate_app(module_name, app_name)
     except SyntaxError as exc:
-        code = (exc.text or "").strip()
+        # The line may hold a connection string, as a settings module's do.
+        code = mask_secrets((exc.text or "").strip())
         raise AppNotFound(
             f"{setting.describe()}: Python cannot compile {exc.filename}, line"
             f" {exc.lineno}: {exc.msg}{f': {code!r}' if code else ''}. Fix the"
