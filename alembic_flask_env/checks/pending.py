@@ -132,7 +132,7 @@ def reconnect_if_closed(connection: Connection, idle: float) -> None:
     except DBAPIError as error:
         if not error.connection_invalidated:
             raise
-        closed = first_line(error)
+        closed = scrub(first_line(error), connection.engine.url)
     # Not in a transaction any more: the next use connects again, with the
     # isolation level the run chose put back on the new session.
     level = connection.get_execution_options().get("isolation_level")
@@ -158,7 +158,7 @@ def reconnect_if_closed(connection: Connection, idle: float) -> None:
         " wait_timeout, PostgreSQL idle_session_timeout) above the time the"
         " revisions take to import and record.",
         idle,
-        scrub(closed, connection.engine.url),
+        closed,
     )
 
 

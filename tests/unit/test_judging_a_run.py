@@ -96,6 +96,11 @@ def test_drop_index_without_a_table_takes_its_index_table(tmp_path: Path) -> Non
         " op.create_index('ix_n', 'n', ['a']); op.drop_index('ix_n')",
     )
     assert found(check_revisions([(by_run, "upgrade")], live(t=7))) == []
+    # An index of another schema is that schema's.
+    other = revision(tmp_path, "r3", "op.drop_index('ix_o', schema='other')")
+    assert found(check_revisions([(other, "upgrade")], live(t=7, other__t=70))) == [
+        ("require-concurrent-index-deletion", "other.t", 70)
+    ]
 
 
 def test_a_schema_qualified_table_has_its_own_facts(tmp_path: Path) -> None:
