@@ -400,7 +400,9 @@ def test_on_mariadb_a_branch_on_the_database_is_checked_before_it_runs(
         "m1",
         "m0",
         """
-        if op.get_bind().engine.url.drivername.startswith("mysql"):
+        bind = op.get_bind()
+        if (bind.engine.url.drivername.startswith("mysql")
+                and bind.dialect.is_mariadb and bind.engine.url.database):
             op.alter_column("item", "created", type_=mysql.DATETIME(fsp=6),
                             existing_type=mysql.DATETIME())
         """,

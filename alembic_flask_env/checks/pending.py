@@ -16,6 +16,7 @@ from sqlalchemy import event
 from .facts import read_facts
 from .run import check_revisions
 from .run import enforce
+from .stand_in import answering_for
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -89,7 +90,7 @@ def check_before_running(
         # connection handed in) is its owner's.
         if ours and connection.in_transaction():
             connection.rollback()
-    with database_refused(connection):
+    with database_refused(connection), answering_for(connection.engine):
         findings = check_revisions(revisions, facts, **arguments)
     if ours and connection.in_transaction():  # a refused statement began one
         connection.rollback()
