@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from harness import Project
 from harness import other_session
@@ -425,3 +426,31 @@ def test_on_mariadb_a_branch_on_the_database_is_checked_before_it_runs(
     message = maria.alembic("upgrade", "head", ok=False).stdout
     assert message.count("[adding-foreign-key-constraint]") == 1, message
     assert f"[adding-foreign-key-constraint] Revision m1 ({path}, line 13)" in message
+
+
+@pytest.mark.postgresql
+def test_with_the_database_the_stand_in_answers_as_it_would(
+    blog: Project, postgresql_url: str
+) -> None:
+    """Its URL (secrets masked) and its dialect, connected: a revision
+    that branches on them is recorded down the branch the run will take.
+    """
+    blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
+    database = make_url(postgresql_url).database
+    write_revision(blog, "v0", None, 'op.execute("CREATE TABLE item (qty int)")')
+    blog.alembic("upgrade", "v0")
+    path = write_revision(
+        blog,
+        "v1",
+        "v0",
+        f"""
+        bind = op.get_bind()
+        assert bind.engine.url.password in (None, "***"), "unmasked"
+        if bind.engine.url.database == {database!r} and (
+                bind.dialect.server_version_info >= (12,)):
+            op.drop_column("item", "qty")
+        """,
+    )
+    code, output = lint(blog, "--database", "--range", "v0:heads")
+    assert code == 1, output
+    assert f"[ban-drop-column] Revision v1 ({path}, line 14)" in output
