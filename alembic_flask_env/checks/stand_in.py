@@ -51,10 +51,21 @@ def answering_for(engine: Engine) -> Iterator[None]:
         _LIVE.reset(token)
 
 
-def live_key() -> str:
-    """What the answers depend on, for a cache of recordings."""
+def live_key() -> tuple[object, ...]:
+    """What the answers depend on, for the cache of recordings: the kind of
+    database and its version, not which one (a fleet of tenants' databases
+    records each revision once; a revision that branches on one database's
+    name or host is recorded as the first of them answered).
+    """
     engine = _LIVE.get()
-    return "" if engine is None else _masked(engine.url).render_as_string()
+    if engine is None:
+        return ()
+    dialect = engine.dialect
+    return (
+        engine.url.drivername,
+        dialect.server_version_info,
+        getattr(dialect, "is_mariadb", False),
+    )
 
 
 def _masked(url: URL) -> URL:
