@@ -56,7 +56,7 @@ class Unloadable:
         which = (
             f"Revision {self.revision} ({self.path})"
             if self.revision
-            else (f"Revision file {self.path}")
+            else f"Revision file {self.path}"
         )
         return f"{which} could not be loaded, so it is not checked: {self.error}"
 
@@ -89,7 +89,7 @@ def _revisions(
             try:
                 loaded = Script._from_path(script, real)
             except Exception as error:
-                stand_in = _stand_in(script, real)
+                stand_in = _stand_in(real)
                 unloadable.append(
                     Unloadable(
                         str(real),
@@ -102,7 +102,7 @@ def _revisions(
                 yield loaded
 
 
-def _stand_in(script: ScriptDirectory, path: Path) -> Script | None:
+def _stand_in(path: Path) -> Script | None:
     """The revision at ``path`` without its code: a module holding only
     its identifiers (literals read from its syntax tree, never run), so
     that the history around it holds together. None without a revision id.
