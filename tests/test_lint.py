@@ -454,3 +454,24 @@ def test_with_the_database_the_stand_in_answers_as_it_would(
     code, output = lint(blog, "--database", "--range", "v0:heads")
     assert code == 1, output
     assert f"[ban-drop-column] Revision v1 ({path}, line 14)" in output
+
+
+def test_without_an_app_the_revisions_are_linted_and_that_is_said(
+    revisions: Project,
+) -> None:
+    ini = revisions.root / "alembic.ini"
+    ini.write_text(
+        "\n".join(
+            line
+            for line in ini.read_text().splitlines()
+            if not line.startswith("flask_app")
+        )
+    )
+    code, output = lint(revisions, "--range", "l0:heads")
+    assert code == 1, output
+    assert (
+        "lint: the Flask app was not loaded (AppNotConfigured: No Flask"
+        " application is configured: 'flask_app' is not set." in output
+    )
+    assert "so revisions are loaded without its app context." in output
+    assert "[ban-drop-column] Revision l2 (" in output
