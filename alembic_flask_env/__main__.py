@@ -275,6 +275,7 @@ def _lint(arguments: argparse.Namespace) -> int:
 
     from .checks.loading import as_run_loads
     from .checks.loading import tolerant
+    from .checks.stand_in import answering_for
 
     if not arguments.config.is_file():
         print(f"FAILED: {arguments.config} is not a file; pass -c.", file=sys.stderr)
@@ -286,13 +287,13 @@ def _lint(arguments: argparse.Namespace) -> int:
         with redirect_stdout(sys.stderr):
             script = ScriptDirectory.from_config(config)
             unloadable = tolerant(script)
-            with as_run_loads(config, script):
+            with as_run_loads(config, script), ExitStack() as stack:
                 revisions = revisions_in(script, arguments.revision_range)
-                facts = (
-                    _database_facts(config)
-                    if arguments.database
-                    else Facts(arguments.dialect)
-                )
+                facts = Facts(arguments.dialect)
+                if arguments.database:
+                    facts, engine = _database_facts(config)
+                    # op.get_bind() answers as this database would.
+                    stack.enter_context(answering_for(engine))
                 findings = lint(revisions, facts)
     except (CommandError, RevisionError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
@@ -307,9 +308,10 @@ def _lint(arguments: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
-def _database_facts(config: Config) -> Facts:
+def _database_facts(config: Config) -> tuple[Facts, Engine]:
     """The facts of the app's default database, read in one short
-    read-only transaction.
+    read-only transaction, and its engine (for what a revision asks of its
+    connection: nothing more is sent to it).
     """
     from .app.context import app_in_context
     from .app.database import default_database
@@ -336,7 +338,7 @@ def _database_facts(config: Config) -> Facts:
         ) as connection:
             facts = read_facts(connection)
             connection.rollback()
-    return facts
+    return facts, database.engine
 
 
 def _convert(arguments: argparse.Namespace) -> int:

@@ -83,25 +83,6 @@ def masked_text(text: str) -> str:
     return f"{scheme}://{MASK + '@' if at else ''}{location}"
 
 
-_QUERY_VALUE = re.compile(r"([?&])([^=&\s?]+)=([^&\s'\"]*)")
-_USERINFO = re.compile(r"(?P<scheme>\b[a-z][\w+.-]*://)[^@/\s]+@", re.IGNORECASE)
-
-
-def mask_urls(text: str) -> str:
-    """Free text (an error's message) with the userinfo of every URL in it
-    masked (``postgresql://***@host/db``), and every secret query value.
-    """
-    text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
-    return _QUERY_VALUE.sub(
-        lambda m: (
-            f"{m.group(1)}{m.group(2)}={MASK}"
-            if is_secret_parameter(m.group(2))
-            else m.group(0)
-        ),
-        text,
-    )
-
-
 def masked_url(url: URL, mask: str = MASK) -> URL:
     """``url`` with every secret query value replaced by ``mask`` (the
     userinfo password stays: SQLAlchemy masks that one when rendering).

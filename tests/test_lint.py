@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from harness import Project
 from harness import other_session
@@ -400,7 +401,9 @@ def test_on_mariadb_a_branch_on_the_database_is_checked_before_it_runs(
         "m1",
         "m0",
         """
-        if op.get_bind().engine.url.drivername.startswith("mysql"):
+        bind = op.get_bind()
+        if (bind.engine.url.drivername.startswith("mysql")
+                and bind.dialect.is_mariadb and bind.engine.url.database):
             op.alter_column("item", "created", type_=mysql.DATETIME(fsp=6),
                             existing_type=mysql.DATETIME())
         """,
@@ -423,3 +426,52 @@ def test_on_mariadb_a_branch_on_the_database_is_checked_before_it_runs(
     message = maria.alembic("upgrade", "head", ok=False).stdout
     assert message.count("[adding-foreign-key-constraint]") == 1, message
     assert f"[adding-foreign-key-constraint] Revision m1 ({path}, line 13)" in message
+
+
+@pytest.mark.postgresql
+def test_with_the_database_the_stand_in_answers_as_it_would(
+    blog: Project, postgresql_url: str
+) -> None:
+    """Its URL (secrets masked) and its dialect, connected: a revision
+    that branches on them is recorded down the branch the run will take.
+    """
+    blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
+    database = make_url(postgresql_url).database
+    write_revision(blog, "v0", None, 'op.execute("CREATE TABLE item (qty int)")')
+    blog.alembic("upgrade", "v0")
+    path = write_revision(
+        blog,
+        "v1",
+        "v0",
+        f"""
+        bind = op.get_bind()
+        assert bind.engine.url.password in (None, "***"), "unmasked"
+        if bind.engine.url.database == {database!r} and (
+                bind.dialect.server_version_info >= (12,)):
+            op.drop_column("item", "qty")
+        """,
+    )
+    code, output = lint(blog, "--database", "--range", "v0:heads")
+    assert code == 1, output
+    assert f"[ban-drop-column] Revision v1 ({path}, line 14)" in output
+
+
+def test_without_an_app_the_revisions_are_linted_and_that_is_said(
+    revisions: Project,
+) -> None:
+    ini = revisions.root / "alembic.ini"
+    ini.write_text(
+        "\n".join(
+            line
+            for line in ini.read_text().splitlines()
+            if not line.startswith("flask_app")
+        )
+    )
+    code, output = lint(revisions, "--range", "l0:heads")
+    assert code == 1, output
+    assert (
+        "lint: the Flask app was not loaded (AppNotConfigured: No Flask"
+        " application is configured: 'flask_app' is not set." in output
+    )
+    assert "so revisions are loaded without its app context." in output
+    assert "[ban-drop-column] Revision l2 (" in output

@@ -28,7 +28,6 @@ from alembic.script import Script
 from alembic.script.revision import RevisionMap
 
 from ..errors import first_line
-from ..url_masking import mask_urls
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -56,7 +55,7 @@ class Unloadable:
         which = (
             f"Revision {self.revision} ({self.path})"
             if self.revision
-            else (f"Revision file {self.path}")
+            else f"Revision file {self.path}"
         )
         return f"{which} could not be loaded, so it is not checked: {self.error}"
 
@@ -89,12 +88,12 @@ def _revisions(
             try:
                 loaded = Script._from_path(script, real)
             except Exception as error:
-                stand_in = _stand_in(script, real)
+                stand_in = _stand_in(real)
                 unloadable.append(
                     Unloadable(
                         str(real),
                         stand_in.revision if stand_in is not None else "",
-                        mask_urls(f"{type(error).__name__}: {first_line(error)}"),
+                        f"{type(error).__name__}: {first_line(error)}",
                     )
                 )
                 loaded = stand_in
@@ -102,7 +101,7 @@ def _revisions(
                 yield loaded
 
 
-def _stand_in(script: ScriptDirectory, path: Path) -> Script | None:
+def _stand_in(path: Path) -> Script | None:
     """The revision at ``path`` without its code: a module holding only
     its identifiers (literals read from its syntax tree, never run), so
     that the history around it holds together. None without a revision id.
@@ -148,7 +147,7 @@ def as_run_loads(config: Config, script: ScriptDirectory) -> Iterator[None]:
             log.warning(
                 "lint: the Flask app was not loaded (%s), so revisions are"
                 " loaded without its app context.",
-                mask_urls(f"{type(error).__name__}: {first_line(error)}"),
+                f"{type(error).__name__}: {first_line(error)}",
             )
         import_what_env_imports(Path(script.env_py_location))
         yield
@@ -186,7 +185,7 @@ def import_what_env_imports(env_py: Path) -> None:
                     env_py,
                     getattr(node, "lineno", 0),
                     module,
-                    mask_urls(f"{type(error).__name__}: {first_line(error)}"),
+                    f"{type(error).__name__}: {first_line(error)}",
                 )
 
 

@@ -24,6 +24,7 @@ from .facts import schemas_named
 from .run import enforce
 from .run import judge
 from .run import record_revisions
+from .stand_in import answering_for
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
@@ -97,7 +98,7 @@ def check_before_running(
             connection.rollback()
     idle_since = time.monotonic()
     revisions = pending_revisions(script, heads, command, destination)
-    with database_refused(connection):
+    with database_refused(connection), answering_for(connection.engine):
         steps = record_revisions(revisions, connection.dialect.name, **arguments)
     if ours and connection.in_transaction():  # a refused statement began one
         connection.rollback()

@@ -18,6 +18,7 @@ from .recording import record
 from .rules import RULES
 from .rules import RUNNING_CODE_RULES
 from .skips import skipped_rules
+from .stand_in import live_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -166,7 +167,7 @@ def _recorded(
     dialect: str,
     arguments: dict[str, Any],
 ) -> tuple[Recording, list[Change]]:
-    key = (function, dialect, tuple(sorted(arguments.items())))
+    key = (function, dialect, tuple(sorted(arguments.items())), live_key())
     if key not in _RECORDED:
         recording = record(revision, function, dialect, **arguments)
         _RECORDED[key] = (recording, list(changes_of(recording, dialect)))

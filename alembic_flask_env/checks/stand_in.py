@@ -17,15 +17,60 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from typing import Any
 
 from alembic.operations import ops
 from sqlalchemy.engine import URL
 
+from ..url_masking import MASK
+from ..url_masking import masked_url
+
 if TYPE_CHECKING:
     from alembic.operations.ops import MigrateOperation
     from sqlalchemy.engine import Dialect
+    from sqlalchemy.engine import Engine
+
+#: The database a check before a run is about (its engine's dialect and
+#: URL), so that the stand-in answers as the real connection will.
+_LIVE: ContextVar[Engine | None] = ContextVar("live_database", default=None)
+
+
+@contextmanager
+def answering_for(engine: Engine) -> Iterator[None]:
+    """While recording inside, ``op.get_bind()`` answers with ``engine``'s
+    dialect (its server version, MariaDB or not) and its URL, secrets
+    masked; nothing is sent to it.
+    """
+    token = _LIVE.set(engine)
+    try:
+        yield
+    finally:
+        _LIVE.reset(token)
+
+
+def live_key() -> tuple[object, ...]:
+    """What the answers depend on, for the cache of recordings: the kind of
+    database and its version, not which one (a fleet of tenants' databases
+    records each revision once; a revision that branches on one database's
+    name or host is recorded as the first of them answered).
+    """
+    engine = _LIVE.get()
+    if engine is None:
+        return ()
+    dialect = engine.dialect
+    return (
+        engine.url.drivername,
+        dialect.server_version_info,
+        getattr(dialect, "is_mariadb", False),
+    )
+
+
+def _masked(url: URL) -> URL:
+    url = masked_url(url)
+    return url.set(password=MASK) if url.password is not None else url
 
 
 class CannotAnswerWhileRecording(Exception):
@@ -33,17 +78,18 @@ class CannotAnswerWhileRecording(Exception):
 
 
 class _StandInEngine:
-    """``op.get_bind().engine``: its dialect, name and URL. The URL is the
-    dialect's alone (``postgresql://``): no host, user or password, so a
-    revision can read its backend (``url.get_backend_name()``,
-    ``url.drivername``) and nothing secret can leak into a report.
+    """``op.get_bind().engine``: its dialect, name and URL. Before a run,
+    the database's URL with its secrets masked; in a lint, the dialect's
+    alone (``postgresql://``). Either way a revision can read its backend
+    (``url.get_backend_name()``, ``url.drivername``) and nothing secret can
+    leak into a report.
     """
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, url: URL) -> None:
         self.dialect = dialect
         self.name = dialect.name
         self.driver = dialect.driver
-        self.url = URL.create(dialect.name)
+        self.url = url
 
     def __getattr__(self, name: str) -> Any:
         raise CannotAnswerWhileRecording(
@@ -80,8 +126,12 @@ class StandInConnection:
     def __init__(
         self, dialect: Dialect, record: Callable[[MigrateOperation], None]
     ) -> None:
+        live = _LIVE.get()
+        if live is not None:
+            dialect = live.dialect
+        url = _masked(live.url) if live is not None else URL.create(dialect.name)
         self.dialect = dialect
-        self.engine = _StandInEngine(dialect)
+        self.engine = _StandInEngine(dialect, url)
         self._record = record
 
     @property

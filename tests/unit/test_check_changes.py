@@ -23,6 +23,7 @@ from alembic_flask_env.checks.lint import render
 from alembic_flask_env.checks.recording import record
 from alembic_flask_env.checks.sql import changes_of_sql
 from alembic_flask_env.checks.sql import foreign_key_checks
+from alembic_flask_env.checks.stand_in import answering_for
 
 BASE = {"path": "r.py", "line": 3, "revision": "r", "in_autocommit_block": False}
 
@@ -345,3 +346,23 @@ def test_a_plugin_operation_without_an_implementation_is_named(
         "Unimplemented is not checked: it is a plugin's operation without an"
         " implementation registered here." in caplog.text
     )
+
+
+def test_before_a_run_the_stand_in_answers_as_the_database(tmp_path: Path) -> None:
+    """With the database's engine (never connected to here): its dialect,
+    and its URL with every secret masked.
+    """
+    engine = sa.create_engine(
+        "postgresql+psycopg://app:s3cret@db.internal:5433/shop?sslpassword=k3y"
+    )
+    with answering_for(engine):
+        recorded(
+            tmp_path,
+            "url = op.get_bind().engine.url\n"
+            "assert op.get_bind().dialect is op.get_bind().engine.dialect\n"
+            "assert (url.drivername, url.host, url.port, url.database) =="
+            " ('postgresql+psycopg', 'db.internal', 5433, 'shop')\n"
+            "assert (url.password, url.query['sslpassword']) == ('***', '***')\n"
+            "assert 's3cret' not in url.render_as_string(hide_password=False)",
+        )
+    engine.dispose()

@@ -2,11 +2,12 @@
 
 The subpackages are layers: the plugin (imported by Alembic on every
 ``import alembic``) stands alone on the standard library; the shared base
-(errors, settings, URL masking) imports no subpackage; ``app`` and
-``checks`` may use the base; ``runtime`` may use ``app``, ``checks`` and the
-base; ``convert`` may use the plugin's template directory and the base. A
-module that imports a room above its own would make a cycle waiting to
-happen, so this fails on it.
+(errors, settings, URL masking) imports no subpackage; ``app`` may use
+the base; ``checks`` may use ``app`` (the lint loads revisions inside the
+app's context, as the environment does) and the base; ``runtime`` may use
+``app``, ``checks`` and the base; ``convert`` may use the plugin's
+template directory and the base. A module that imports a room above its
+own would make a cycle waiting to happen, so this fails on it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "": {""},
     "plugin": {"plugin"},
     "app": {"", "app"},
-    "checks": {"", "checks"},
+    "checks": {"", "app", "checks"},
     "ledger": {"", "ledger"},
     "tenants": {"", "app", "tenants"},
     "runtime": {"", "app", "checks", "ledger", "tenants", "runtime"},
