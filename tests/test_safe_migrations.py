@@ -580,6 +580,40 @@ def test_the_facts_of_a_schema_qualified_table_are_its_own(started: Project) -> 
 
 
 @pytest.mark.postgresql
+def test_a_required_field_is_judged_on_the_rows_of_its_own_schema(
+    started: Project,
+) -> None:
+    """other.box has rows; the default schema's box has none: a NOT NULL
+    column without a default added to other.box is refused before it runs.
+    """
+    write_revision(
+        started,
+        "s1",
+        "s0",
+        """
+        op.execute("CREATE SCHEMA other")
+        op.execute("CREATE TABLE other.box (id integer)")
+        op.execute("INSERT INTO other.box SELECT g FROM generate_series(1, 10) g")
+        op.execute("CREATE TABLE box (id integer)")
+        op.execute("ANALYZE other.box")
+        op.execute("ANALYZE box")
+        """,
+    )
+    started.alembic("upgrade", "s1")
+    path = write_revision(
+        started,
+        "s2",
+        "s1",
+        'op.add_column("box", sa.Column("label", sa.Text(), nullable=False),'
+        ' schema="other")',
+    )
+    path.write_text(IMPORTS + path.read_text())
+    message = started.alembic("upgrade", "head", ok=False).stdout
+    assert "[adding-required-field] Revision s2 (" in message, message
+    assert "on table 'other.box'" in message, message
+
+
+@pytest.mark.postgresql
 def test_a_type_given_as_a_class_reads_as_sql(started: Project) -> None:
     write_case(
         started,

@@ -14,7 +14,7 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         return None
     if change.column_traits & {"auto_increment", "stored_generated"}:
         return None  # the database fills it in
-    if facts.table_rows(change.table) == 0 and facts.rows is not None:
+    if facts.table_rows(change.table, change.schema) == 0 and facts.rows is not None:
         return None
     return (
         "adding a NOT NULL column without a default fails on a table that has"
