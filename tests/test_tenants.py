@@ -424,6 +424,23 @@ def test_two_tenants_on_one_database_are_refused(fleet: Project) -> None:
     assert list((fleet.root / "instance").iterdir()) == []
 
 
+def test_a_tenant_url_whose_driver_is_not_installed(fleet: Project) -> None:
+    """mysqlclient (MySQLdb) is installed in no test environment: one line
+    per tenant naming the driver and the package, the password masked.
+    """
+    fleet.env["BLOG_TENANT_SERVER"] = "mysql+mysqldb://u:s3cret@127.0.0.1:9/fleet"
+    result = fleet.alembic("upgrade", "head", ok=False)
+    output = fleet.output(result)
+    assert "s3cret" not in output
+    assert "Traceback" not in output
+    assert (
+        "'acme': The database URL mysql+mysqldb://***@127.0.0.1:9/fleet_acme"
+        " needs the mysql+mysqldb driver, whose module 'MySQLdb' is not installed"
+        in output
+    ), output
+    assert "-m pip install 'mysqlclient'" in output
+
+
 @slow
 @pytest.mark.parametrize(
     ("argument", "message"),

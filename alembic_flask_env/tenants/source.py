@@ -27,8 +27,10 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import NoSuchModuleError
 
 from ..app.database import database_identity
+from ..app.drivers import missing_driver
 from ..app.objects import resolve_object
 from ..app.objects import type_name
+from ..errors import DriverNotInstalled
 from ..errors import TenantsNotFound
 from ..errors import first_line
 from ..errors import masked_traceback
@@ -81,7 +83,13 @@ def own_database(tenant: Tenant) -> Iterator[Engine | None]:
     if tenant.engine is not None:
         yield tenant.engine
     elif tenant.url is not None:
-        engine = create_engine(tenant.url)
+        try:
+            engine = create_engine(tenant.url)
+        except ModuleNotFoundError as error:
+            missing = missing_driver(error)
+            if missing is None:
+                raise
+            raise DriverNotInstalled(missing.explain()) from None
         try:
             yield engine
         finally:
