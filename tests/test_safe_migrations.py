@@ -211,6 +211,50 @@ def test_each_rule_refuses_its_unsafe_revision_and_passes_the_safe_one(
 
 
 @pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("unsafe", "expected"),
+    [
+        (
+            'op.create_index("ix_item_name", "item", ["name", "qty"], unique=True,'
+            ' postgresql_using="btree")',
+            "CREATE UNIQUE INDEX ix_item_name ON public.item USING btree (name, qty)",
+        ),
+        (
+            'op.add_column("item", sa.Column("code", sa.Text(), index=True))',
+            "CREATE INDEX ix_item_code ON public.item USING btree (code)",
+        ),
+    ],
+)
+def test_the_advice_pasted_as_it_is_builds_the_same_index(
+    started: Project, unsafe: str, expected: str
+) -> None:
+    """The safe form a finding prints keeps the revision's columns and
+    keywords (a unique index must stay unique): pasted into the revision in
+    place of the unsafe call, it runs, and the index is what was asked for.
+    """
+    write_case(started, unsafe)
+    message = started.alembic("upgrade", "head", ok=False).stdout
+    finding = message[message.index("[require-concurrent-index-creation]") :]
+    advice = [
+        line[4:]
+        for line in finding.splitlines()[1:]
+        if line.startswith("    ") and "[...]" not in line
+    ]
+    assert len(advice) == 3, finding
+    if "add_column" in unsafe:
+        # The column first, then the index the finding is about.
+        advice = [unsafe.replace(", index=True", ""), *advice]
+    write_case(started, "\n".join(advice))
+    started.alembic("upgrade", "head")
+    [(definition,)] = query(
+        started,
+        "SELECT indexdef FROM pg_indexes WHERE indexname IN"
+        " ('ix_item_name', 'ix_item_code')",
+    )
+    assert definition == expected
+
+
+@pytest.mark.postgresql
 def test_raw_sql_is_held_to_the_same_rules(started: Project) -> None:
     write_case(started, 'op.execute("CREATE INDEX ix_item_name ON item (name)")')
     message = started.alembic("upgrade", "head", ok=False).stdout

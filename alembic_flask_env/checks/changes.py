@@ -40,3 +40,16 @@ class Change:
     new_type: str = ""
     #: The table's schema when the operation names one (``schema=``).
     schema: str | None = None
+    #: An index's or UNIQUE constraint's arguments as Python source, for the
+    #: safe form a finding prints: the columns (empty: not known) and the
+    #: other keywords (``unique=True``, ``postgresql_where=...``), so that
+    #: pasting the advice keeps what the revision asked for.
+    columns: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    def arguments(self) -> str:
+        """``['a', 'b'], unique=True`` (``[...]`` where the columns are not
+        known), for the advice.
+        """
+        columns = f"[{', '.join(self.columns)}]" if self.columns else "[...]"
+        return ", ".join((columns, *self.keywords))

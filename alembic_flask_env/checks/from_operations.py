@@ -18,6 +18,7 @@ from sqlalchemy import UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import to_instance
 
@@ -71,6 +72,10 @@ def _changes(
             operation.table_name,
             name=str(operation.index_name or ""),
             concurrently=bool(operation.kw.get("postgresql_concurrently")),
+            columns=_sources(operation.columns),
+            keywords=_keyword_sources(
+                {"unique": operation.unique or None, **operation.kw}
+            ),
             **base,
         )
     elif isinstance(operation, ops.DropIndexOp):
@@ -118,6 +123,7 @@ def _changes(
             "add_unique",
             operation.table_name,
             name=str(operation.constraint_name or ""),
+            columns=_sources(operation.columns),
             **base,
         )
     elif isinstance(operation, ops.CreatePrimaryKeyOp):
@@ -181,7 +187,11 @@ def _column_extras(
             )
         elif isinstance(constraint, UniqueConstraint):
             yield Change(
-                "add_unique", operation.table_name, name=_name(constraint.name), **base
+                "add_unique",
+                operation.table_name,
+                name=_name(constraint.name),
+                columns=(repr(column.name),),
+                **base,
             )
     for index in table.indexes:
         yield Change(
@@ -189,8 +199,42 @@ def _column_extras(
             operation.table_name,
             name=_name(index.name),
             concurrently=bool(index.kwargs.get("postgresql_concurrently")),
+            columns=(repr(column.name),),
+            keywords=_keyword_sources({"unique": index.unique or None}),
             **base,
         )
+
+
+def _sources(columns: Any) -> tuple[str, ...]:
+    """The columns as the revision would write them; () when any is an
+    expression (the advice then shows ``[...]`` for the user to fill in,
+    rather than a column list that silently drops one).
+    """
+    names = [
+        column.name if isinstance(column, ColumnClause) else column
+        for column in columns or ()
+    ]
+    if not names or not all(isinstance(name, str) for name in names):
+        return ()
+    return tuple(repr(name) for name in names)
+
+
+def _keyword_sources(keywords: dict[str, Any]) -> tuple[str, ...]:
+    """``name=value`` for each keyword an index was created with, but the
+    ones the safe form sets itself; a value that is no plain literal shows
+    as ``...``, for the user to copy from the revision.
+    """
+    plain = (str, int, float, bool, type(None))
+    sources = []
+    for name, value in keywords.items():
+        if value is None or name in ("postgresql_concurrently", "if_not_exists"):
+            continue
+        literal = isinstance(value, plain) or (
+            isinstance(value, (list, tuple))
+            and all(isinstance(v, plain) for v in value)
+        )
+        sources.append(f"{name}={value!r}" if literal else f"{name}=...")
+    return tuple(sources)
 
 
 def _name(name: Any) -> str:

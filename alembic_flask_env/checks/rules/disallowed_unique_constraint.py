@@ -16,8 +16,8 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         " lock (no reads, no writes) for the whole build.",
         "build the index concurrently, then attach it:\n"
         "    with op.get_context().autocommit_block():\n"
-        f"        op.create_index({name!r}, {change.table!r}, [...], unique=True,"
-        " postgresql_concurrently=True)\n"
+        f"        op.create_index({name!r}, {change.table!r},"
+        f" {change.arguments()}, unique=True, postgresql_concurrently=True)\n"
         f"    op.execute('ALTER TABLE {change.table} ADD CONSTRAINT {name} UNIQUE"
         f" USING INDEX {name}')",
     )

@@ -24,7 +24,7 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
         f"        op.drop_index({name!r}, table_name={change.table!r},"
         " if_exists=True, postgresql_concurrently=True)\n"
         f"        op.create_index({name!r}, {change.table!r},"
-        " [...], postgresql_concurrently=True)",
+        f" {change.arguments()}, postgresql_concurrently=True)",
     )
 
 
