@@ -223,6 +223,33 @@ def test_sql_sent_through_the_connection_is_checked(blog: Project) -> None:
     ]
 
 
+def test_types_and_tables_made_through_the_connection_are_linted(
+    blog: Project,
+) -> None:
+    """SQLAlchemy's ``create(bind)`` / ``drop(bind)`` is recorded, not a
+    stop: what follows an enum type's creation is linted, and a table
+    dropped so is a dropped table.
+    """
+    path = write_revision(
+        blog,
+        "t1",
+        None,
+        """
+        sa.Enum("a", "b", name="kind").create(op.get_bind(), checkfirst=True)
+        op.drop_column("item", "name")
+        sa.Table("owner", sa.MetaData()).drop(op.get_context().bind, checkfirst=True)
+        """,
+    )
+    _with_imports(path, "import sqlalchemy as sa\n")
+    code, output = lint(blog, "--format", "json")
+    assert code == 1, output
+    assert "could not be checked" not in output
+    assert [(f["rule"], f["line"]) for f in json.loads(output)] == [
+        ("ban-drop-column", 12),
+        ("ban-drop-table", 13),
+    ]
+
+
 @pytest.mark.parametrize(
     "condition",
     [

@@ -17,6 +17,10 @@ from sqlalchemy import Table
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import DropIndex
+from sqlalchemy.schema import DropTable
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.elements import TextClause
@@ -26,6 +30,7 @@ from .changes import Change
 from .sql import changes_of_sql
 
 if TYPE_CHECKING:
+    from alembic.operations.ops import MigrateOperation
     from sqlalchemy.engine import Dialect
     from sqlalchemy.schema import Column
 
@@ -50,7 +55,7 @@ def changes_of(recording: Recording, dialect: str) -> Iterator[Change]:
 def _changes(
     recorded: Recorded, recording: Recording, dialect: str
 ) -> Iterator[Change]:
-    operation = recorded.operation
+    operation = _as_operation(recorded.operation)
     base: dict[str, Any] = {
         "path": recording.revision.path,
         "line": recorded.line,
@@ -143,6 +148,27 @@ def _changes(
             base["line"],
             type(operation).__name__,
         )
+
+
+def _as_operation(operation: MigrateOperation) -> MigrateOperation:
+    """SQLAlchemy's DDL for a table or an index, sent as a statement
+    (``sa.Table(...).create(op.get_bind())`` sends its ``CreateTable``;
+    ``op.execute(CreateIndex(...))``), as the Alembic operation that does
+    the same: checked alike on every database, with the item's schema. A
+    table created this way is a new table, as ``op.create_table``'s is.
+    """
+    if not isinstance(operation, ops.ExecuteSQLOp):
+        return operation
+    statement = operation.sqltext
+    if isinstance(statement, CreateTable):
+        return ops.CreateTableOp.from_table(statement.element)
+    if isinstance(statement, DropTable):
+        return ops.DropTableOp.from_table(statement.element)
+    if isinstance(statement, CreateIndex):
+        return ops.CreateIndexOp.from_index(statement.element)
+    if isinstance(statement, DropIndex):
+        return ops.DropIndexOp.from_index(statement.element)
+    return operation
 
 
 def _statement_sql(statement: Any, dialect: str) -> str:

@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from alembic.script import Script
 
 log = logging.getLogger(__name__)
+#: Where Alembic says which context it made ("Context impl ...",
+#: "Generating static SQL", "Will assume transactional DDL.").
+_CONTEXT_LOG = logging.getLogger("alembic.runtime.migration")
 
 
 @dataclass
@@ -207,6 +211,47 @@ def _plugin_operation(
     return result
 
 
+class _AtDebug(logging.Filter):
+    """Lowers to DEBUG what this thread logs: the recording context's
+    lines are about the checks, not the run. At INFO, an online upgrade
+    said "Generating static SQL" once per pending revision before its real
+    run; the user's logging configuration is left as it is, and the lines
+    still show with ``alembic.runtime.migration`` at DEBUG.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (Only this thread's: another may be running a migration meanwhile.)
+        self._thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if threading.get_ident() != self._thread:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return _CONTEXT_LOG.isEnabledFor(logging.DEBUG)
+
+
+@contextmanager
+def _context_logged_at_debug() -> Iterator[None]:
+    quieter = _AtDebug()
+    _CONTEXT_LOG.addFilter(quieter)
+    try:
+        yield
+    finally:
+        _CONTEXT_LOG.removeFilter(quieter)
+
+
+def _recording_context(dialect: str) -> MigrationContext:
+    """The offline migration context a revision is recorded on: nothing
+    it sends reaches a database, and making it logs at DEBUG only.
+    """
+    with _context_logged_at_debug():
+        return MigrationContext.configure(
+            dialect_name=dialect,
+            opts={"as_sql": True, "output_buffer": io.StringIO()},
+        )
+
+
 def record(
     revision: Script, function: Callable[..., Any], dialect: str, **arguments: Any
 ) -> Recording:
@@ -215,9 +260,7 @@ def record(
     database.
     """
     recording = Recording(revision)
-    context = MigrationContext.configure(
-        dialect_name=dialect, opts={"as_sql": True, "output_buffer": io.StringIO()}
-    )
+    context = _recording_context(dialect)
     operations = _recording_operations(context, recording)
     # Alembic's own way to bind "op" (Operations.context() makes a new
     # Operations, so it cannot take this one).

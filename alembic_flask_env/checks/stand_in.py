@@ -11,6 +11,10 @@ statement sent as ``op.execute()`` would, and raises
 :class:`CannotAnswerWhileRecording` (recording then stops there, and says
 so) for anything that needs the database's answer: rows, an inspector, a
 transaction.
+
+SQLAlchemy's own ``create(bind)`` / ``drop(bind)`` of a schema item (an
+enum type, a table, an index, a sequence, a metadata's tables) is
+answered too: it sends its DDL through the stand-in, which records it.
 """
 
 from __future__ import annotations
@@ -145,6 +149,30 @@ class StandInConnection:
     def exec_driver_sql(self, statement: str, *arguments: Any, **options: Any) -> Any:
         self._record(ops.ExecuteSQLOp(statement))
         return _UnreadResult("op.get_bind().exec_driver_sql()")
+
+    def schema_for_object(self, item: Any) -> str | None:
+        """The schema a DDL statement names for ``item``: its own. (A
+        ``schema_translate_map`` applies to the real run's connection.)
+        """
+        return getattr(item, "schema", None)
+
+    def _run_ddl_visitor(
+        self, visitorcallable: type[Any], element: Any, **options: Any
+    ) -> None:
+        """What ``SchemaItem.create(bind)`` and ``.drop(bind)`` call (and
+        ``sa.Enum(...).create(op.get_bind(), checkfirst=True)``, the
+        standard way to make a PostgreSQL enum type in a revision): the
+        visitor sends its DDL to :meth:`execute`, which records it.
+
+        ``checkfirst`` would ask the database whether the item is there;
+        recording cannot, so a create is recorded as if it were not there
+        (checked as made), a drop as if it were (checked as dropped): the
+        statement the revision may send, never one it skips unchecked.
+        """
+        options["checkfirst"] = False
+        visitorcallable(
+            dialect=self.dialect, connection=self, **options
+        ).traverse_single(element)
 
     def __getattr__(self, name: str) -> Any:
         raise CannotAnswerWhileRecording(f"op.get_bind().{name} needs the database")
