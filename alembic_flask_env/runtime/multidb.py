@@ -36,10 +36,10 @@ from .bind_output import BindOutput
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
 from .connection import CONNECTION_ATTRIBUTE
-from .environment import migrate_database
-from .environment import running_command
-from .environment import start_run
-from .environment import writes_versions
+from .migration_run import migrate_database
+from .migration_run import running_command
+from .migration_run import start_run
+from .migration_run import writes_versions
 from .revision_functions import prepare_revisions
 
 log = logging.getLogger(__name__)

@@ -65,11 +65,11 @@ from .configure_options import as_tuple
 from .configure_options import context_options
 from .connection import CONNECTION_ATTRIBUTE
 from .connection import connected
-from .environment import migrate_database
-from .environment import running_command
-from .environment import writes_versions
 from .lock import keep_lock_connections
 from .lock import stop_keeping_lock_connections
+from .migration_run import migrate_database
+from .migration_run import running_command
+from .migration_run import writes_versions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,7 +83,7 @@ if TYPE_CHECKING:
     from ..settings import Setting
     from ..tenants.settings import TenantSettings
     from ..tenants.source import Tenant
-    from .environment import RunSettings
+    from .migration_run import RunSettings
 
 log = logging.getLogger(__name__)
 

@@ -114,3 +114,69 @@ def test_the_plugin_imports_only_the_standard_library() -> None:
                 assert top in sys.stdlib_module_names or top == "__future__", (
                     f"{path.relative_to(PACKAGE)} imports {name}"
                 )
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The package's modules that ``path`` imports (at its top or inside a
+    function: a lazy import is still a dependency), as dotted names below
+    the package; ``from .x import y`` counts as ``x.y`` where that is a
+    module, else ``x``.
+    """
+    package = list(path.parent.relative_to(PACKAGE).parts)
+    found = set()
+    for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package[: len(package) - (node.level - 1)]
+            target = [*base, *filter(None, (node.module or "").split("."))]
+        elif node.module and node.module.startswith("alembic_flask_env."):
+            target = node.module.split(".")[1:]
+        else:
+            continue
+        for alias in node.names:
+            child = [*target, alias.name]
+            if (PACKAGE.joinpath(*child).with_suffix(".py")).exists():
+                found.add(".".join(child))
+            elif target:
+                found.add(".".join(target))
+    return {name.removesuffix(".__init__") for name in found}
+
+
+def _name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(
+        ".__init__"
+    )
+
+
+def test_no_modules_import_each_other() -> None:
+    """Not even through a lazy import, nor round a longer circle: a circle
+    makes the order of imports matter, and a reader cannot follow a run
+    from one module to the next. (A package's ``__init__`` may re-export
+    what its own modules define.)
+    """
+    graph = {
+        module: {
+            other
+            for other in imported
+            if not (module.startswith(other + ".") or other.startswith(module + "."))
+        }
+        for module, imported in (
+            (_name(path), _imported_modules(path)) for path in _modules()
+        )
+    }
+    circles = []
+
+    def walk(module: str, trail: list[str]) -> None:
+        for other in sorted(graph.get(module, ())):
+            if other in trail:
+                circles.append(trail[trail.index(other) :])
+            elif other not in done:
+                walk(other, [*trail, other])
+        done.add(module)
+
+    done: set[str] = set()
+    for module in sorted(graph):
+        if module not in done:
+            walk(module, [module])
+    assert circles == []
