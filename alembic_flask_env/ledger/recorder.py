@@ -39,6 +39,7 @@ from ..settings import LEDGER_KEY
 from ..url_masking import MASK
 from ..url_masking import is_secret_parameter
 from ..url_masking import scrub
+from .insert import PreparedInsert
 from .settings import check_table_name
 from .shape import ensure_table
 from .shape import ensure_table_offline
@@ -83,9 +84,10 @@ class LedgerRecorder:
         check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
         self.table = ledger_table(settings.table, schema, url.get_backend_name())
-        #: Compiled once and cached by SQLAlchemy: each step's row is only
-        #: new parameters.
+        #: For the rows of a failure (executemany).
         self._insert = self.table.insert()
+        #: Each step's row: compiled once, for the run's connection.
+        self._prepared: PreparedInsert | None = None
         self.url = url
         self.command = command
         self.usable = True
@@ -183,17 +185,20 @@ class LedgerRecorder:
         without a savepoint PostgreSQL would abort the run's transaction,
         whose COMMIT then rolls back the migration without a word.
         """
+        prepared = self._prepared
+        if prepared is None or prepared.dialect is not connection.dialect:
+            prepared = self._prepared = PreparedInsert(self.table, connection.dialect)
         if connection.dialect.name == "postgresql":
             with connection.begin_nested():
                 if not self._created:
                     ensure_table(connection, self.table)
-                connection.execute(self._insert, row)
+                prepared.execute(connection, row)
         else:
             # (MySQL commits DDL at once, which ends a savepoint; pysqlite's
             # SAVEPOINTs do not nest in its transactions.)
             if not self._created:
                 ensure_table(connection, self.table)
-            connection.execute(self._insert, row)
+            prepared.execute(connection, row)
         self._created = True
 
     # -- after a failure ----------------------------------------------------
