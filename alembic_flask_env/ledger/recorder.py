@@ -101,7 +101,7 @@ class LedgerRecorder:
         self._kept = 0
         #: The step whose ``on_version_apply`` hooks are running: the one a
         #: failure in them (a lost lock) stopped.
-        self._ending: tuple[str | None, str | None, str] | None = None
+        self._ending: MigrationInfo | None = None
         self._last = time.perf_counter()
         self._context = {
             "run_id": uuid.uuid4().hex,
@@ -134,8 +134,7 @@ class LedgerRecorder:
         """The first ``on_version_apply`` hook: which step is ending, in
         case a later hook (the lock's check) stops the run in it.
         """
-        revision, source = revisions_of(step)
-        self._ending = (revision, source, direction_of(step))
+        self._ending = step
 
     def on_version_apply(
         self,
@@ -265,7 +264,8 @@ class LedgerRecorder:
         """
         if self._ending is not None:
             ending, self._ending = self._ending, None
-            return ending
+            revision, source = revisions_of(ending)
+            return revision, source, direction_of(ending)
         direction = self.command if self.command in DIRECTIONS else "upgrade"
         if failed is not None:
             down = ", ".join(to_tuple(failed.down_revision, default=())) or None
