@@ -49,7 +49,7 @@ def test_the_version_table_is_never_the_ledger() -> None:
 
 
 def test_an_older_ledger_gets_the_column_and_mysql_microseconds() -> None:
-    old = [
+    old: list[dict[str, object]] = [
         {"name": "id", "type": None},
         {"name": "started_at", "type": mysql.DATETIME()},
     ]
@@ -57,7 +57,7 @@ def test_an_older_ledger_gets_the_column_and_mysql_microseconds() -> None:
         "ALTER TABLE `l` ADD COLUMN version_table VARCHAR(255)",
         "ALTER TABLE `l` MODIFY started_at DATETIME(6) NOT NULL",
     ]
-    current = [
+    current: list[dict[str, object]] = [
         {"name": "VERSION_TABLE", "type": None},
         {"name": "started_at", "type": mysql.DATETIME(fsp=6)},
     ]
