@@ -4,8 +4,12 @@ A step's row is written in the step's own transaction (Alembic calls
 ``on_version_apply`` inside it), so it commits exactly when the step does: a
 run killed with ``kill -9`` leaves the rows of the steps that committed.
 A failure rolls back the run's transaction, and with it the rows of the
-steps it undid; so after the rollback those rows (``rolled back``) and the
-failed step's (``failed``) are written again, in a transaction of their own.
+steps it undid, but not always all of them: an autocommit block commits the
+run's transaction before it, and MySQL commits before every DDL statement.
+So after the rollback the table itself is asked how many of the run's rows
+it kept; the rest (``rolled back``) and the failed step's (``failed``) are
+written, in a transaction of their own. An ``--sql`` script's rows take
+when and by whom they are applied from the database that runs it.
 The ledger is a record, never a reason to block a deploy: a table that
 cannot be created or written is one warning, unless ``migration_ledger =
 required``.
