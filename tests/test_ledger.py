@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -243,3 +248,23 @@ def test_the_ledger_command_without_an_ini_and_for_plain_sqlalchemy(
     shapes.set_ini_option("flask_app", "no_such_module:app")
     code, output = ledger_command(shapes)
     assert code == 2 and "FAILED: flask_app = " in output
+
+
+def test_an_sql_script_on_sqlite_records_when_it_is_applied(blog: Project) -> None:
+    write_two(blog)
+    script = blog.alembic("upgrade", "head", "--sql").stdout
+    (blog.root / "instance").mkdir(exist_ok=True)
+    with closing(sqlite3.connect(blog.database())) as connection:
+        connection.executescript(script)
+    rows = blog.query(
+        "default.db",
+        "SELECT revision, started_at, os_user, duration_s, command FROM alembic_ledger"
+        " ORDER BY id",
+    )
+    assert [row[0] for row in rows] == ["r1", "r2"]
+    for _, started, user, duration, command in rows:
+        # SQLite's CURRENT_TIMESTAMP: UTC, when the script ran; no users.
+        applied = datetime.fromisoformat(str(started)).replace(tzinfo=timezone.utc)
+        assert abs(datetime.now(timezone.utc) - applied) < timedelta(seconds=60)
+        assert user is None and duration == 0
+        assert str(command).endswith("upgrade head --sql")

@@ -351,3 +351,16 @@ def test_a_lock_lost_behind_pgbouncer_records_the_step_it_stopped(
         ("upgrade", None, "d1", "applied"),
         ("upgrade", "d1", "d2", "failed"),
     ]
+
+
+@pytest.mark.postgresql
+def test_a_ledger_that_cannot_be_written_leaves_the_run_committed(pg: Project) -> None:
+    """The rows are written as the run's transaction commits: a failure
+    there is a warning, and the migration still commits.
+    """
+    write_two(pg)
+    execute(pg, "CREATE VIEW alembic_ledger AS SELECT 1 AS x")
+    result = pg.alembic("upgrade", "head")
+    assert "; this run is not recorded." in result.stderr
+    assert query(pg, "SELECT version_num FROM alembic_version") == [("r2",)]
+    assert query(pg, "SELECT count(*) FROM b") == [(0,)]

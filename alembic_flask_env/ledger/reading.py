@@ -155,9 +155,21 @@ def render(runs: list[dict[str, Any]], output_format: str, where: str = "") -> s
         for step in run["steps"]:
             error = f": {step['error']}" if step["error"] else ""
             lines.append(
-                f"  {step['direction']} {step['from_revision'] or '<base>'} ->"
-                f" {step['revision'] or '<base>'}  {step['outcome']}"
+                f"  {step['direction']} {_step_name(step)}  {step['outcome']}"
                 f" in {step['duration_s']:.2f} s{error}"
             )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _step_name(step: dict[str, Any]) -> str:
+    """``a -> b``; a failure raised outside any revision (the lock lost
+    before the commit, say) names none.
+    """
+    if (
+        step["outcome"] == "failed"
+        and not step["revision"]
+        and not step["from_revision"]
+    ):
+        return "(outside any revision)"
+    return f"{step['from_revision'] or '<base>'} -> {step['revision'] or '<base>'}"

@@ -4,8 +4,12 @@ A step's row is written in the step's own transaction (Alembic calls
 ``on_version_apply`` inside it), so it commits exactly when the step does: a
 run killed with ``kill -9`` leaves the rows of the steps that committed.
 A failure rolls back the run's transaction, and with it the rows of the
-steps it undid; so after the rollback those rows (``rolled back``) and the
-failed step's (``failed``) are written again, in a transaction of their own.
+steps it undid, but not always all of them: an autocommit block commits the
+run's transaction before it, and MySQL commits before every DDL statement.
+So after the rollback the table itself is asked how many of the run's rows
+it kept; the rest (``rolled back``) and the failed step's (``failed``) are
+written, in a transaction of their own. An ``--sql`` script's rows take
+when and by whom they are applied from the database that runs it.
 The ledger is a record, never a reason to block a deploy: a table that
 cannot be created or written is one warning, unless ``migration_ledger =
 required``.
@@ -39,6 +43,7 @@ from ..settings import LEDGER_KEY
 from ..url_masking import MASK
 from ..url_masking import is_secret_parameter
 from ..url_masking import scrub
+from .insert import PreparedInsert
 from .settings import check_table_name
 from .shape import ensure_table
 from .shape import ensure_table_offline
@@ -63,8 +68,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: user:password@ in a URL anywhere in a text.
-_USERINFO = re.compile(r"(?P<scheme>\b[a-z][\w+.-]*://)[^@/\s]+@", re.IGNORECASE)
-_SECRET_ARGUMENT = re.compile(r"^(?P<key>[^=]+)=")
+_USERINFO = r"(?P<scheme>\b[a-z][\w+.-]*://)[^@/\s]+@"
 DEFAULT_VERSION_TABLE = "alembic_version"
 
 
@@ -83,9 +87,10 @@ class LedgerRecorder:
         check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
         self.table = ledger_table(settings.table, schema, url.get_backend_name())
-        #: Compiled once and cached by SQLAlchemy: each step's row is only
-        #: new parameters.
+        #: For the rows of a failure (executemany).
         self._insert = self.table.insert()
+        #: Each step's row: compiled once, for the run's connection.
+        self._prepared: PreparedInsert | None = None
         self.url = url
         self.command = command
         self.usable = True
@@ -99,7 +104,7 @@ class LedgerRecorder:
         self._kept = 0
         #: The step whose ``on_version_apply`` hooks are running: the one a
         #: failure in them (a lost lock) stopped.
-        self._ending: tuple[str | None, str | None, str] | None = None
+        self._ending: MigrationInfo | None = None
         self._last = time.perf_counter()
         self._context = {
             "run_id": uuid.uuid4().hex,
@@ -132,8 +137,7 @@ class LedgerRecorder:
         """The first ``on_version_apply`` hook: which step is ending, in
         case a later hook (the lock's check) stops the run in it.
         """
-        revision, source = revisions_of(step)
-        self._ending = (revision, source, direction_of(step))
+        self._ending = step
 
     def on_version_apply(
         self,
@@ -183,17 +187,20 @@ class LedgerRecorder:
         without a savepoint PostgreSQL would abort the run's transaction,
         whose COMMIT then rolls back the migration without a word.
         """
+        prepared = self._prepared
+        if prepared is None or prepared.dialect is not connection.dialect:
+            prepared = self._prepared = PreparedInsert(self.table, connection.dialect)
         if connection.dialect.name == "postgresql":
             with connection.begin_nested():
                 if not self._created:
                     ensure_table(connection, self.table)
-                connection.execute(self._insert, row)
+                prepared.execute(connection, row)
         else:
             # (MySQL commits DDL at once, which ends a savepoint; pysqlite's
             # SAVEPOINTs do not nest in its transactions.)
             if not self._created:
                 ensure_table(connection, self.table)
-            connection.execute(self._insert, row)
+            prepared.execute(connection, row)
         self._created = True
 
     # -- after a failure ----------------------------------------------------
@@ -260,7 +267,8 @@ class LedgerRecorder:
         """
         if self._ending is not None:
             ending, self._ending = self._ending, None
-            return ending
+            revision, source = revisions_of(ending)
+            return revision, source, direction_of(ending)
         direction = self.command if self.command in DIRECTIONS else "upgrade"
         if failed is not None:
             down = ", ".join(to_tuple(failed.down_revision, default=())) or None
@@ -337,7 +345,7 @@ def _first_line(error: BaseException, url: URL) -> str:
     """The error's first line, with the secrets of ``url`` and any URL's
     password masked.
     """
-    return _USERINFO.sub(rf"\g<scheme>{MASK}@", scrub(first_line(error), url))
+    return _without_userinfo(scrub(first_line(error), url))
 
 
 def _masked_command(argv: list[str], url: URL) -> str:
@@ -346,11 +354,21 @@ def _masked_command(argv: list[str], url: URL) -> str:
     """
     words = []
     for word in argv:
-        match = _SECRET_ARGUMENT.match(word)
-        if match and is_secret_parameter(match.group("key")):
-            word = f"{match.group('key')}={MASK}"
-        words.append(_USERINFO.sub(rf"\g<scheme>{MASK}@", scrub(word, url)))
+        key, equals, _ = word.partition("=")
+        if equals and key and is_secret_parameter(key):
+            word = f"{key}={MASK}"
+        words.append(_without_userinfo(scrub(word, url)))
     return " ".join(words)
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with any URL's ``user:password@`` masked. (The pattern is
+    compiled only for a text with a URL in it: most command lines have
+    none, and compiling it cost every run a millisecond.)
+    """
+    if "://" not in text:
+        return text
+    return re.sub(_USERINFO, rf"\g<scheme>{MASK}@", text, flags=re.IGNORECASE)
 
 
 def _os_user() -> str:
@@ -365,9 +383,19 @@ def _versions() -> str:
     from importlib import metadata  # (what a run that writes needs only)
 
     try:
-        ours = metadata.version("alembic-flask-env")
+        header = metadata.distribution("alembic-flask-env").read_text("METADATA")
     except metadata.PackageNotFoundError:
-        ours = "unknown"
+        header = None
+    # The Version line read directly: Distribution.version parses the
+    # whole METADATA as an email message, which cost every run 2 ms.
+    ours = next(
+        (
+            line.partition(":")[2].strip()
+            for line in (header or "").splitlines()
+            if line.startswith("Version:")
+        ),
+        "unknown",
+    )
     return (
         f"alembic-flask-env {ours}, alembic {alembic.__version__},"
         f" sqlalchemy {sqlalchemy.__version__}"

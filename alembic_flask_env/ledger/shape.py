@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy import text
-from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.schema import CreateTable
 
 from .table import MYSQL_DIALECTS
@@ -28,11 +27,10 @@ def ensure_table(connection: Connection, table: Table) -> None:
     """Create ``table``, or add what an older ledger lacks. One catalog
     read per run: the caller remembers that it was done.
     """
-    try:
-        columns = inspect(connection).get_columns(table.name, schema=table.schema)
-    except NoSuchTableError:
+    if not connection.dialect.has_table(connection, table.name, schema=table.schema):
         table.create(connection)
         return
+    columns = inspect(connection).get_columns(table.name, schema=table.schema)
     quoted = connection.dialect.identifier_preparer.format_table(table)
     for statement in _upgrades(connection.dialect.name, quoted, columns):
         connection.execute(text(statement))

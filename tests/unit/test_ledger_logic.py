@@ -13,6 +13,7 @@ from sqlalchemy.dialects import mysql
 
 from alembic_flask_env.errors import InvalidSetting
 from alembic_flask_env.ledger.reading import _utc
+from alembic_flask_env.ledger.reading import render
 from alembic_flask_env.ledger.settings import LedgerSettings
 from alembic_flask_env.ledger.settings import check_table_name
 from alembic_flask_env.ledger.shape import _upgrades
@@ -49,7 +50,7 @@ def test_the_version_table_is_never_the_ledger() -> None:
 
 
 def test_an_older_ledger_gets_the_column_and_mysql_microseconds() -> None:
-    old = [
+    old: list[dict[str, object]] = [
         {"name": "id", "type": None},
         {"name": "started_at", "type": mysql.DATETIME()},
     ]
@@ -57,7 +58,7 @@ def test_an_older_ledger_gets_the_column_and_mysql_microseconds() -> None:
         "ALTER TABLE `l` ADD COLUMN version_table VARCHAR(255)",
         "ALTER TABLE `l` MODIFY started_at DATETIME(6) NOT NULL",
     ]
-    current = [
+    current: list[dict[str, object]] = [
         {"name": "VERSION_TABLE", "type": None},
         {"name": "started_at", "type": mysql.DATETIME(fsp=6)},
     ]
@@ -79,3 +80,29 @@ def test_the_mysql_table_keeps_microseconds_and_the_others_a_zone() -> None:
     assert isinstance(started, mysql.DATETIME) and started.fsp == 6
     started = ledger_table("l", None, "postgresql").c.started_at.type
     assert isinstance(started, DateTime) and started.timezone
+
+
+def test_a_failure_outside_any_revision_names_none() -> None:
+    step = {
+        "direction": "upgrade",
+        "from_revision": None,
+        "revision": None,
+        "outcome": "failed",
+        "duration_s": 0.5,
+        "error": "lost",
+    }
+    run = {
+        "started_at": "t",
+        "os_user": "u",
+        "host": "h",
+        "app": "a",
+        "command": "c",
+        "steps": [
+            step,
+            {**step, "outcome": "applied", "revision": "r1", "error": None},
+        ],
+    }
+    assert render([run], "text").splitlines()[1:] == [
+        "  upgrade (outside any revision)  failed in 0.50 s: lost",
+        "  upgrade <base> -> r1  applied in 0.50 s",
+    ]
