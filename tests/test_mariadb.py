@@ -137,6 +137,32 @@ def test_a_held_lock_times_out_with_the_same_message(
     assert "t" in tables(maria)
 
 
+def test_a_failed_downgrade_says_what_mariadb_kept(maria: Project) -> None:
+    """In a downgrade it is the revision's downgrade() that failed, and what
+    completed are the downgrades of the revisions after it.
+    """
+    write_revision(maria, "r1", None, 'op.execute("CREATE TABLE first (id int)")')
+    broken = write_revision(maria, "r2", "r1", 'op.execute("CREATE TABLE b (id int)")')
+    broken.write_text(
+        broken.read_text().replace(
+            "def downgrade():\n    pass",
+            'def downgrade():\n    op.execute("DROP TABLE b")\n'
+            '    op.execute("SELECT * FROM no_such_table")',
+        )
+    )
+    write_revision(maria, "r3", "r2", 'op.execute("CREATE TABLE c (id int)")')
+    maria.alembic("upgrade", "head")
+    result = maria.alembic("downgrade", "base", ok=False)
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
+    assert line.startswith(
+        f"FAILED: Revision r2 ({broken}, line 15) failed on MariaDB, which commits"
+        " every DDL statement at once, so part of it may be applied (its"
+        " downgrade). alembic_version now says r2: the downgrades of the"
+        " revisions after it completed, each in its own transaction."
+    ), line
+    assert versions(maria) == ["r2"]
+
+
 def test_a_failed_revision_says_what_mariadb_kept(maria: Project) -> None:
     write_revision(maria, "r1", None, 'op.execute("CREATE TABLE first (id int)")')
     broken = write_revision(

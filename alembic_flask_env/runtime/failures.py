@@ -89,7 +89,11 @@ def table_lock_timeout(
 
 
 def partly_applied(
-    migration_context: MigrationContext, dialect: Dialect, error: Exception
+    migration_context: MigrationContext,
+    dialect: Dialect,
+    error: Exception,
+    *,
+    downgrading: bool = False,
 ) -> PartlyApplied:
     """MySQL and MariaDB commit every DDL statement at once, so a revision
     that failed half-way cannot be rolled back: say which one, that part of
@@ -102,11 +106,17 @@ def partly_applied(
     heads = current_heads(migration_context)
     # SQLAlchemy's "mysql" dialect serves MariaDB too, and knows which.
     name = "MariaDB" if getattr(dialect, "is_mariadb", False) else "MySQL"
+    completed = (
+        "the downgrades of the revisions after it"
+        if downgrading
+        else "the revisions up to there"
+    )
     return PartlyApplied(
         f"{describe(found).capitalize()} failed on {name}, which commits every"
-        " DDL statement at once, so part of it may be applied. alembic_version"
-        f" now says {heads}: the revisions up to"
-        " there completed, each in its own transaction. Compare the database"
+        f" DDL statement at once, so part of it may be applied"
+        f"{' (its downgrade)' if downgrading else ''}. alembic_version"
+        f" now says {heads}: {completed}"
+        " completed, each in its own transaction. Compare the database"
         " with the failed revision, undo (or finish) what it did by hand, then"
         f" run again. The error: {first_line(error)}"
     )

@@ -283,7 +283,12 @@ def _explained(
     if isinstance(error, FlaskEnvError):
         return error
     if connection.dialect.name in MYSQL_DIALECTS:
-        return partly_applied(context.get_context(), connection.dialect, error)
+        return partly_applied(
+            context.get_context(),
+            connection.dialect,
+            error,
+            downgrading=running_command() == "downgrade",
+        )
     if lock_check.one_transaction:
         return (
             committed_early(context.get_context(), error, report.start_heads) or error
