@@ -750,7 +750,7 @@ def test_a_revision_slow_to_record_outlives_idle_session_timeout(pg: Project) ->
     assert query(pg, "SELECT version_num FROM alembic_version") == [("s1",)]
 
 
-def write_next(project: Project, revision: str, down: str, body: str) -> None:
+def write_next(project: Project, revision: str, down: str | None, body: str) -> None:
     path = write_revision(project, revision, down, body)
     path.write_text(IMPORTS + path.read_text())
 
@@ -992,3 +992,28 @@ def test_a_never_analysed_table_locked_meanwhile_is_of_unknown_size(
     # Unlocked, its one row is counted: min_rows lets it through.
     result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "+1")
     assert "on table 'odd:name', about 1 rows:" in result.stderr, result.stderr
+
+
+@pytest.mark.pgbouncer
+def test_a_never_analysed_table_is_counted_through_pgbouncer(
+    bounced: Project,
+) -> None:
+    """Counting it takes a savepoint and a local lock_timeout inside the
+    checks' transaction, which PgBouncer's transaction pooling keeps on one
+    server connection; the run goes on in a clean transaction.
+    """
+    write_next(
+        bounced,
+        "s0",
+        None,
+        """
+        op.create_table("fresh", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("name", sa.String(20)))
+        op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        """,
+    )
+    bounced.alembic("upgrade", "s0")
+    write_next(bounced, "s1", "s0", 'op.create_index("ix_fresh", "fresh", ["name"])')
+    result = bounced.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
+    assert "on table 'fresh', about 3 rows:" in result.stderr, result.stderr
+    assert query(bounced, "SELECT version_num FROM alembic_version") == [("s1",)]
