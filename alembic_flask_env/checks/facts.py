@@ -7,10 +7,11 @@ need not name it).
 A table PostgreSQL has never analysed (reltuples = -1: every new table
 until autovacuum analyses it, after 50 rows and 10 %) is not taken for
 unknown, which no ``migration_checks_min_rows`` would let through: its
-size on disk says it is empty, a small one (up to :data:`COUNTED_PAGES`
-pages) is counted, and a larger one is estimated from its pages as the
-planner does. Only a table that stays unknown (a partitioned one, or one
-locked meanwhile) is reported so, with the ANALYZE that makes it known.
+size on disk says it is empty, its rows are counted up to
+:data:`COUNTED_ROWS` (a bounded scan), and a larger one is estimated from
+its pages as the planner does. Only a table that stays unknown (a
+partitioned one, or one locked meanwhile) is reported so, with the ANALYZE
+that makes it known.
 
 Tables are known by schema: those of the default schemas (PostgreSQL's
 ``search_path``, MySQL's current database) by their name alone, and those
@@ -60,10 +61,13 @@ class LiveColumn:
 
 #: A name SQL takes unquoted (lower case: PostgreSQL folds the others).
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
-#: A table never analysed this small (at most 80 kB) is counted exactly.
-COUNTED_PAGES = 10
-#: How long counting one waits for a lock before its size stays unknown.
-COUNT_LOCK_TIMEOUT = "1s"
+#: A table never analysed is counted up to this many rows (a few
+#: milliseconds), and estimated from its pages beyond.
+COUNTED_ROWS = 100_000
+#: How long sizing it waits for a lock before its size stays unknown.
+LOCK_WAIT = "1s"
+#: How long counting it may take before it is estimated instead.
+COUNT_TIMEOUT = "2s"
 
 
 @dataclass
@@ -235,50 +239,67 @@ def with_live_types(changes: Sequence[Change], facts: Facts) -> list[Change]:
 
 def _never_analysed_rows(connection: Connection, oid: int) -> int | None:
     """The rows of a PostgreSQL table never analysed: 0 when it has no
-    page, counted when it is small, else estimated from its pages; None
-    when it stays locked for :data:`COUNT_LOCK_TIMEOUT` (the size and the
-    count wait for a lock: never for long, nor on the caller's settings).
+    page, counted up to :data:`COUNTED_ROWS`, estimated from its pages
+    beyond (or when counting takes longer than :data:`COUNT_TIMEOUT`);
+    None when it stays locked for :data:`LOCK_WAIT`: sizing it waits for
+    a lock, never for long, and not with the caller's settings.
     """
     savepoint = connection.begin_nested()
     try:
-        connection.execute(text(f"SET LOCAL lock_timeout = '{COUNT_LOCK_TIMEOUT}'"))
-        size, block, name = connection.execute(
-            text(
-                "SELECT pg_relation_size(CAST(:oid AS oid)),"
-                " current_setting('block_size')::int,"
-                " CAST(CAST(:oid AS oid) AS regclass)::text"
-            ),
-            {"oid": oid},
-        ).one()
+        connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+        connection.execute(text(f"SET LOCAL statement_timeout = '{COUNT_TIMEOUT}'"))
+        try:
+            size, block, name = connection.execute(
+                text(
+                    "SELECT pg_relation_size(CAST(:oid AS oid)),"
+                    " current_setting('block_size')::int,"
+                    " CAST(CAST(:oid AS oid) AS regclass)::text"
+                ),
+                {"oid": oid},
+            ).one()
+        except DBAPIError:
+            return None
         pages = -(-int(size) // int(block))
         if pages == 0:
             return 0
-        if pages <= COUNTED_PAGES:
-            # (name is regclass's own quoted, schema-qualified spelling; a
-            # colon in it is no bind parameter.)
-            counted = text(f"SELECT count(*) FROM {name}".replace(":", "\\:"))
-            return int(connection.execute(counted).one()[0])
-        widths = connection.execute(
-            text(
-                "SELECT t.typlen, t.typname, a.atttypmod,"
-                " pg_encoding_max_length(pg_char_to_encoding("
-                "current_setting('server_encoding')))"
-                " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-                " WHERE a.attrelid = CAST(:oid AS oid) AND a.attnum > 0"
-                " AND NOT a.attisdropped"
-            ),
-            {"oid": oid},
-        ).all()
-        width = sum(
-            average_width(int(length), str(kind), int(modifier), int(encoding))
-            for length, kind, modifier, encoding in widths
+        # (name is regclass's own quoted, schema-qualified spelling; a colon
+        # in it is no bind parameter.)
+        counting = text(
+            f"SELECT count(*) FROM (SELECT FROM {name} LIMIT {COUNTED_ROWS + 1})"
+            " AS counted".replace(":", "\\:")
         )
-        return estimated_rows(pages, width, int(block))
-    except DBAPIError:
-        return None
+        counted = None
+        try:
+            with connection.begin_nested():
+                counted = int(connection.execute(counting).one()[0])
+        except DBAPIError:
+            pass  # too slow to count: estimated
+        if counted is not None and counted <= COUNTED_ROWS:
+            return counted
+        estimate = estimated_rows(pages, _row_width(connection, oid), int(block))
+        return max(estimate, counted or 0)
     finally:
         # Also takes back SET LOCAL: the caller's transaction is as it was.
         savepoint.rollback()
+
+
+def _row_width(connection: Connection, oid: int) -> int:
+    """The width of a row of the table, as the planner guesses it."""
+    widths = connection.execute(
+        text(
+            "SELECT t.typlen, t.typname, a.atttypmod,"
+            " pg_encoding_max_length(pg_char_to_encoding("
+            "current_setting('server_encoding')))"
+            " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+            " WHERE a.attrelid = CAST(:oid AS oid) AND a.attnum > 0"
+            " AND NOT a.attisdropped"
+        ),
+        {"oid": oid},
+    ).all()
+    return sum(
+        average_width(int(length), str(kind), int(modifier), int(encoding))
+        for length, kind, modifier, encoding in widths
+    )
 
 
 def average_width(length: int, kind: str, modifier: int, encoding: int) -> int:
