@@ -75,7 +75,8 @@ class Facts:
     dialect: str
     #: The server's version as (major, minor); None offline: the newest.
     version: tuple[int, int] | None = None
-    #: Estimated rows per existing table (None: never estimated), keyed by
+    #: Estimated rows per existing table (None: unknown, never analysed
+    #: and not sized, see :meth:`unknown_size`), keyed by
     #: :func:`table_key`; None offline (every table is taken to exist and be
     #: large).
     rows: dict[str, int | None] | None = None
