@@ -1018,3 +1018,27 @@ def test_a_never_analysed_table_is_counted_through_pgbouncer(
     result = bounced.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
     assert "on table 'fresh', about 3 rows:" in result.stderr, result.stderr
     assert query(bounced, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+@pytest.mark.mariadb
+def test_min_rows_exempts_a_small_new_table_on_mariadb(maria: Project) -> None:
+    """InnoDB counts a new table's rows as they come (no ANALYZE needed):
+    3 rows read as about 3, and migration_checks_min_rows lets it through.
+    """
+    write_revision(
+        maria,
+        "s0",
+        None,
+        """
+        op.execute("CREATE TABLE fresh (id int PRIMARY KEY, name varchar(20))")
+        op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        """,
+    )
+    maria.alembic("upgrade", "s0")
+    write_next(maria, "s1", "s0", 'op.drop_column("fresh", "name")')
+    result = maria.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
+    assert (
+        "[ban-drop-column] Revision s1 (" in result.stderr
+        and "on table 'fresh', about 3 rows:" in result.stderr
+    ), result.stderr
+    assert query(maria, "SELECT version_num FROM alembic_version") == [("s1",)]
