@@ -43,6 +43,9 @@ def test_every_rule_has_a_unique_id_and_is_in_the_readme() -> None:
         ("cidr", "inet", True),
         ("integer", "bigint", False),
         ("text", "varchar(10)", False),
+        # The same type, as the database and SQLAlchemy spell it.
+        ("numeric(10,2)", "numeric(10, 2)", True),
+        ("integer", "integer", True),
     ],
 )
 def test_type_changes_that_need_no_rewrite(old: str, new: str, safe: bool) -> None:
@@ -76,6 +79,7 @@ def test_an_empty_string_default_is_a_default(default: str, fires: bool) -> None
         ("varchar(300)", "varchar(200)", 4, False),
         ("varchar(50)", "text", 4, False),
         ("integer", "bigint", None, False),
+        ("datetime", "datetime", None, True),
         # The character set unknown: only what holds for every one.
         ("varchar(20)", "varchar(60)", None, True),
         ("varchar(128)", "varchar(256)", None, False),

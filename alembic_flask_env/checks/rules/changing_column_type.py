@@ -3,7 +3,8 @@ except the changes PostgreSQL makes in the catalog only; on MySQL/MariaDB
 it copies the table, except a VARCHAR widened within its length bytes.
 
 In a run the type before is the database's when the revision does not
-say it (see :func:`..facts.with_live_types`).
+say it (see
+:func:`alembic_flask_env.checks.facts.with_live_types`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,20 @@ _VARCHAR = re.compile(r"^(?:varchar|character varying)(?:\((\d+)\))?$")
 _NUMERIC = re.compile(r"^(?:numeric|decimal)(?:\((\d+)(?:,\s*(\d+))?\))?$")
 
 
+def _normal(type_: str) -> str:
+    """One spelling of a type: numeric(10,2) as the database gives it is
+    SQLAlchemy's numeric(10, 2).
+    """
+    return re.sub(r"\s*,\s*", ", ", type_.strip().lower())
+
+
 def no_rewrite(old: str, new: str) -> bool:
     """Whether PostgreSQL changes ``old`` to ``new`` without a rewrite:
-    varchar to a larger (or no) limit or to text, numeric to a larger
-    precision at the same scale, cidr to inet.
+    the same type, varchar to a larger (or no) limit or to text, numeric
+    to a larger precision at the same scale, cidr to inet.
     """
-    old, new = old.strip().lower(), new.strip().lower()
-    if (old, new) in {("cidr", "inet"), ("varchar", "text")}:
+    old, new = _normal(old), _normal(new)
+    if old == new or (old, new) in {("cidr", "inet"), ("varchar", "text")}:
         return True
     old_varchar, new_varchar = _VARCHAR.match(old), _VARCHAR.match(new)
     if old_varchar and (new == "text" or new_varchar):
@@ -63,8 +71,10 @@ def in_place_on_mysql(old: str, new: str, bytes_per_character: int | None) -> bo
     set: both at most 63 characters (255 bytes in utf8mb4), or more than
     255 characters before.
     """
-    old_varchar = _VARCHAR.match(old.strip().lower())
-    new_varchar = _VARCHAR.match(new.strip().lower())
+    if _normal(old) == _normal(new):
+        return True
+    old_varchar = _VARCHAR.match(_normal(old))
+    new_varchar = _VARCHAR.match(_normal(new))
     if not (old_varchar and new_varchar):
         return False
     if old_varchar.group(1) is None or new_varchar.group(1) is None:
