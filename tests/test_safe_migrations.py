@@ -982,14 +982,18 @@ def test_a_never_analysed_table_locked_meanwhile_is_of_unknown_size(
     write_next(started, "s2", "s1", 'op.create_index("ix_odd", "odd:name", ["name"])')
     with other_session(started) as session:
         session.execute(text('LOCK TABLE "odd:name" IN ACCESS EXCLUSIVE MODE'))
-        message = started.alembic(
+        refused = started.alembic(
             "-x", "migration_checks_min_rows=1000", "upgrade", "+1", ok=False
-        ).stdout
+        )
         session.rollback()
     assert (
         "on table 'odd:name', size unknown (never analysed: run ANALYZE"
-        ' "odd:name"):' in message
-    ), message
+        ' "odd:name"):' in refused.stdout
+    ), refused.stdout
+    assert (
+        "migration_checks: table odd:name (never analysed) stayed locked for 1s;"
+        " its size is unknown." in refused.stderr
+    ), refused.stderr
     # Unlocked, its one row is counted: min_rows lets it through.
     result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "+1")
     assert "on table 'odd:name', about 1 rows:" in result.stderr, result.stderr

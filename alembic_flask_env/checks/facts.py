@@ -21,6 +21,7 @@ read for that schema, never taken from the same-named default one.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from .changes import Change
+
+log = logging.getLogger(__name__)
 
 
 def table_key(table: str, schema: str | None = None) -> str:
@@ -178,7 +181,7 @@ def read_facts(connection: Connection, changes: Sequence[Change] = ()) -> Facts:
     touched = {table_key(c.table, c.schema) for c in changes if c.table}
     for key, oid in never_analysed.items():
         if key in touched:
-            rows[key] = _never_analysed_rows(connection, oid)
+            rows[key] = _never_analysed_rows(connection, oid, key)
     index_tables: dict[str, str] = {}
     for schema, index, table in indexes:
         index_tables.setdefault(table_key(index, schema), str(table))
@@ -238,7 +241,7 @@ def with_live_types(changes: Sequence[Change], facts: Facts) -> list[Change]:
     return resolved
 
 
-def _never_analysed_rows(connection: Connection, oid: int) -> int | None:
+def _never_analysed_rows(connection: Connection, oid: int, key: str) -> int | None:
     """The rows of a PostgreSQL table never analysed: 0 when it has no
     page, counted up to :data:`COUNTED_ROWS`, estimated from its pages
     beyond (or when counting takes longer than :data:`COUNT_TIMEOUT`);
@@ -259,6 +262,12 @@ def _never_analysed_rows(connection: Connection, oid: int) -> int | None:
                 {"oid": oid},
             ).one()
         except DBAPIError:
+            log.info(
+                "migration_checks: table %s (never analysed) stayed locked for"
+                " %s; its size is unknown.",
+                key,
+                LOCK_WAIT,
+            )
             return None
         pages = -(-int(size) // int(block))
         if pages == 0:
@@ -274,7 +283,13 @@ def _never_analysed_rows(connection: Connection, oid: int) -> int | None:
             with connection.begin_nested():
                 counted = int(connection.execute(counting).one()[0])
         except DBAPIError:
-            pass  # too slow to count: estimated
+            log.info(
+                "migration_checks: counting table %s (never analysed) took over"
+                " %s; its rows are estimated from its %d pages.",
+                name,
+                COUNT_TIMEOUT,
+                pages,
+            )
         if counted is not None and counted <= COUNTED_ROWS:
             return counted
         estimate = estimated_rows(pages, _row_width(connection, oid), int(block))
