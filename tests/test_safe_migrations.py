@@ -792,3 +792,301 @@ def test_a_revision_slow_to_record_outlives_idle_session_timeout(pg: Project) ->
     )
     assert "idle-session timeout" in result.stderr
     assert query(pg, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+def write_next(project: Project, revision: str, down: str | None, body: str) -> None:
+    path = write_revision(project, revision, down, body)
+    path.write_text(IMPORTS + path.read_text())
+
+
+@pytest.mark.postgresql
+def test_min_rows_exempts_a_small_table_never_analysed(started: Project) -> None:
+    """A table created and filled in one run has reltuples = -1 (never
+    analysed: autovacuum waits for 50 rows). Its 3 rows are counted, so
+    migration_checks_min_rows waves its index through; a never-analysed
+    table of 150,000 rows is counted to 100,000 and estimated from its
+    pages beyond, and refused.
+    """
+    write_next(
+        started,
+        "s1",
+        "s0",
+        """
+        op.create_table("fresh", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("name", sa.String(20)))
+        op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        op.create_table("bulk", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("name", sa.String(20)))
+        op.execute("INSERT INTO bulk SELECT g, 'n' FROM generate_series(1, 150000) g")
+        """,
+    )
+    started.alembic("upgrade", "s1")
+    write_next(started, "s2", "s1", 'op.create_index("ix_fresh", "fresh", ["name"])')
+    result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "+1")
+    assert (
+        "[require-concurrent-index-creation] Revision s2 (" in result.stderr
+        and "on table 'fresh', about 3 rows:" in result.stderr
+    ), result.stderr
+    assert query(started, "SELECT version_num FROM alembic_version") == [("s2",)]
+
+    write_next(started, "s3", "s2", 'op.create_index("ix_bulk", "bulk", ["name"])')
+    message = started.alembic(
+        "-x", "migration_checks_min_rows=1000", "upgrade", "+1", ok=False
+    ).stdout
+    found = re.search(r"on table 'bulk', about ([\d,]+) rows", message)
+    assert found is not None, message
+    assert int(found.group(1).replace(",", "")) > 100_000
+    assert query(started, "SELECT version_num FROM alembic_version") == [("s2",)]
+
+
+@pytest.mark.postgresql
+def test_a_table_whose_size_is_unknown_says_so(started: Project) -> None:
+    """A partitioned table is never analysed by autovacuum: its size is
+    unknown, the finding says how to learn it, and min_rows does not wave
+    it through; after ANALYZE its estimate counts.
+    """
+    write_next(
+        started,
+        "s1",
+        "s0",
+        """
+        op.execute("CREATE TABLE log (id integer, at date) PARTITION BY RANGE (at)")
+        op.execute("CREATE TABLE log_2026 PARTITION OF log"
+                   " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+        op.execute("INSERT INTO log VALUES (1, '2026-05-01'), (2, '2026-06-01')")
+        """,
+    )
+    started.alembic("upgrade", "s1")
+    write_next(
+        started,
+        "s2",
+        "s1",
+        'op.add_column("log", sa.Column("level", sa.Integer(), nullable=False))',
+    )
+    message = started.alembic(
+        "-x", "migration_checks_min_rows=1000", "upgrade", "+1", ok=False
+    ).stdout
+    assert (
+        "[adding-required-field] Revision s2 (" in message
+        and "on table 'log', size unknown (never analysed: run ANALYZE log):" in message
+    ), message
+    with other_session(started) as session:
+        session.execute(text("ANALYZE log"))
+        session.commit()
+    message = started.alembic("upgrade", "+1", ok=False).stdout
+    assert "on table 'log', about 2 rows:" in message, message
+
+
+@pytest.mark.postgresql
+def test_a_varchar_widening_without_existing_type_is_read_from_the_database(
+    started: Project,
+) -> None:
+    """``alter_column(type_=sa.String(256))`` on a varchar(128) column: the
+    run reads the column's type from the database, so a widening (no
+    rewrite on PostgreSQL), in Python or raw SQL, runs, and a narrowing is
+    refused naming both types.
+    """
+    write_next(
+        started,
+        "s1",
+        "s0",
+        """
+        op.execute("CREATE TABLE project (id integer PRIMARY KEY,"
+                   " password varchar(128))")
+        op.execute("INSERT INTO project VALUES (1, 'x'), (2, 'y')")
+        op.execute("ANALYZE project")
+        """,
+    )
+    started.alembic("upgrade", "s1")
+    write_next(
+        started,
+        "s2",
+        "s1",
+        'op.alter_column("project", "password", type_=sa.String(length=256))',
+    )
+    write_next(
+        started,
+        "s3",
+        "s2",
+        'op.execute("ALTER TABLE project ALTER COLUMN password TYPE varchar(300)")',
+    )
+    write_next(
+        started,
+        "s4",
+        "s3",
+        'op.alter_column("project", "password", type_=sa.String(length=64))',
+    )
+    started.alembic("upgrade", "s2")
+    started.alembic("upgrade", "s3")
+    assert query(
+        started,
+        "SELECT character_maximum_length FROM information_schema.columns"
+        " WHERE table_name = 'project' AND column_name = 'password'",
+    ) == [(300,)]
+    message = started.alembic("upgrade", "head", ok=False).stdout
+    assert (
+        "[changing-column-type] Revision s4 (" in message
+        and "Changing the type of 'password' from VARCHAR(300) to VARCHAR(64)"
+        " rewrites the table"
+        in message
+    ), message
+    assert "existing_type" not in message
+
+
+@pytest.mark.postgresql
+def test_a_type_change_after_another_in_the_run_starts_from_that_one(
+    started: Project,
+) -> None:
+    """The database's type is the one before the run: a second change of
+    the same column in the run starts from the type the first gave it.
+    """
+    write_next(
+        started,
+        "s1",
+        "s0",
+        'op.alter_column("item", "name", type_=sa.String(80),'
+        " existing_type=sa.String(50))",
+    )
+    write_next(
+        started, "s2", "s1", 'op.alter_column("item", "name", type_=sa.String(100))'
+    )
+    write_next(
+        started, "s3", "s2", 'op.alter_column("item", "name", type_=sa.String(90))'
+    )
+    message = started.alembic("upgrade", "head", ok=False).stdout
+    assert "[changing-column-type] Revision s2 (" not in message
+    assert (
+        "[changing-column-type] Revision s3 (" in message
+        and "Changing the type of 'name' from VARCHAR(100) to VARCHAR(90)" in message
+    ), message
+    assert query(started, "SELECT version_num FROM alembic_version") == [("s0",)]
+
+
+@pytest.mark.mariadb
+def test_a_varchar_widening_on_mariadb_within_its_length_bytes(
+    maria: Project,
+) -> None:
+    """MariaDB widens a VARCHAR in place while its length stays within
+    the same length-byte class (up to 255 bytes, or above): utf8mb4 is 4
+    bytes a character, so 60 -> 63 is in place and 60 -> 100 is a copy.
+    The type before is read from the database.
+    """
+    write_revision(
+        maria,
+        "s0",
+        None,
+        """
+        op.execute("CREATE TABLE project (id int PRIMARY KEY, password varchar(60),"
+                   " note varchar(100)) DEFAULT CHARSET=utf8mb4")
+        op.execute("INSERT INTO project VALUES (1, 'a', 'n'), (2, 'b', 'n')")
+        """,
+    )
+    maria.alembic("upgrade", "s0")
+    write_next(
+        maria,
+        "s1",
+        "s0",
+        'op.alter_column("project", "password", type_=sa.String(63));'
+        ' op.alter_column("project", "note", type_=sa.String(300))',
+    )
+    maria.alembic("upgrade", "s1")
+    write_next(
+        maria,
+        "s2",
+        "s1",
+        'op.alter_column("project", "password", type_=sa.String(100))',
+    )
+    message = maria.alembic("upgrade", "head", ok=False).stdout
+    assert (
+        "[changing-column-type] Revision s2 (" in message
+        and "Changing the type of 'password' from VARCHAR(63) to VARCHAR(100)"
+        " copies the table"
+        in message
+    ), message
+
+
+@pytest.mark.postgresql
+def test_a_never_analysed_table_locked_meanwhile_is_of_unknown_size(
+    started: Project,
+) -> None:
+    """Sizing a table never analysed waits for a lock at most a second:
+    another session holding it, the size stays unknown (the finding counts
+    and says so), and the run is refused instead of waiting behind it.
+    """
+    write_next(
+        started,
+        "s1",
+        "s0",
+        """
+        op.execute('CREATE TABLE "odd:name" (id integer, name varchar(20))')
+        op.execute("INSERT INTO \\"odd:name\\" VALUES (1, 'a')")
+        """,
+    )
+    started.alembic("upgrade", "s1")
+    write_next(started, "s2", "s1", 'op.create_index("ix_odd", "odd:name", ["name"])')
+    with other_session(started) as session:
+        session.execute(text('LOCK TABLE "odd:name" IN ACCESS EXCLUSIVE MODE'))
+        refused = started.alembic(
+            "-x", "migration_checks_min_rows=1000", "upgrade", "+1", ok=False
+        )
+        session.rollback()
+    assert (
+        "on table 'odd:name', size unknown (never analysed: run ANALYZE"
+        ' "odd:name"):' in refused.stdout
+    ), refused.stdout
+    assert (
+        "migration_checks: table odd:name (never analysed) stayed locked for 1s;"
+        " its size is unknown." in refused.stderr
+    ), refused.stderr
+    # Unlocked, its one row is counted: min_rows lets it through.
+    result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "+1")
+    assert "on table 'odd:name', about 1 rows:" in result.stderr, result.stderr
+
+
+@pytest.mark.pgbouncer
+def test_a_never_analysed_table_is_counted_through_pgbouncer(
+    bounced: Project,
+) -> None:
+    """Counting it takes a savepoint and a local lock_timeout inside the
+    checks' transaction, which PgBouncer's transaction pooling keeps on one
+    server connection; the run goes on in a clean transaction.
+    """
+    write_next(
+        bounced,
+        "s0",
+        None,
+        """
+        op.create_table("fresh", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.Column("name", sa.String(20)))
+        op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        """,
+    )
+    bounced.alembic("upgrade", "s0")
+    write_next(bounced, "s1", "s0", 'op.create_index("ix_fresh", "fresh", ["name"])')
+    result = bounced.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
+    assert "on table 'fresh', about 3 rows:" in result.stderr, result.stderr
+    assert query(bounced, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+@pytest.mark.mariadb
+def test_min_rows_exempts_a_small_new_table_on_mariadb(maria: Project) -> None:
+    """InnoDB counts a new table's rows as they come (no ANALYZE needed):
+    3 rows read as about 3, and migration_checks_min_rows lets it through.
+    """
+    write_revision(
+        maria,
+        "s0",
+        None,
+        """
+        op.execute("CREATE TABLE fresh (id int PRIMARY KEY, name varchar(20))")
+        op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        """,
+    )
+    maria.alembic("upgrade", "s0")
+    write_next(maria, "s1", "s0", 'op.drop_column("fresh", "name")')
+    result = maria.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
+    assert (
+        "[ban-drop-column] Revision s1 (" in result.stderr
+        and "on table 'fresh', about 3 rows:" in result.stderr
+    ), result.stderr
+    assert query(maria, "SELECT version_num FROM alembic_version") == [("s1",)]

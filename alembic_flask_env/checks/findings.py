@@ -19,6 +19,8 @@ class Finding:
     message: str
     #: The safe way to write it, as code to paste.
     fix: str
+    #: Said instead of the rows when the database does not know them.
+    unknown_size: str = ""
 
     def paragraph(self) -> str:
         """One paragraph: rule, where, what it does, the fix."""
@@ -26,6 +28,8 @@ class Finding:
         table = ""
         if self.table:
             size = f", about {self.rows:,} rows" if self.rows is not None else ""
+            if self.rows is None and self.unknown_size:
+                size = f", {self.unknown_size}"
             table = f" on table {self.table!r}{size}"
         return (
             f"[{self.rule}] Revision {self.revision} ({where}){table}: {self.message}"

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..errors import first_line
 from ..url_masking import mask_secrets
 from ..url_masking import scrub
 from .facts import read_facts
-from .facts import schemas_named
+from .facts import with_live_types
 from .run import enforce
 from .run import judge
 from .run import record_revisions
@@ -105,11 +106,17 @@ def check_before_running(
     if ours:
         reconnect_if_closed(connection, time.monotonic() - idle_since)
     try:
-        # Read after recording: the schemas the revisions name are known.
-        facts = read_facts(connection, schemas_named(s.change for s in steps))
+        # Read after recording: the schemas, tables and columns the
+        # revisions change are known.
+        facts = read_facts(connection, [step.change for step in steps])
     finally:
         if ours and connection.in_transaction():
             connection.rollback()
+    changes = with_live_types([step.change for step in steps], facts)
+    steps = [
+        replace(step, change=change)
+        for step, change in zip(steps, changes, strict=True)
+    ]
     enforce(judge(steps, facts), settings)
 
 

@@ -213,6 +213,7 @@ def _findings(step: Step, facts: Facts, dropped_later: bool) -> list[Finding]:
                 facts.table_rows(change.table, change.schema),
                 message[0].upper() + message[1:],
                 fix,
+                facts.unknown_size(change.table, change.schema),
             )
         )
     return findings

@@ -1,19 +1,25 @@
 """How a whole run is judged: tables a later step drops, indexes dropped
 without their table, schema-qualified tables, types given as classes,
-stored generated columns per dialect. In process, no database: the facts
-are written out as a database would give them.
+stored generated columns per dialect, the database's column types for a
+type change that does not say the type before. In process, no database:
+the facts are written out as a database would give them.
 """
 
 from __future__ import annotations
 
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alembic_flask_env.checks.facts import Facts
+from alembic_flask_env.checks.facts import LiveColumn
+from alembic_flask_env.checks.facts import with_live_types
 from alembic_flask_env.checks.run import check_revisions
+from alembic_flask_env.checks.run import judge
+from alembic_flask_env.checks.run import record_revisions
 
 
 def revision(tmp_path: Path, name: str, upgrade: str, downgrade: str = "pass") -> Any:
@@ -146,3 +152,81 @@ def test_stored_generated_columns_per_dialect(
     )
     rules = [f.rule for f in check_revisions([(script, "upgrade")], live(dialect, t=9))]
     assert ("adding-stored-generated-column" in rules) is flagged
+
+
+def judged_with_live_types(run: list[tuple[Any, str]], facts: Facts) -> list[Any]:
+    """As the run judges: the database's types filled in first."""
+    steps = record_revisions(run, facts.dialect)
+    changes = with_live_types([step.change for step in steps], facts)
+    steps = [replace(s, change=c) for s, c in zip(steps, changes, strict=True)]
+    return judge(steps, facts)
+
+
+def test_a_type_change_without_existing_type_takes_the_database_type(
+    tmp_path: Path,
+) -> None:
+    widen = revision(tmp_path, "r1", "op.alter_column('t', 'a', type_=sa.String(256))")
+    facts = live(t=5000)
+    facts.columns[("t", "a")] = LiveColumn("varchar(128)")
+    assert judged_with_live_types([(widen, "upgrade")], facts) == []
+    narrow = revision(tmp_path, "r2", "op.alter_column('t', 'a', type_=sa.String(6))")
+    [finding] = judged_with_live_types([(narrow, "upgrade")], facts)
+    assert "from VARCHAR(128) to VARCHAR(6) rewrites" in finding.message
+    # Without the facts (offline) the hint stays.
+    [offline] = check_revisions([(widen, "upgrade")], Facts("postgresql"))
+    assert "(pass existing_type= to alter_column" in offline.message
+
+
+def test_a_column_changed_earlier_in_the_run_has_that_type(tmp_path: Path) -> None:
+    first = revision(
+        tmp_path,
+        "r1",
+        "op.alter_column('t', 'a', type_=sa.Integer(), existing_type=sa.String(9))",
+    )
+    second = revision(tmp_path, "r2", "op.alter_column('t', 'a', type_=sa.String(99))")
+    facts = live(t=5000)
+    facts.columns[("t", "a")] = LiveColumn("varchar(9)")
+    findings = judged_with_live_types([(first, "upgrade"), (second, "upgrade")], facts)
+    assert [f.message.split(" rewrites")[0] for f in findings] == [
+        "Changing the type of 'a' from VARCHAR(9) to INTEGER",
+        "Changing the type of 'a' from INTEGER to VARCHAR(99)",
+    ]
+
+
+def test_a_column_renamed_or_of_a_renamed_table_has_no_known_type(
+    tmp_path: Path,
+) -> None:
+    """Its name is another column's, or another table's, in the database."""
+    facts = live(t=5000, u=5000)
+    facts.columns[("t", "a")] = LiveColumn("varchar(9)")
+    facts.columns[("u", "a")] = LiveColumn("varchar(9)")
+    for body in (
+        "op.alter_column('t', 'a', new_column_name='b');"
+        " op.alter_column('t', 'b', new_column_name='a')",
+        "op.rename_table('t', 'v'); op.rename_table('u', 't')",
+    ):
+        script = revision(
+            tmp_path, "r1", body + "; op.alter_column('t', 'a', type_=sa.String(99))"
+        )
+        findings = judged_with_live_types([(script, "upgrade")], facts)
+        [typed] = [f for f in findings if f.rule == "changing-column-type"]
+        assert "to VARCHAR(99) (pass existing_type=" in typed.message
+
+
+@pytest.mark.parametrize(
+    ("live_column", "flagged"),
+    [
+        (LiveColumn("varchar(60)", 4), False),
+        (LiveColumn("varchar(60)", 1), False),
+        # A latin1 column of a utf8mb4 table: MODIFY converts it, a copy.
+        (LiveColumn("varchar(60)", 1, keeps_collation=False), True),
+    ],
+)
+def test_a_varchar_widened_in_place_on_mariadb(
+    tmp_path: Path, live_column: LiveColumn, flagged: bool
+) -> None:
+    script = revision(tmp_path, "r1", "op.alter_column('t', 'a', type_=sa.String(63))")
+    facts = live("mariadb", t=5000)
+    facts.columns[("t", "a")] = live_column
+    findings = judged_with_live_types([(script, "upgrade")], facts)
+    assert bool(findings) is flagged
