@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 from alembic.config import Config
 
+from alembic_flask_env.checks.settings import read_checks_settings
 from alembic_flask_env.errors import InvalidSetting
 from alembic_flask_env.runtime.connection import read_connect_timeout
 from alembic_flask_env.runtime.lock.settings import read_lock_settings
@@ -143,4 +144,16 @@ def test_a_count_in_digits_python_reads_but_int_does_not(
         " not a whole number, 0 or more. Set table_lock_retries to how often to"
         " run a revision again after a lock wait, for example"
         " table_lock_retries = 3."
+    )
+
+
+@pytest.mark.parametrize("rows", ["many", "1.5"])
+def test_a_bad_min_rows_is_refused(make_config: ConfigFactory, rows: str) -> None:
+    """(End to end: test_safe_migrations, with -1.)"""
+    x_arguments = {"migration_checks_min_rows": rows}
+    assert refusal(lambda: read_checks_settings(make_config(), x_arguments)) == (
+        f"migration_checks_min_rows = {rows!r} (from -x"
+        " migration_checks_min_rows=...) is not a whole number, 0 or more. Set"
+        " migration_checks_min_rows to the fewest rows a table must have for a"
+        " finding to stop the run, for example migration_checks_min_rows = 10000."
     )
