@@ -10,12 +10,7 @@ import pytest
 
 from harness import BIN_DIR
 from harness import Project
-
-
-def slow(*values: str) -> object:
-    """A parameter set marked slow (see the marker in pyproject.toml)."""
-    return pytest.param(*values, marks=pytest.mark.slow)
-
+from harness import slow
 
 FORMS_HINT = (
     "Set flask_app to 'module', 'module:app', 'module:create_app' or"
