@@ -194,17 +194,6 @@ def test_errors_in_the_users_code_keep_their_traceback(
     ("arguments", "message"),
     [
         (
-            ["-x", "flask_app"],
-            "-x 'flask_app' has no value. Write -x flask_app=VALUE, for example"
-            " -x flask_app=yourpackage:create_app.",
-        ),
-        (
-            ["-x", "migration_lock=maybe"],
-            "migration_lock = 'maybe' (from -x migration_lock=...) is not a"
-            " boolean. Set migration_lock = true (the default: one migration run"
-            " at a time) or migration_lock = false.",
-        ),
-        (
             ["-x", "migration_lock_timeout=soon"],
             "migration_lock_timeout = 'soon' (from -x migration_lock_timeout=...)"
             " is not a number of seconds (finite, 0 or more). Set"
@@ -216,6 +205,9 @@ def test_errors_in_the_users_code_keep_their_traceback(
 def test_bad_dash_x_arguments(
     blog: Project, arguments: list[str], message: str
 ) -> None:
+    """(A key without a value and a lock that is no boolean, in-process:
+    tests/unit/test_settings.py and test_setting_messages.py.)
+    """
     assert blog.failure(*arguments, "upgrade", "head") == message
     assert not blog.database().exists()
 

@@ -157,3 +157,16 @@ def test_a_bad_min_rows_is_refused(make_config: ConfigFactory, rows: str) -> Non
         " migration_checks_min_rows to the fewest rows a table must have for a"
         " finding to stop the run, for example migration_checks_min_rows = 10000."
     )
+
+
+def test_a_lock_that_is_no_boolean(make_config: ConfigFactory) -> None:
+    """(End to end, -x migration_lock_timeout=soon stands for the -x values
+    refused by a reader: test_errors; pyproject's migration_lock = 'maybe':
+    test_edges. '-x flask_app' without a value: tests/unit/test_settings.py.)
+    """
+    x_arguments = {"migration_lock": "maybe"}
+    assert refusal(lambda: read_lock_settings(make_config(), x_arguments)) == (
+        "migration_lock = 'maybe' (from -x migration_lock=...) is not a"
+        " boolean. Set migration_lock = true (the default: one migration run"
+        " at a time) or migration_lock = false."
+    )
