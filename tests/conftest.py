@@ -184,3 +184,25 @@ def maria(blog: Project, mariadb_databases: Callable[[], str]) -> Project:
     blog.env["BLOGAPP_DATABASE_URI"] = url
     blog.server_url = url
     return blog
+
+
+#: Markers of the tests that take longest: the servers' (parallel deploys,
+#: pauses that widen race windows, timeouts waited out) and then the slow
+#: end-to-end cases.
+_LONGEST_FIRST = ("pgbouncer", "postgresql", "mariadb", "slow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest tests first. pytest-xdist hands tests out in this
+    order, so a long test started last would leave one worker running it
+    alone while the other idles; started first, the short tests fill in
+    around it. (A stable sort: the order within a rank is the files'.)
+    """
+
+    def rank(item: pytest.Item) -> int:
+        for position, marker in enumerate(_LONGEST_FIRST):
+            if item.get_closest_marker(marker) is not None:
+                return position
+        return len(_LONGEST_FIRST)
+
+    items.sort(key=rank)

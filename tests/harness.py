@@ -50,6 +50,14 @@ _LEAKY_VARIABLES = (
 )
 
 
+def slow(*values: object) -> object:
+    """A parameter set marked slow: a case whose outcome is a library's,
+    not the Python's, run in coverage and min but not py313 (see the marker
+    in pyproject.toml).
+    """
+    return pytest.param(*values, marks=pytest.mark.slow)
+
+
 def clean_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _LEAKY_VARIABLES}
     env["PATH"] = os.pathsep.join([str(BIN_DIR), env.get("PATH", "")])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import Project
+from harness import slow
 
 
 def loads_app_with_database(project: Project, database: str) -> None:
@@ -19,15 +20,19 @@ def loads_app_with_database(project: Project, database: str) -> None:
     assert others == set(), f"another app's database was opened: {others}"
 
 
+# Three forms on every Python (py313 too): a module, a file path (Python's
+# import machinery) and a factory with arguments. The others' outcome is
+# Flask's (min's and coverage's versions run them all), and
+# tests/unit/test_app_loading.py loads each form in-process everywhere.
 @pytest.mark.parametrize(
     ("flask_app", "database"),
     [
         ("blogapp", "default.db"),  # finds the create_app factory
-        ("blogapp:create_app", "default.db"),
-        ("blogapp:create_app('positional')", "positional.db"),
-        ('blogapp:create_app(config_name="keyword")', "keyword.db"),
-        ("blogapp.wsgi", "wsgi.db"),  # finds the module's "app"
-        ("blogapp.wsgi:app", "wsgi.db"),
+        slow("blogapp:create_app", "default.db"),
+        slow("blogapp:create_app('positional')", "positional.db"),
+        slow('blogapp:create_app(config_name="keyword")', "keyword.db"),
+        slow("blogapp.wsgi", "wsgi.db"),  # finds the module's "app"
+        slow("blogapp.wsgi:app", "wsgi.db"),
         ("blogapp/wsgi.py", "wsgi.db"),
         ("needs_args:create_app('args')", "args.db"),
     ],

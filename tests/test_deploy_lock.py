@@ -32,6 +32,18 @@ from harness import use_transaction_per_migration
 from harness import write_deploy_revisions
 from harness import write_revision
 
+#: How many deploys race in each variant of the eight-deploy cases of
+#: test_postgresql.py, test_mariadb.py and test_production.py: a winner and
+#: three waiters show the variant's waiting path as well as eight (each
+#: process costs a second of CPU, more under coverage, on a 2-core CI
+#: machine), and fewer processes on a loaded machine keep the races' timing
+#: inside the pauses below.
+VARIANT_DEPLOYS = 4
+#: Through PgBouncer, one more deploy than its pool has server connections
+#: (5, .ci/start-pgbouncer), so that a waiter holding one would starve the
+#: winner.
+BOUNCED_DEPLOYS = 6
+
 #: The pause of each server's SQL, to widen the race window.
 PAUSE = {"postgresql": "SELECT pg_sleep({})", "mariadb": "SELECT SLEEP({})"}
 
@@ -81,7 +93,7 @@ def test_an_autocommit_block_does_not_end_the_lock(
     if per_migration:
         use_transaction_per_migration(pg)
     write_autocommit_revisions(pg, PAUSE["postgresql"].format(0.5))
-    codes, outputs = parallel_upgrades(pg)
+    codes, outputs = parallel_upgrades(pg, count=VARIANT_DEPLOYS)
     assert_every_deploy_succeeded_once(pg, codes, outputs)
 
 
@@ -93,7 +105,7 @@ def test_an_autocommit_block_does_not_end_the_lock_behind_pgbouncer(
     if per_migration:
         use_transaction_per_migration(bounced)
     write_autocommit_revisions(bounced, PAUSE["postgresql"].format(0.5))
-    codes, outputs = parallel_upgrades(bounced)
+    codes, outputs = parallel_upgrades(bounced, count=BOUNCED_DEPLOYS)
     assert_every_deploy_succeeded_once(bounced, codes, outputs)
 
 
@@ -102,7 +114,7 @@ def test_an_autocommit_block_does_not_end_the_lock_on_mariadb(
     maria: Project,
 ) -> None:
     write_autocommit_revisions(maria, PAUSE["mariadb"].format(1))
-    codes, outputs = parallel_upgrades(maria)
+    codes, outputs = parallel_upgrades(maria, count=VARIANT_DEPLOYS)
     assert_every_deploy_succeeded_once(maria, codes, outputs)
 
 
@@ -116,7 +128,7 @@ def test_every_isolation_level_of_the_app_engine(pg: Project, level: str) -> Non
     """
     pg.env["BLOGAPP_ISOLATION_LEVEL"] = level
     write_deploy_revisions(pg, PAUSE["postgresql"].format(0.5))
-    codes, outputs = parallel_upgrades(pg)
+    codes, outputs = parallel_upgrades(pg, count=VARIANT_DEPLOYS)
     assert_every_deploy_succeeded_once(pg, codes, outputs)
 
 
@@ -128,7 +140,7 @@ def test_every_isolation_level_of_the_app_engine_on_mariadb(
     """(MariaDB's default, REPEATABLE READ, is every other MariaDB test's.)"""
     maria.env["BLOGAPP_ISOLATION_LEVEL"] = level
     write_deploy_revisions(maria, PAUSE["mariadb"].format(1))
-    codes, outputs = parallel_upgrades(maria)
+    codes, outputs = parallel_upgrades(maria, count=VARIANT_DEPLOYS)
     assert_every_deploy_succeeded_once(maria, codes, outputs)
 
 
@@ -167,7 +179,7 @@ def test_a_short_wait_timeout_does_not_end_the_lock(maria: Project) -> None:
         {"init_command": "SET SESSION wait_timeout = 3"}
     )
     write_slow_revisions(maria, PAUSE["mariadb"].format(2))
-    codes, outputs = parallel_upgrades(maria, count=6)
+    codes, outputs = parallel_upgrades(maria, count=VARIANT_DEPLOYS)
     assert_every_deploy_succeeded_once(maria, codes, outputs)
 
 
@@ -182,7 +194,7 @@ def test_an_idle_in_transaction_timeout_does_not_end_the_lock(
         {"options": "-c idle_in_transaction_session_timeout=2000"}
     )
     write_slow_revisions(pg, PAUSE["postgresql"].format(1.5))
-    codes, outputs = parallel_upgrades(pg, count=6)
+    codes, outputs = parallel_upgrades(pg, count=VARIANT_DEPLOYS)
     assert_every_deploy_succeeded_once(pg, codes, outputs)
 
 
@@ -196,7 +208,7 @@ def lock_name_of(project: Project) -> str:
 def test_killing_the_lock_session_while_others_wait_applies_nothing_twice(
     maria: Project,
 ) -> None:
-    """The holder's lock session is killed during d2 while five runs wait:
+    """The holder's lock session is killed during d2 while three runs wait:
     the holder stops at the end of d2 (rolling it back), one of the others
     takes the lock and finishes; no revision's data is there twice.
     """
@@ -240,7 +252,7 @@ def test_killing_the_lock_session_while_others_wait_applies_nothing_twice(
 
     killer = threading.Thread(target=kill_the_holder_during_d2)
     killer.start()
-    codes, outputs = parallel_upgrades(maria, count=6)
+    codes, outputs = parallel_upgrades(maria, count=VARIANT_DEPLOYS)
     killer.join()
     assert killed, "the holder was never killed: the test proves nothing"
     failed = [output for code, output in zip(codes, outputs, strict=True) if code]
@@ -307,7 +319,7 @@ def test_terminating_the_lock_session_while_others_wait_applies_nothing_twice(
 
     killer = threading.Thread(target=terminate_the_holder_during_d2)
     killer.start()
-    codes, outputs = parallel_upgrades(pg, count=6)
+    codes, outputs = parallel_upgrades(pg, count=VARIANT_DEPLOYS)
     killer.join()
     assert terminated, "the holder was never ended: the test proves nothing"
     failed = [output for code, output in zip(codes, outputs, strict=True) if code]
@@ -320,7 +332,7 @@ def test_terminating_the_lock_session_while_others_wait_applies_nothing_twice(
 
 @pytest.mark.postgresql
 def test_downgrades_racing_upgrades_leave_one_consistent_state(pg: Project) -> None:
-    """8 ``downgrade r1`` and 8 ``upgrade head`` at once: each run finds the
+    """4 ``downgrade r1`` and 4 ``upgrade head`` at once: each run finds the
     database as the one before it left it, so every process exits 0 and
     the log holds exactly the revisions alembic_version says are applied.
     """
@@ -351,9 +363,9 @@ def test_downgrades_racing_upgrades_leave_one_consistent_state(pg: Project) -> N
             )
         )
     pg.alembic("upgrade", "head")
-    commands = [["downgrade", "r1"], ["upgrade", "head"]] * 8
+    commands = [["downgrade", "r1"], ["upgrade", "head"]] * VARIANT_DEPLOYS
     codes, outputs = parallel_commands(pg, commands)
-    assert codes == [0] * 16, "\n".join(outputs)
+    assert codes == [0] * len(commands), "\n".join(outputs)
     [(version,)] = query(pg, "SELECT version_num FROM alembic_version")
     expected = {"r1": ["r1"], "r3": ["r1", "r2", "r3"]}[str(version)]
     assert_each_deploy_revision_ran_once_from(pg, expected)
@@ -364,7 +376,7 @@ def test_downgrades_racing_upgrades_leave_one_consistent_state(pg: Project) -> N
 def test_waiting_deploys_do_not_take_the_poolers_connections(
     bounced: Project, per_migration: bool
 ) -> None:
-    """16 deploys through a PgBouncer whose pool holds 5 server connections
+    """8 deploys through a PgBouncer whose pool holds 5 server connections
     (``.ci/start-pgbouncer``): a waiter holds none between its tries, so the
     winner always gets one, and a read-only command answers meanwhile.
     """
@@ -389,7 +401,7 @@ def test_waiting_deploys_do_not_take_the_poolers_connections(
 
     reader = threading.Thread(target=time_current)
     reader.start()
-    codes, outputs = parallel_upgrades(bounced, count=16)
+    codes, outputs = parallel_upgrades(bounced, count=2 * VARIANT_DEPLOYS)
     reader.join()
     assert_every_deploy_succeeded_once(bounced, codes, outputs)
     assert answered and answered[0] < 10, answered

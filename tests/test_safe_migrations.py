@@ -496,8 +496,9 @@ def test_a_bad_autogenerate_setting_is_refused(blog: Project) -> None:
     )
 
 
-@pytest.mark.parametrize("rows", ["-1", "many", "1.5"])
+@pytest.mark.parametrize("rows", ["-1"])
 def test_a_bad_min_rows_is_refused(blog: Project, rows: str) -> None:
+    """(The other values: tests/unit/test_setting_messages.py.)"""
     assert blog.failure("-x", f"migration_checks_min_rows={rows}", "current") == (
         f"migration_checks_min_rows = {rows!r} (from -x"
         " migration_checks_min_rows=...) is not a whole number, 0 or more. Set"
