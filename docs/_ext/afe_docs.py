@@ -1,0 +1,286 @@
+"""Tables of the docs rendered from the package, so they cannot drift.
+
+``settings-table``
+    Every key the package reads (``alembic_flask_env.settings.OUR_KEYS``),
+    with where it may be set, the types it takes, its default and its
+    example value, all from the code; the page gives one description per key
+    as the directive's content (a line with the key, then indented text). A
+    key of the code without a description, or a description of no key, is a
+    warning, which fails the ``-W`` build.
+
+``safe-migration-rules``
+    One section per rule of ``alembic_flask_env.checks.rules.RULES``: its
+    id, databases, what it catches (the rule's own summary and module
+    docstring), and the unsafe and the safe revision body that the test
+    suite runs against the real servers (``POSTGRESQL_CASES`` and
+    ``MARIADB_CASES`` in ``tests/test_safe_migrations.py``, read with
+    :mod:`ast`, so the docs build needs neither pytest nor a server).
+
+``package-constant``
+    The value of a string constant of the package, as a literal block: a
+    message the code prints, quoted exactly.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+log = logging.getLogger(__name__)
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SAFE_MIGRATION_TESTS = REPOSITORY / "tests" / "test_safe_migrations.py"
+
+
+def _defaults() -> dict[str, str]:
+    """Each key's default, from the constants and dataclass defaults the
+    code uses where it has them; the rest say what "unset" does.
+    """
+    from alembic_flask_env import settings as s
+    from alembic_flask_env.checks.settings import ChecksSettings
+    from alembic_flask_env.ledger.settings import DEFAULT_TABLE
+    from alembic_flask_env.ledger.settings import LedgerSettings
+    from alembic_flask_env.runtime.connection import DEFAULT_CONNECT_TIMEOUT_SECONDS
+    from alembic_flask_env.runtime.lock.settings import DEFAULT_TIMEOUT_SECONDS
+    from alembic_flask_env.tenants.settings import STOP
+
+    checks, ledger = ChecksSettings(), LedgerSettings()
+
+    def boolean(value: bool) -> str:
+        return "true" if value else "false"
+
+    return {
+        s.APP_KEY: "none: required",
+        s.BINDS_KEY: "unset: every bind",
+        s.METADATA_KEY: "unset: the extension's metadata",
+        s.LOCK_KEY: "true",
+        s.LOCK_TIMEOUT_KEY: f"{DEFAULT_TIMEOUT_SECONDS:g}",
+        s.TABLE_LOCK_TIMEOUT_KEY: "unset: as long as the database waits",
+        s.TABLE_LOCK_RETRIES_KEY: "0",
+        s.CONNECT_TIMEOUT_KEY: f"{DEFAULT_CONNECT_TIMEOUT_SECONDS:g}",
+        s.CHECKS_KEY: checks.mode,
+        s.CHECKS_MIN_ROWS_KEY: str(checks.min_rows),
+        s.CHECKS_AUTOGENERATE_KEY: boolean(checks.autogenerate),
+        s.LEDGER_KEY: boolean(ledger.enabled and not ledger.required),
+        s.LEDGER_TABLE_KEY: DEFAULT_TABLE,
+        s.TENANTS_KEY: "unset: no tenants",
+        s.TENANT_SELECTION_KEY: "unset: every tenant",
+        s.TENANT_JOBS_KEY: "one per CPU the process may use",
+        s.TENANT_FAILURES_KEY: STOP,
+        s.TENANT_CANARY_KEY: "0",
+        s.TENANT_REPORT_KEY: "unset: no report",
+        s.TENANT_SHARD_KEY: "unset: every tenant",
+    }
+
+
+def _types(key: str) -> str:
+    from alembic_flask_env import settings as s
+
+    # pylint: disable=protected-access
+    kinds = ["string", *(s._TOML_TYPE_NAMES[t] for t in s._TOML_TYPES.get(key, ()))]
+    text = ", ".join(k.removeprefix("a ").removeprefix("an ") for k in kinds)
+    maximum = s.MAXIMUM_SECONDS.get(key)
+    if maximum is not None:
+        text += f"; seconds, 0 to {maximum[0]} ({maximum[1]})"
+    return text
+
+
+def _where(key: str) -> str:
+    from alembic_flask_env import settings as s
+
+    places = [f"-x {key}=...", "[alembic] in alembic.ini", s.TOML_SOURCE]
+    if key == s.APP_KEY:
+        places.append(f"the {s.APP_ENVIRONMENT_VARIABLE} environment variable")
+    return "; ".join(places)
+
+
+def _descriptions(content: list[str]) -> dict[str, list[str]]:
+    """``key`` on a line of its own, its description indented below it."""
+    found: dict[str, list[str]] = {}
+    key = None
+    for line in content:
+        if line and not line[0].isspace():
+            key = line.strip()
+            found[key] = []
+        elif key is not None:
+            found[key].append(line)
+    return {k: textwrap.dedent("\n".join(v)).strip().splitlines() for k, v in found.items()}
+
+
+def _cell(content: nodes.Node | str) -> nodes.entry:
+    entry = nodes.entry()
+    if isinstance(content, str):
+        entry += nodes.paragraph("", "", nodes.literal(content, content))
+    else:
+        entry += content
+    return entry
+
+
+def _table(headers: list[str], widths: list[int]) -> tuple[nodes.table, nodes.tbody]:
+    table = nodes.table(classes=["generated"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    row = nodes.row()
+    for header in headers:
+        row += nodes.entry("", nodes.paragraph(text=header))
+    head += row
+    group += head
+    body = nodes.tbody()
+    group += body
+    return table, body
+
+
+class SettingsTable(Directive):
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        from alembic_flask_env.settings import EXAMPLES
+        from alembic_flask_env.settings import OUR_KEYS
+
+        descriptions = _descriptions(list(self.content))
+        defaults = _defaults()
+        for key in set(OUR_KEYS) - set(descriptions):
+            log.warning(
+                "settings-table: the package reads %r, which has no description",
+                key,
+                location=(self.state.document.settings.env.docname, self.lineno),
+            )
+        for key in set(descriptions) - set(OUR_KEYS):
+            log.warning(
+                "settings-table: %r is described, but the package reads no such key",
+                key,
+                location=(self.state.document.settings.env.docname, self.lineno),
+            )
+        table, body = _table(
+            ["key", "meaning", "takes", "default", "example"], [18, 44, 18, 12, 14]
+        )
+        for key in OUR_KEYS:
+            row = nodes.row(ids=[f"setting-{key.replace('_', '-')}"])
+            row += _cell(key)
+            meaning = nodes.container()
+            self.state.nested_parse(
+                StringList(descriptions.get(key, []), source=self.content.source(0)),
+                self.content_offset,
+                meaning,
+            )
+            meaning += nodes.paragraph(
+                "", "Set in: ", nodes.literal(_where(key), _where(key))
+            )
+            row += _cell(meaning)
+            row += _cell(nodes.paragraph(text=_types(key)))
+            row += _cell(nodes.paragraph(text=defaults[key]))
+            row += _cell(EXAMPLES[key])
+            body += row
+        return [table]
+
+
+def _cases() -> dict[str, dict[str, tuple[str, str | None]]]:
+    """``POSTGRESQL_CASES`` and ``MARIADB_CASES`` of the tests, as data."""
+    tree = ast.parse(SAFE_MIGRATION_TESTS.read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.endswith("_CASES"):
+                    assert node.value is not None
+                    found[target.id] = ast.literal_eval(node.value)
+    return found
+
+
+def _body(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+class SafeMigrationRules(Directive):
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from alembic_flask_env.checks.rules import RULES
+        from alembic_flask_env.checks.rules import RUNNING_CODE_RULES
+
+        cases = _cases()
+        postgresql, mariadb = cases["POSTGRESQL_CASES"], cases["MARIADB_CASES"]
+        sections: list[nodes.Node] = []
+        for rule in RULES:
+            section = nodes.section(ids=[rule.id])
+            section += nodes.title(rule.id, "", nodes.literal(rule.id, rule.id))
+            module = sys.modules[rule.check.__module__]
+            why = " ".join((module.__doc__ or "").split())
+            databases = ", ".join(
+                {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}[d]
+                for d in sorted(rule.dialects, reverse=True)
+            )
+            section += nodes.paragraph(text=why)
+            section += nodes.paragraph(
+                "",
+                "",
+                nodes.strong(text="Catches: "),
+                nodes.Text(f"{rule.summary}. "),
+                nodes.strong(text="Databases: "),
+                nodes.Text(databases + "."),
+                *(
+                    [nodes.Text(" Not held against a downgrade (it is what one is for).")]
+                    if rule.id in RUNNING_CODE_RULES
+                    else []
+                ),
+            )
+            for where, table in (("PostgreSQL", postgresql), ("MySQL/MariaDB", mariadb)):
+                if rule.id not in table:
+                    continue
+                unsafe, safe = table[rule.id]
+                if where != "PostgreSQL" and (unsafe, safe) == postgresql.get(rule.id):
+                    continue
+                section += nodes.paragraph(
+                    "", "", nodes.strong(text=f"Unsafe ({where}), refused:")
+                )
+                section += nodes.literal_block(
+                    _body(unsafe), _body(unsafe), language="python"
+                )
+                if safe is None:
+                    section += nodes.paragraph(
+                        text=f"Safe ({where}): no form of this change is safe while"
+                        " the running release uses the table; do it in steps across"
+                        " releases (the message says which), or, once it is safe,"
+                        " skip the rule in that revision with a reason:"
+                    )
+                    skip = f'migration_checks_skip = {{"{rule.id}": "checked with the DBA, 2026-12-01"}}'
+                    section += nodes.literal_block(skip, skip, language="python")
+                else:
+                    section += nodes.paragraph(
+                        "", "", nodes.strong(text=f"Safe ({where}), runs:")
+                    )
+                    section += nodes.literal_block(
+                        _body(safe), _body(safe), language="python"
+                    )
+            sections.append(section)
+        return sections
+
+
+class PackageConstant(Directive):
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        module_name, _, name = self.arguments[0].partition(":")
+        value = getattr(importlib.import_module(module_name), name)
+        return [nodes.literal_block(str(value), str(value), language="text")]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("settings-table", SettingsTable)
+    app.add_directive("safe-migration-rules", SafeMigrationRules)
+    app.add_directive("package-constant", PackageConstant)
+    return {"version": "1", "parallel_read_safe": True}
