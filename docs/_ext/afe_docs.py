@@ -16,6 +16,9 @@
     ``MARIADB_CASES`` in ``tests/test_safe_migrations.py``, read with
     :mod:`ast`, so the docs build needs neither pytest nor a server).
 
+``public-api``
+    Autodoc of every name in ``alembic_flask_env.__all__``.
+
 ``package-constant``
     The value of a string constant of the package, as a literal block: a
     message the code prints, quoted exactly.
@@ -252,10 +255,10 @@ class SafeMigrationRules(Directive):
                 )
                 if safe is None:
                     section += nodes.paragraph(
-                        text=f"Safe ({where}): no form of this change is safe while"
-                        " the running release uses the table; do it in steps across"
-                        " releases (the message says which), or, once it is safe,"
-                        " skip the rule in that revision with a reason:"
+                        text=f"Safe ({where}): no single revision makes this change"
+                        " safe while the running release uses the table; do it in"
+                        " steps across releases (the message says which), and when"
+                        " it is safe, skip the rule in that revision with a reason:"
                     )
                     skip = f'migration_checks_skip = {{"{rule.id}": "checked with the DBA, 2026-12-01"}}'
                     section += nodes.literal_block(skip, skip, language="python")
@@ -279,8 +282,45 @@ class PackageConstant(Directive):
         return [nodes.literal_block(str(value), str(value), language="text")]
 
 
+class PublicApi(Directive):
+    """Autodoc of every name in ``alembic_flask_env.__all__``: the functions
+    (or, with the ``exceptions`` flag, the exceptions, the base class
+    first), so that a public name added to the package is documented.
+    Use it inside reStructuredText (``eval-rst`` in a MyST page).
+    """
+
+    optional_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        import alembic_flask_env
+
+        names = list(alembic_flask_env.__all__)
+        want_exceptions = self.arguments == ["exceptions"]
+        lines: list[str] = []
+        for name in sorted(names, key=lambda n: (n != "FlaskEnvError", n)):
+            is_exception = name[0].isupper()
+            if is_exception != want_exceptions:
+                continue
+            if is_exception:
+                lines += [
+                    f".. autoexception:: alembic_flask_env.{name}",
+                    "   :show-inheritance:",
+                    "",
+                ]
+            else:
+                lines += [f".. autofunction:: alembic_flask_env.{name}", ""]
+        container = nodes.container()
+        self.state.nested_parse(
+            StringList(lines, source="alembic_flask_env.__all__"),
+            self.content_offset,
+            container,
+        )
+        return container.children
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("settings-table", SettingsTable)
     app.add_directive("safe-migration-rules", SafeMigrationRules)
     app.add_directive("package-constant", PackageConstant)
+    app.add_directive("public-api", PublicApi)
     return {"version": "1", "parallel_read_safe": True}
