@@ -40,7 +40,9 @@ html_theme = "flask"
 html_theme_options = {"index_sidebar_logo": False}
 html_context = {
     "project_links": [
-        ProjectLink("PyPI (not yet published)", "https://pypi.org/project/alembic-flask-env/"),
+        ProjectLink(
+            "PyPI (not yet published)", "https://pypi.org/project/alembic-flask-env/"
+        ),
         ProjectLink("Changes", "changes/"),
     ]
 }

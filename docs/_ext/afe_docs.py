@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,9 @@ def _descriptions(content: list[str]) -> dict[str, list[str]]:
             found[key] = []
         elif key is not None:
             found[key].append(line)
-    return {k: textwrap.dedent("\n".join(v)).strip().splitlines() for k, v in found.items()}
+    return {
+        k: textwrap.dedent("\n".join(v)).strip().splitlines() for k, v in found.items()
+    }
 
 
 def _cell(content: nodes.Node | str) -> nodes.entry:
@@ -146,7 +148,7 @@ def _table(headers: list[str], widths: list[int]) -> tuple[nodes.table, nodes.tb
     return table, body
 
 
-class SettingsTable(Directive):
+class SettingsTable(SphinxDirective):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
@@ -159,13 +161,13 @@ class SettingsTable(Directive):
             log.warning(
                 "settings-table: the package reads %r, which has no description",
                 key,
-                location=(self.state.document.settings.env.docname, self.lineno),
+                location=(self.env.docname, self.lineno),
             )
         for key in set(descriptions) - set(OUR_KEYS):
             log.warning(
                 "settings-table: %r is described, but the package reads no such key",
                 key,
-                location=(self.state.document.settings.env.docname, self.lineno),
+                location=(self.env.docname, self.lineno),
             )
         table, body = _table(
             ["key", "meaning", "takes", "default", "example"], [18, 44, 18, 12, 14]
@@ -208,7 +210,7 @@ def _body(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
 
 
-class SafeMigrationRules(Directive):
+class SafeMigrationRules(SphinxDirective):
     has_content = False
 
     def run(self) -> list[nodes.Node]:
@@ -227,6 +229,14 @@ class SafeMigrationRules(Directive):
                 {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}[d]
                 for d in sorted(rule.dialects, reverse=True)
             )
+            if rule.id not in postgresql and rule.id not in mariadb:
+                log.warning(
+                    "safe-migration-rules: rule %r has no unsafe and safe case in"
+                    " %s, so its section would show no form",
+                    rule.id,
+                    SAFE_MIGRATION_TESTS.name,
+                    location=(self.env.docname, self.lineno),
+                )
             section += nodes.paragraph(text=why)
             section += nodes.paragraph(
                 "",
@@ -236,12 +246,19 @@ class SafeMigrationRules(Directive):
                 nodes.strong(text="Databases: "),
                 nodes.Text(databases + "."),
                 *(
-                    [nodes.Text(" Not held against a downgrade (it is what one is for).")]
+                    [
+                        nodes.Text(
+                            " Not held against a downgrade (it is what one is for)."
+                        )
+                    ]
                     if rule.id in RUNNING_CODE_RULES
                     else []
                 ),
             )
-            for where, table in (("PostgreSQL", postgresql), ("MySQL/MariaDB", mariadb)):
+            for where, table in (
+                ("PostgreSQL", postgresql),
+                ("MySQL/MariaDB", mariadb),
+            ):
                 if rule.id not in table:
                     continue
                 unsafe, safe = table[rule.id]
@@ -260,7 +277,8 @@ class SafeMigrationRules(Directive):
                         " steps across releases (the message says which), and when"
                         " it is safe, skip the rule in that revision with a reason:"
                     )
-                    skip = f'migration_checks_skip = {{"{rule.id}": "checked with the DBA, 2026-12-01"}}'
+                    reason = "checked with the DBA, 2026-12-01"
+                    skip = f'migration_checks_skip = {{"{rule.id}": "{reason}"}}'
                     section += nodes.literal_block(skip, skip, language="python")
                 else:
                     section += nodes.paragraph(
@@ -273,7 +291,7 @@ class SafeMigrationRules(Directive):
         return sections
 
 
-class PackageConstant(Directive):
+class PackageConstant(SphinxDirective):
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
@@ -282,7 +300,7 @@ class PackageConstant(Directive):
         return [nodes.literal_block(str(value), str(value), language="text")]
 
 
-class PublicApi(Directive):
+class PublicApi(SphinxDirective):
     """Autodoc of every name in ``alembic_flask_env.__all__``: the functions
     (or, with the ``exceptions`` flag, the exceptions, the base class
     first), so that a public name added to the package is documented.
@@ -315,7 +333,7 @@ class PublicApi(Directive):
             self.content_offset,
             container,
         )
-        return container.children
+        return list(container.children)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
