@@ -19,6 +19,10 @@
 ``public-api``
     Autodoc of every name in ``alembic_flask_env.__all__``.
 
+``refused-migration``
+    What a run prints when the checks refuse a revision, made by the
+    package's own code.
+
 ``package-constant``
     The value of a string constant of the package, as a literal block: a
     message the code prints, quoted exactly.
@@ -32,8 +36,10 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+from typing import ClassVar
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util import logging
@@ -291,6 +297,49 @@ class SafeMigrationRules(SphinxDirective):
         return sections
 
 
+class RefusedMigration(SphinxDirective):
+    """What a run prints when the checks refuse a revision, made by the
+    package's own code: the rule's check of a change, the finding's
+    paragraph and the refusal of :func:`~alembic_flask_env.checks.run.enforce`.
+
+    Arguments: the rule id, the change's kind, table and name, and the
+    table's estimated rows; ``:fix-only:`` prints just the code of the fix.
+    """
+
+    required_arguments = 5
+    option_spec: ClassVar[dict[str, Any]] = {"fix-only": directives.flag}
+
+    def run(self) -> list[nodes.Node]:
+        from alembic_flask_env.checks.changes import Change
+        from alembic_flask_env.checks.facts import Facts
+        from alembic_flask_env.checks.findings import Finding
+        from alembic_flask_env.checks.rules import RULES
+        from alembic_flask_env.checks.run import enforce
+        from alembic_flask_env.checks.settings import ChecksSettings
+        from alembic_flask_env.errors import UnsafeMigration
+
+        rule_id, kind, table, name, rows = self.arguments
+        (rule,) = (rule for rule in RULES if rule.id == rule_id)
+        path = "migrations/versions/s1.py"
+        change = Change(kind, table, path, 11, "s1", name=name)
+        verdict = rule.check(change, Facts("postgresql"))
+        assert verdict is not None, f"{rule_id} finds nothing in {change}"
+        message, fix = verdict
+        if "fix-only" in self.options:
+            code = textwrap.dedent(fix.partition("\n")[2])
+            return [nodes.literal_block(code, code, language="python")]
+        finding = Finding(
+            rule_id, "s1", path, 11, table, int(rows), message, fix
+        )
+        try:
+            enforce([finding], ChecksSettings())
+        except UnsafeMigration as error:
+            text = f"FAILED: {error}"
+        else:  # pragma: no cover - the default mode refuses
+            raise AssertionError("the checks let the finding through")
+        return [nodes.literal_block(text, text, language="text")]
+
+
 class PackageConstant(SphinxDirective):
     required_arguments = 1
 
@@ -341,4 +390,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("safe-migration-rules", SafeMigrationRules)
     app.add_directive("package-constant", PackageConstant)
     app.add_directive("public-api", PublicApi)
+    app.add_directive("refused-migration", RefusedMigration)
     return {"version": "1", "parallel_read_safe": True}
