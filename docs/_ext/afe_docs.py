@@ -328,9 +328,7 @@ class RefusedMigration(SphinxDirective):
         if "fix-only" in self.options:
             code = textwrap.dedent(fix.partition("\n")[2])
             return [nodes.literal_block(code, code, language="python")]
-        finding = Finding(
-            rule_id, "s1", path, 11, table, int(rows), message, fix
-        )
+        finding = Finding(rule_id, "s1", path, 11, table, int(rows), message, fix)
         try:
             enforce([finding], ChecksSettings())
         except UnsafeMigration as error:
