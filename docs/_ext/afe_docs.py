@@ -212,6 +212,87 @@ def _cases() -> dict[str, dict[str, tuple[str, str | None]]]:
     return found
 
 
+#: A change each rule finds, for the paragraph a run prints about it (the
+#: changes the unsafe bodies of the tests make, on their table "item").
+RULE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "require-concurrent-index-creation": {
+        "kind": "create_index",
+        "name": "ix_item_name",
+    },
+    "require-concurrent-index-deletion": {"kind": "drop_index", "name": "ix_item_qty"},
+    "ban-concurrent-index-creation-in-transaction": {
+        "kind": "create_index",
+        "name": "ix_item_name",
+        "concurrently": True,
+    },
+    "adding-not-nullable-field": {"kind": "set_not_null", "name": "name"},
+    "adding-required-field": {"kind": "add_column", "name": "price", "not_null": True},
+    "adding-field-with-default": {
+        "kind": "add_column",
+        "name": "token",
+        "default": "md5(random()::text)",
+    },
+    "adding-foreign-key-constraint": {
+        "kind": "add_foreign_key",
+        "name": "fk_item_owner",
+    },
+    "constraint-missing-not-valid": {
+        "kind": "add_check",
+        "name": "ck_qty",
+        "condition": "qty >= 0",
+    },
+    "changing-column-type": {
+        "kind": "alter_type",
+        "name": "qty",
+        "old_type": "integer",
+        "new_type": "bigint",
+    },
+    "renaming-column": {"kind": "rename_column", "name": "qty"},
+    "renaming-table": {"kind": "rename_table", "name": "article"},
+    "ban-drop-column": {"kind": "drop_column", "name": "qty"},
+    "ban-drop-table": {"kind": "drop_table"},
+    "disallowed-unique-constraint": {"kind": "add_unique", "name": "uq_item_name"},
+    "adding-json-column": {
+        "kind": "add_column",
+        "name": "data",
+        "column_traits": frozenset({"json"}),
+    },
+    "adding-stored-generated-column": {
+        "kind": "add_column",
+        "name": "double",
+        "column_traits": frozenset({"stored_generated"}),
+    },
+    "adding-auto-incrementing-column": {
+        "kind": "add_column",
+        "name": "seq",
+        "column_traits": frozenset({"auto_increment"}),
+    },
+    "adding-exclusion-constraint": {"kind": "add_exclusion", "name": "ex_qty"},
+}
+
+
+def _what_a_run_says(rule: Any) -> str | None:
+    """The finding's paragraph for the rule's example change, offline on
+    PostgreSQL (every table taken to exist and be large), as the lint
+    prints it; None when the rule has no example or finds nothing in it.
+    """
+    from alembic_flask_env.checks.changes import Change
+    from alembic_flask_env.checks.facts import Facts
+    from alembic_flask_env.checks.findings import Finding
+
+    example = RULE_EXAMPLES.get(rule.id)
+    if example is None:
+        return None
+    path = "migrations/versions/s1.py"
+    change = Change(table="item", path=path, line=11, revision="s1", **example)
+    verdict = rule.check(change, Facts("postgresql"))
+    if verdict is None:
+        return None
+    message, fix = verdict
+    message = message[0].upper() + message[1:]
+    return Finding(rule.id, "s1", path, 11, "item", None, message, fix).paragraph()
+
+
 def _body(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
 
@@ -261,6 +342,21 @@ class SafeMigrationRules(SphinxDirective):
                     else []
                 ),
             )
+            said = _what_a_run_says(rule)
+            if said is None:
+                log.warning(
+                    "safe-migration-rules: rule %r finds nothing in its example"
+                    " change (RULE_EXAMPLES in docs/_ext/afe_docs.py)",
+                    rule.id,
+                    location=(self.env.docname, self.lineno),
+                )
+            else:
+                section += nodes.paragraph(
+                    "",
+                    "",
+                    nodes.strong(text="What the lint and a run say (PostgreSQL):"),
+                )
+                section += nodes.literal_block(said, said, language="text")
             for where, table in (
                 ("PostgreSQL", postgresql),
                 ("MySQL/MariaDB", mariadb),
@@ -280,7 +376,7 @@ class SafeMigrationRules(SphinxDirective):
                     section += nodes.paragraph(
                         text=f"Safe ({where}): no single revision makes this change"
                         " safe while the running release uses the table; do it in"
-                        " steps across releases (the message says which), and when"
+                        " steps across releases, as the message above says, and when"
                         " it is safe, skip the rule in that revision with a reason:"
                     )
                     reason = "checked with the DBA, 2026-12-01"
