@@ -218,6 +218,7 @@ RULE_EXAMPLES: dict[str, dict[str, Any]] = {
     "require-concurrent-index-creation": {
         "kind": "create_index",
         "name": "ix_item_name",
+        "columns": ("'name'",),
     },
     "require-concurrent-index-deletion": {"kind": "drop_index", "name": "ix_item_qty"},
     "ban-concurrent-index-creation-in-transaction": {
@@ -399,11 +400,15 @@ class RefusedMigration(SphinxDirective):
     paragraph and the refusal of :func:`~alembic_flask_env.checks.run.enforce`.
 
     Arguments: the rule id, the change's kind, table and name, and the
-    table's estimated rows; ``:fix-only:`` prints just the code of the fix.
+    table's estimated rows; ``:fix-only:`` prints just the code of the fix;
+    ``:columns:`` names the index's columns, as the revision would.
     """
 
     required_arguments = 5
-    option_spec: ClassVar[dict[str, Any]] = {"fix-only": directives.flag}
+    option_spec: ClassVar[dict[str, Any]] = {
+        "fix-only": directives.flag,
+        "columns": directives.unchanged,
+    }
 
     def run(self) -> list[nodes.Node]:
         from alembic_flask_env.checks.changes import Change
@@ -417,7 +422,10 @@ class RefusedMigration(SphinxDirective):
         rule_id, kind, table, name, rows = self.arguments
         (rule,) = (rule for rule in RULES if rule.id == rule_id)
         path = "migrations/versions/s1.py"
-        change = Change(kind, table, path, 11, "s1", name=name)
+        columns = tuple(
+            repr(column) for column in self.options.get("columns", "").split()
+        )
+        change = Change(kind, table, path, 11, "s1", name=name, columns=columns)
         verdict = rule.check(change, Facts("postgresql"))
         assert verdict is not None, f"{rule_id} finds nothing in {change}"
         message, fix = verdict
