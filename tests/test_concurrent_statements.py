@@ -148,6 +148,55 @@ def test_schema_tenants_with_concurrent_index_statements(pg: Project) -> None:
         assert query(pg, f"SELECT count(*) FROM {schema}.item") == [(501,)]
 
 
+@pytest.mark.pgbouncer
+def test_schema_tenants_with_concurrent_index_builds_behind_pgbouncer(
+    bounced: Project,
+) -> None:
+    """Through PgBouncer in transaction mode (where raw SQL outside a
+    transaction is refused for schema tenants, and op.* is placed in the
+    tenant's schema): each tenant's concurrent build and drop, after another
+    revision, under its lock.
+    """
+    bounced.set_ini_option("flask_tenants", "tenancy:schemas")
+    bounced.env["BLOG_TENANTS"] = "acme,beta,gamma"
+    write_revision(bounced, "c1", None, ITEMS)
+    write_revision(
+        bounced,
+        "c2",
+        "c1",
+        """
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_item_name", "item", ["name"], postgresql_concurrently=True
+            )
+        """,
+    )
+    write_revision(
+        bounced,
+        "c3",
+        "c2",
+        """
+        with op.get_context().autocommit_block():
+            op.drop_index(
+                "ix_item_name", table_name="item", postgresql_concurrently=True
+            )
+            op.create_index(
+                "ix_item_part", "item", ["part"], postgresql_concurrently=True
+            )
+        """,
+    )
+    bounced.alembic("-x", "tenant_jobs=2", "upgrade", "head")
+    for schema in ("acme", "beta", "gamma"):
+        assert query(bounced, f"SELECT version_num FROM {schema}.alembic_version") == [
+            ("c3",)
+        ]
+        assert query(
+            bounced,
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'item'"
+            f" AND schemaname = '{schema}' ORDER BY 1",
+        ) == [("item_pkey",), ("ix_item_part",)]
+
+
 @pytest.mark.postgresql
 def test_detach_partition_concurrently_after_another_revision(pg: Project) -> None:
     write_revision(
