@@ -5,12 +5,15 @@ histogram of revisions, when ``opentelemetry-api`` is installed
 Only the API is used, so nothing is exported unless the user configured an
 SDK and an exporter (``opentelemetry-instrument alembic upgrade head`` with
 the ``OTEL_*`` variables, as for any instrumented command); without the
-package nothing is imported and nothing is done. Attribute names follow
+package, or when nothing in the process imported the API (so no SDK is
+set), nothing is imported and nothing is done. Attribute names follow
 OpenTelemetry's database conventions where they apply (``db.system``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,9 +129,29 @@ class RunTelemetry:
 
 def run_telemetry(database_system: str, where: str) -> RunTelemetry | None:
     """The run's telemetry, or None when OpenTelemetry is not installed
-    (checked without importing it).
+    (checked without importing it) or nothing in the process set it up.
     """
-    return RunTelemetry(database_system, where) if _installed() else None
+    if not (_set_up() and _installed()):
+        return None
+    return RunTelemetry(database_system, where)
+
+
+def _set_up() -> bool:
+    """Whether anything may have set an SDK: the API imported already (by
+    ``opentelemetry-instrument``, the app or another package), or a
+    provider named in the environment for the API to load. Otherwise no
+    SDK is set, the API would drop every span and metric, and importing it
+    cost each run more than the environment's own work.
+    """
+    return any(name in sys.modules for name in _API_MODULES) or any(
+        name in os.environ for name in _PROVIDER_VARIABLES
+    )
+
+
+#: The API's modules that setting an SDK imports.
+_API_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+#: The variables from which the API loads a provider itself.
+_PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
 
 
 def flush_telemetry() -> None:
@@ -136,9 +159,10 @@ def flush_telemetry() -> None:
     tenants' worker calls it before it ends: a forked process ends without
     running the exit hooks that would flush the SDK's batches. Nothing to
     do without OpenTelemetry, or without an SDK (the API's own providers
-    have no ``force_flush``).
+    have no ``force_flush``), nor when nothing set it up (the run made
+    none).
     """
-    if not _installed():
+    if not (_set_up() and _installed()):
         return
     from opentelemetry import metrics
     from opentelemetry import trace

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationInfo
     from alembic.script import Script
     from sqlalchemy.engine import Connection
 
@@ -155,14 +156,16 @@ def migrate_database(
         **options,
         "on_version_apply": (
             *as_tuple(options.get("on_version_apply")),
-            # (Which step is ending: the one a lost lock stops.)
-            *((ledger.step_ending,) if ledger is not None else ()),
-            # The check first: a revision rolled back for a lost lock is
-            # neither reported as finished nor recorded as applied.
-            lock_check.on_version_apply,
-            report.on_version_apply,
-            *((ledger.on_version_apply,) if ledger is not None else ()),
-            *((telemetry.on_version_apply,) if telemetry is not None else ()),
+            _in_order(
+                # (Which step is ending: the one a lost lock stops.)
+                *((ledger.step_ending,) if ledger is not None else ()),
+                # The check first: a revision rolled back for a lost lock is
+                # neither reported as finished nor recorded as applied.
+                lock_check.on_version_apply,
+                report.on_version_apply,
+                *((ledger.on_version_apply,) if ledger is not None else ()),
+                *((telemetry.on_version_apply,) if telemetry is not None else ()),
+            ),
         ),
     }
     if context.is_offline_mode():
@@ -257,6 +260,27 @@ def migrate_database(
                 after_run(context.get_context())
         if writes_versions():
             report.summarise(running_command(), offline=False)
+
+
+def _in_order(*hooks: Callable[..., None]) -> Callable[..., None]:
+    """Our ``on_version_apply`` hooks as one, called in order (the first
+    to raise stops the rest, as Alembic's own loop would). Alembic builds a
+    new ``MigrationInfo`` and a set of the heads for each hook it calls,
+    which for five hooks was most of what the environment cost per
+    revision; the one hook hands the same step to each of ours.
+    """
+
+    def on_version_apply(
+        *,
+        ctx: MigrationContext,
+        step: MigrationInfo,
+        heads: set[str],
+        run_args: dict[str, Any],
+    ) -> None:
+        for hook in hooks:
+            hook(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
+    return on_version_apply
 
 
 def _explained(
