@@ -39,10 +39,9 @@ op.execute(
 """
 
 
-def write_concurrent_revisions(project: Project) -> None:
-    """c1 makes a table; c2 builds an index on it concurrently, c3 rebuilds
-    it concurrently, c4 drops it concurrently: each in an autocommit block,
-    as the checks ask and autogenerate writes.
+def write_table_and_concurrent_index(project: Project) -> None:
+    """c1 makes a table with rows; c2 builds an index on it concurrently in
+    an autocommit block, as the checks ask and autogenerate writes.
     """
     write_revision(project, "c1", None, ITEMS)
     write_revision(
@@ -56,6 +55,14 @@ def write_concurrent_revisions(project: Project) -> None:
             )
         """,
     )
+
+
+def write_concurrent_revisions(project: Project) -> None:
+    """c1 and c2 (:func:`write_table_and_concurrent_index`); c3 rebuilds
+    the index concurrently, c4 drops it concurrently, each in an autocommit
+    block.
+    """
+    write_table_and_concurrent_index(project)
     write_revision(
         project,
         "c3",
@@ -159,18 +166,7 @@ def test_schema_tenants_with_concurrent_index_builds_behind_pgbouncer(
     """
     bounced.set_ini_option("flask_tenants", "tenancy:schemas")
     bounced.env["BLOG_TENANTS"] = "acme,beta,gamma"
-    write_revision(bounced, "c1", None, ITEMS)
-    write_revision(
-        bounced,
-        "c2",
-        "c1",
-        """
-        with op.get_context().autocommit_block():
-            op.create_index(
-                "ix_item_name", "item", ["name"], postgresql_concurrently=True
-            )
-        """,
-    )
+    write_table_and_concurrent_index(bounced)
     write_revision(
         bounced,
         "c3",

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported before isolated_imports takes its snapshot of sys.modules: a
+# module it removes after a test and imported again registers SQLAlchemy's
+# inspection hooks twice ("Type ... is already registered", SQLAlchemy 2.0).
+import sqlalchemy.orm  # noqa: F401
+
 from alembic_flask_env.app.metadata import load_metadata
 from alembic_flask_env.errors import MetadataNotFound
 from alembic_flask_env.settings import Setting
