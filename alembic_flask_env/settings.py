@@ -7,9 +7,9 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 # What Alembic itself parses pyproject.toml with (tomllib, or tomli before
 # Python 3.11).
@@ -102,10 +102,11 @@ MAXIMUM_SECONDS: dict[str, tuple[int, str]] = {
     CONNECT_TIMEOUT_KEY: (31_536_000, "what PyMySQL's connect_timeout takes"),
 }
 
-#: A plain decimal number as one writes it in an ini file, in ASCII digits:
+#: A plain decimal number as one writes it in an ini file, in ASCII digits
+#: (compiled by ``re`` when a value is read, not by every run):
 #: str.isdigit() and float() also take "²", "١٢", "1_000" or " inf ".
-_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_WHOLE_NUMBER = r"[0-9]+"
 
 #: The TOML types each key accepts in [tool.alembic], besides a string. A
 #: TOML value is turned into the text the same key would have in the ini
@@ -137,8 +138,7 @@ _TOML_TYPE_NAMES = {
 ACTIVE_APP_CONTEXT = "the active Flask app context"
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A configuration value together with where it was found, so that an
     error can tell the user which line to fix.
     """
@@ -275,7 +275,7 @@ def seconds(setting: Setting, what: str) -> float:
         not a number, too large).
     """
     text = setting.value.strip()
-    value = float(text) if _NUMBER.fullmatch(text) else math.nan
+    value = float(text) if re.fullmatch(_NUMBER, text, re.ASCII) else math.nan
     if not math.isfinite(value):
         raise InvalidSetting(
             f"{setting.describe()} is not a number of seconds (finite, 0 or"
@@ -300,7 +300,7 @@ def count(setting: Setting, what: str) -> int:
     :raises InvalidSetting: anything else.
     """
     value = setting.value.strip()
-    if not _WHOLE_NUMBER.fullmatch(value):
+    if not re.fullmatch(_WHOLE_NUMBER, value, re.ASCII):
         raise InvalidSetting(
             f"{setting.describe()} is not a whole number, 0 or more. Set"
             f" {setting.key} to {what}, for example {setting.key} ="
@@ -342,8 +342,7 @@ def read_x_arguments(arguments: list[str]) -> dict[str, str]:
     return values
 
 
-@dataclass(frozen=True)
-class UnreadPyproject:
+class UnreadPyproject(NamedTuple):
     """A pyproject.toml beside the ini file whose ``[tool.alembic]`` this
     run does not read.
     """

@@ -5,7 +5,9 @@ rollback, the ``ledger`` command, autogenerate leaving the table alone.
 from __future__ import annotations
 
 import json
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -66,7 +68,9 @@ def test_each_step_of_a_run_is_a_row(blog: Project) -> None:
     assert first["app"] == "blogapp"
     assert "upgrade head" in str(first["command"])
     assert str(first["versions"]).startswith("alembic-flask-env ")
-    assert first["host"] and first["error"] is None
+    assert first["host"] == socket.gethostname()
+    assert re.fullmatch("[0-9a-f]{32}", str(first["run_id"]))
+    assert first["error"] is None
     assert float(str(first["duration_s"])) >= 0
 
     blog.alembic("downgrade", "base")

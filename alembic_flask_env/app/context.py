@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from flask import current_app
 from flask import has_app_context
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-@dataclass(frozen=True)
-class AppInUse:
+class AppInUse(NamedTuple):
     app: Flask
     #: The setting that named the app, for error messages.
     setting: Setting

@@ -20,8 +20,8 @@ import os
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 from typing import Protocol
 
 from sqlalchemy import create_engine
@@ -72,8 +72,7 @@ class ExtensionWithMetadata(SQLAlchemyExtension, Protocol):
     def metadatas(self) -> Mapping[str | None, MetaData]: ...
 
 
-@dataclass(frozen=True)
-class Database:
+class Database(NamedTuple):
     """What one migration run needs from the application."""
 
     engine: Engine

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass
 from types import FrameType
+from typing import NamedTuple
 
 from sqlalchemy.engine import URL
 
@@ -51,8 +51,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
 _OTHER_DRIVER = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
 
 
-@dataclass(frozen=True)
-class MissingDriver:
+class MissingDriver(NamedTuple):
     """What SQLAlchemy was importing, and for which URL."""
 
     #: The module that is not installed (``psycopg2``, ``MySQLdb``).

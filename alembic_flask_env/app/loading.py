@@ -335,7 +335,7 @@ def load_app(setting: Setting) -> Flask:
 
 
 #: "create_app" of "create_app" and "create_app('prod')", as Flask reads it.
-_ATTRIBUTE_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\(|$)")
+_ATTRIBUTE_NAME = r"\s*([A-Za-z_]\w*)\s*(?:\(|$)"
 
 
 def _close_attribute(module_name: str, app_name: str | None) -> str:
@@ -344,7 +344,7 @@ def _close_attribute(module_name: str, app_name: str | None) -> str:
     close.
     """
     module = sys.modules.get(module_name)
-    match = _ATTRIBUTE_NAME.match(app_name or "")
+    match = re.match(_ATTRIBUTE_NAME, app_name or "")
     if module is None or match is None or hasattr(module, match.group(1)):
         return ""
     names = [name for name in vars(module) if not name.startswith("_")]

@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from sqlalchemy.util import asbool
 
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 MODES = ("error", "warn", "off")
 
 
-@dataclass(frozen=True)
-class ChecksSettings:
+class ChecksSettings(NamedTuple):
     #: error: refuse the run; warn: log and run; off.
     mode: str = "error"
     #: Findings on tables the database estimates smaller are logged only.

@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from sqlalchemy.util import asbool
 
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_TABLE = "alembic_ledger"
 
 
-@dataclass(frozen=True)
-class LedgerSettings:
+class LedgerSettings(NamedTuple):
     enabled: bool = True
     #: A run that cannot write the ledger fails instead of warning.
     required: bool = False

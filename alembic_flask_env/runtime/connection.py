@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from contextlib import ExitStack
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 from typing import Protocol
 from typing import cast
 
@@ -95,8 +95,7 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS = 30.0
 _TIMEOUT_DIALECTS = ("postgresql", *MYSQL_DIALECTS)
 
 
-@dataclass(frozen=True)
-class ConnectTimeout:
+class ConnectTimeout(NamedTuple):
     seconds: float
     #: Where it came from, for the error.
     setting: Setting

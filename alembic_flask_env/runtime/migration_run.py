@@ -15,10 +15,10 @@ import os
 import time
 from contextlib import ExitStack
 from contextlib import contextmanager
-from dataclasses import dataclass
 from logging.config import fileConfig
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NamedTuple
 
 from alembic import context
 from alembic.util import CommandError
@@ -77,8 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(NamedTuple):
     """The keys every run reads before it loads the app, checked at once so
     that a bad value fails before anything is done.
     """

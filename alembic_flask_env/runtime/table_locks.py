@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from sqlalchemy import event
 from sqlalchemy import text
@@ -44,17 +44,16 @@ log = logging.getLogger(__name__)
 #: MySQL's error number for "Lock wait timeout exceeded".
 MYSQL_LOCK_WAIT_TIMEOUT = 1205
 
-#: The table a statement works on, for the timeout message.
-_TABLE_OF_STATEMENT = re.compile(
+#: The table a statement works on, for the timeout message (compiled by
+#: ``re`` when a message needs it, not by every run).
+_TABLE_OF_STATEMENT = (
     r"\b(?:ALTER\s+TABLE|DROP\s+TABLE|TRUNCATE(?:\s+TABLE)?|LOCK\s+TABLE|"
     r"INSERT\s+INTO|UPDATE|DELETE\s+FROM|ON|REFERENCES|RENAME\s+TO)"
-    r"\s+(?:ONLY\s+|IF\s+EXISTS\s+)?([`\"\w.]+)",
-    re.IGNORECASE,
+    r"\s+(?:ONLY\s+|IF\s+EXISTS\s+)?([`\"\w.]+)"
 )
 
 
-@dataclass(frozen=True)
-class TableLockSettings:
+class TableLockSettings(NamedTuple):
     #: Seconds a statement may wait for a table lock; None: as long as the
     #: database lets it.
     timeout: float | None
@@ -192,7 +191,7 @@ def table_of(error: DBAPIError) -> str:
     """The table the statement that timed out works on, as far as its SQL
     says; "a table" when it does not.
     """
-    match = _TABLE_OF_STATEMENT.search(error.statement or "")
+    match = re.search(_TABLE_OF_STATEMENT, error.statement or "", re.IGNORECASE)
     if match is None:
         return "a table"
     return repr(match.group(1).replace('"', "").replace("`", ""))

@@ -25,9 +25,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import event
 from sqlalchemy import text
@@ -54,8 +54,7 @@ LONGEST_TICK_SECONDS = 1.0
 _COMPARED_CHARACTERS = 60
 
 
-@dataclass(frozen=True)
-class SelfWait:
+class SelfWait(NamedTuple):
     """A statement of the run that was cancelled for waiting on the lock's
     own session.
     """

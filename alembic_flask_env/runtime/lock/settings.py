@@ -5,8 +5,8 @@ deploy lock, and how long one waits for another.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from sqlalchemy.util import asbool
 
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_SECONDS = 300.0
 
 
-@dataclass(frozen=True)
-class LockSettings:
+class LockSettings(NamedTuple):
     enabled: bool
     timeout: float
     #: Where the timeout came from, for the timeout error.
