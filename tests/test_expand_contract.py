@@ -14,13 +14,13 @@ import signal
 import subprocess
 import textwrap
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from alembic_flask_env.expand import version_schema_name
+
 from harness import ALEMBIC
 from harness import Project
 from harness import package_command
