@@ -42,7 +42,7 @@ def prepare_expand_contract(script: ScriptDirectory) -> None:
         cannot be phased.
     """
     from ..checks.recording import record
-    from ..runtime.migration_run import writes_versions
+    from ..runtime.command import writes_versions
 
     if not writes_versions():
         return
