@@ -146,7 +146,9 @@ def migrate_database(
     :param after_run: called with the migration context once the run has
         committed, online, while its connection is still open.
     """
-    prepare_expand_contract(context.script)
+    prepare_expand_contract(
+        context.script, writes_versions(), settings.table_locks.timeout
+    )
     observers = watch_run(target, options, settings.ledger, where, app_name)
     options = {
         **options,
