@@ -66,7 +66,7 @@ def test_renames_and_drops_are_only_views() -> None:
         Step("rename_table", "ledger", "public", new_name="journal"),
     ]
     assert expand_statements("b2", steps) == []
-    columns = {
+    columns: dict[tuple[str | None, str], list[str]] = {
         ("public", "account"): ["id", "name", "note", "balance"],
         ("public", "ledger"): ["id"],
     }
@@ -85,7 +85,9 @@ def test_renames_and_drops_are_only_views() -> None:
 
 
 def test_a_retyped_column_is_the_shadow_in_the_view_with_its_default() -> None:
-    columns = {("public", "account"): ["id", "balance", "balance__afe_new"]}
+    columns: dict[tuple[str | None, str], list[str]] = {
+        ("public", "account"): ["id", "balance", "balance__afe_new"]
+    }
     assert view_statements("b2", [RETYPE], columns)[1:] == [
         'CREATE VIEW "afe_v_b2"."account" AS SELECT "id", "balance__afe_new" AS'
         ' "balance" FROM "public"."account"',
