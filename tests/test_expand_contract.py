@@ -10,6 +10,7 @@ with one ``FAILED:`` line.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -495,3 +496,57 @@ def test_refused_under_flask_tenants(pg: Project) -> None:
         "this run migrates the tenants of flask_tenants",
         before="1 of 1 tenants failed: 'acme': ",
     )
+
+
+def test_the_lint_advises_expand_contract_and_passes_a_marked_revision(
+    blog: Project,
+) -> None:
+    # (account is the database's: a table the range creates is exempt.)
+    write_revision(blog, "a1", None, 'op.execute("SELECT 1")')
+    write_revision(
+        blog,
+        "b2",
+        "a1",
+        'op.alter_column("account", "name", new_column_name="full_name")',
+    )
+    code, output = package_command(blog, "lint")
+    assert code == 1
+    assert (
+        " Or keep the op as it is in a revision of its own marked expand_contract"
+        " = True: 'alembic upgrade' then expands it (the old and the new release"
+        " both keep working) and 'python -m alembic_flask_env contract' completes"
+        " it once the old release is gone."
+    ) in output
+    write_expand(blog, 'op.alter_column("account", "name", new_column_name="n")')
+    code, output = package_command(blog, "lint")
+    assert (code, output.strip()) == (0, "No findings.")
+
+
+@pytest.mark.postgresql
+def test_the_lint_of_the_database_reports_a_revision_awaiting_contract(
+    account: Project,
+) -> None:
+    write_expand(account, 'op.alter_column("account", "name", new_column_name="n")')
+    account.alembic("upgrade", "head")
+    code, output = package_command(account, "lint", "--database")
+    assert code == 0, output
+    assert output.splitlines()[-1] == (
+        "Revision b2 is expanded and awaits its contract (phase expanded): run"
+        " 'python -m alembic_flask_env contract' once the release before it is"
+        " gone; no later revision runs until then."
+    )
+
+
+@pytest.mark.postgresql
+def test_a_long_backfill_says_how_far_it_got(pg: Project) -> None:
+    _big_account(pg)
+    result = pg.alembic(
+        "-x", "backfill_batch_size=500", "-x", "backfill_pause=0.15", "upgrade", "head"
+    )
+    log = pg.output(result)
+    assert re.search(
+        r"Backfill of account\.balance \(revision b2\): \d+ of ~\d+ rows,"
+        r" \d+ rows/s, ETA \d+ s",
+        log,
+    ), log
+    assert "Backfill of account.balance (revision b2): done, 20000 rows in " in log

@@ -129,6 +129,10 @@ def _one(
         text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
         {"t": table_of(step)},
     ).scalar()
+    if estimate is None or estimate <= 0:  # never analysed: count them once
+        estimate = connection.execute(
+            text(f"SELECT count(*) FROM {table_of(step)}")
+        ).scalar()
     total = max(int(estimate or 0), done)
     what = f"Backfill of {step.target} (revision {revision})"
     if last is not None:

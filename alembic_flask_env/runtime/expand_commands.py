@@ -29,7 +29,9 @@ from ..expand.state import pending
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from alembic.config import Config
     from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
 
 COMMANDS = ("status", "contract", "abort")
 
@@ -118,6 +120,28 @@ def run_expand_command(command: str, config_path: Path, x: list[str]) -> int:
     for line in lines:
         print(line)
     return 0
+
+
+def awaiting_contract(config: Config, engine: Engine) -> list[str]:
+    """For ``lint --database``: a line per expanded, not contracted
+    revision of the app's PostgreSQL database (none elsewhere), read-only.
+    """
+    from .connection import connected
+    from .connection import read_connect_timeout
+
+    if engine.dialect.name != "postgresql":
+        return []
+    with connected(engine, "the app's database", read_connect_timeout(config, {})) as (
+        connection
+    ):
+        rows = pending(connection, None)
+        connection.rollback()
+    return [
+        f"Revision {row.revision} is expanded and awaits its contract (phase"
+        f" {row.phase}): run 'python -m alembic_flask_env contract' once the"
+        " release before it is gone; no later revision runs until then."
+        for row in rows
+    ]
 
 
 def status(connection: Connection, schema: str | None) -> list[str]:
