@@ -30,6 +30,22 @@ from harness import write_revision
 
 VIEWS = version_schema_name("b2")
 
+
+class _Matching:
+    """Equal to a string matching a pattern (the backfill's timing varies)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(self.pattern, other) is not None
+
+    def __repr__(self) -> str:
+        return f"<matching {self.pattern!r}>"
+
+
+ANY_ROWS = _Matching(r"account\.balance: 300 rows, 300 in this run in [0-9.]+ s")
+
 #: The table every case starts from, with ROWS rows.
 ROWS = 300
 TABLE = f"""
@@ -550,3 +566,27 @@ def test_a_long_backfill_says_how_far_it_got(pg: Project) -> None:
         log,
     ), log
     assert "Backfill of account.balance (revision b2): done, 20000 rows in " in log
+
+
+@pytest.mark.postgresql
+def test_each_phase_is_in_the_ledger(account: Project) -> None:
+    write_expand(
+        account,
+        'op.alter_column("account", "balance", type_=sa.BigInteger())',
+    )
+    account.alembic("upgrade", "head")
+    command(account, "contract")
+    rows = query(
+        account,
+        "SELECT direction, outcome, revision, error FROM alembic_ledger"
+        " WHERE revision = 'b2' ORDER BY id",
+    )
+    assert rows == [
+        ("expand", "backfilling", "b2", "retype account.balance"),
+        ("backfill", "done", "b2", ANY_ROWS),
+        ("expand", "expanded", "b2", f"version schema {VIEWS}"),
+        ("upgrade", "applied", "b2", None),
+        ("contract", "contracted", "b2", f"dropped version schema {VIEWS}"),
+    ]
+    output = command(account, "ledger")
+    assert "  contract a1 -> b2  contracted in " in output, output
