@@ -590,3 +590,24 @@ def test_each_phase_is_in_the_ledger(account: Project) -> None:
     ]
     output = command(account, "ledger")
     assert "  contract a1 -> b2  contracted in " in output, output
+
+
+@pytest.mark.postgresql
+def test_the_backfill_leaves_the_old_columns_values_as_they_were(
+    account: Project,
+) -> None:
+    # A way back that does not give the old value again: had the triggers
+    # synced the backfill's own writes back, 'abc' would now read 'xxx'.
+    run(account, "UPDATE account SET note = 'abc' WHERE id = 1")
+    write_expand(
+        account,
+        'op.alter_column("account", "note", type_=sa.Integer(),'
+        ' postgresql_using="length(note)")',
+        'expand_contract_down = {"account.note": "repeat(\'x\', note)"}',
+    )
+    account.alembic("upgrade", "head")
+    assert query(account, "SELECT note FROM account WHERE id = 1") == [("abc",)]
+    assert query(account, f"SELECT note FROM {VIEWS}.account WHERE id = 1") == [(3,)]
+    # And the setting is the statement's own: this session does not skip.
+    run(account, f"UPDATE {VIEWS}.account SET note = 2 WHERE id = 1")
+    assert query(account, "SELECT note FROM account WHERE id = 1") == [("xx",)]
