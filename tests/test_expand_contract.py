@@ -611,3 +611,23 @@ def test_the_backfill_leaves_the_old_columns_values_as_they_were(
     # And the setting is the statement's own: this session does not skip.
     run(account, f"UPDATE {VIEWS}.account SET note = 2 WHERE id = 1")
     assert query(account, "SELECT note FROM account WHERE id = 1") == [("xx",)]
+
+
+@pytest.mark.postgresql
+def test_a_type_change_of_an_indexed_column_is_refused_before_it_expands(
+    account: Project,
+) -> None:
+    run(account, "CREATE INDEX ix_account_balance ON account (balance)")
+    path = write_expand(
+        account, 'op.alter_column("account", "balance", type_=sa.BigInteger())'
+    )
+    before = catalog(account)
+    assert account.failure("upgrade", "head") == (
+        "Revision b2 is marked expand_contract = True, and column"
+        " account.balance is in an index, a constraint or a foreign key, which"
+        f" its new-typed copy would not have ({path}, line 12); nothing ran."
+        " Fix: change the type of an indexed column with a plain revision (or"
+        " drop the index first, and make it again concurrently after the"
+        " contract)."
+    )
+    assert catalog(account) == before
