@@ -24,6 +24,7 @@ from alembic_flask_env.expand import version_schema_name
 
 from harness import ALEMBIC
 from harness import Project
+from harness import other_session
 from harness import package_command
 from harness import query
 from harness import write_revision
@@ -631,3 +632,37 @@ def test_a_type_change_of_an_indexed_column_is_refused_before_it_expands(
         " contract)."
     )
     assert catalog(account) == before
+
+
+@pytest.mark.postgresql
+def test_contract_gives_up_waiting_for_a_busy_table_and_changes_nothing(
+    account: Project,
+) -> None:
+    from sqlalchemy import text
+
+    write_expand(account, 'op.alter_column("account", "name", new_column_name="n")')
+    account.alembic("upgrade", "head")
+    expanded = catalog(account)
+    with other_session(account) as reading:
+        # A request's open transaction that read the table.
+        reading.execute(text("SELECT count(*) FROM account"))
+        code, output = package_command(
+            account,
+            "contract",
+            "-x",
+            "table_lock_timeout=0.2",
+            "-x",
+            "table_lock_retries=1",
+        )
+        reading.rollback()
+    assert code == 1
+    assert output.splitlines()[-2:] == [
+        "contract: waited more than 0.2 s for a lock on table 'public.account'; trying"
+        " again in 0.2 s (attempt 2 of 2).",
+        "FAILED: contract waited more than 0.2 s for a lock on table 'public.account',"
+        " 2 time(s) (table_lock_timeout, table_lock_retries); nothing was"
+        " changed. A transaction of the app holds the table: run it again when"
+        " it is done, or allow more with -x table_lock_retries=N.",
+    ]
+    assert catalog(account) == expanded
+    assert command(account, "contract").startswith("Contracted revision b2:")
