@@ -666,3 +666,46 @@ def test_contract_gives_up_waiting_for_a_busy_table_and_changes_nothing(
     ]
     assert catalog(account) == expanded
     assert command(account, "contract").startswith("Contracted revision b2:")
+
+
+@pytest.mark.postgresql
+def test_the_issues_example_several_changes_to_one_table(account: Project) -> None:
+    write_expand(
+        account,
+        """
+        op.alter_column("account", "name", new_column_name="full_name")
+        op.alter_column("account", "balance", type_=sa.BigInteger())
+        op.add_column("account", sa.Column("score", sa.Integer(), nullable=False))
+        op.drop_column("account", "note")
+        """,
+        'expand_contract_fill = {"account.score": "balance * 2"}',
+    )
+    account.alembic("upgrade", "head")
+    run(account, "INSERT INTO account (name, balance, note) VALUES ('old', 5, 'n')")
+    run(
+        account,
+        f"INSERT INTO {VIEWS}.account (full_name, balance, score)"
+        " VALUES ('new', 5000000, 1)",
+    )
+    assert query(
+        account,
+        f"SELECT * FROM {VIEWS}.account WHERE id IN (1, 301, 302) ORDER BY id",
+    ) == [(1, "n1", 1, 2), (301, "old", 5, 10), (302, "new", 5000000, 1)]
+    assert query(
+        account, "SELECT name, balance, note FROM account WHERE id > 300 ORDER BY id"
+    ) == [("old", 5, "n"), ("new", 5000000, None)]
+    command(account, "contract")
+    assert query(account, "SELECT * FROM account WHERE id IN (1, 302) ORDER BY id") == [
+        (1, "n1", 1, 2),
+        (302, "new", 5000000, 1),
+    ]
+    assert query(
+        account,
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+        " WHERE table_name = 'account' ORDER BY ordinal_position",
+    ) == [
+        ("id", "integer", "NO"),
+        ("full_name", "text", "NO"),
+        ("balance", "bigint", "YES"),
+        ("score", "integer", "NO"),
+    ]
