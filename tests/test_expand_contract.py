@@ -15,6 +15,7 @@ import signal
 import subprocess
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -709,3 +710,13 @@ def test_the_issues_example_several_changes_to_one_table(account: Project) -> No
         ("balance", "bigint", "YES"),
         ("score", "integer", "NO"),
     ]
+
+
+@pytest.mark.postgresql
+def test_refused_in_a_flask_multidb_run(
+    multiblog: Project, postgresql_databases: Callable[[], str]
+) -> None:
+    multiblog.env["MULTIBLOG_DATABASE_URI"] = postgresql_databases()
+    multiblog.env["MULTIBLOG_USERS_URI"] = postgresql_databases()
+    _simple_revisions(multiblog)
+    _refusal(multiblog, "this is a flask-multidb run (one database per bind)")
