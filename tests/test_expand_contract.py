@@ -367,6 +367,12 @@ def test_a_backfill_killed_halfway_goes_on_when_run_again(pg: Project) -> None:
     status = command(pg, "status")
     assert "b2: backfilling" in status
     assert "backfill of account.balance: " in status
+    assert command(pg, "contract", ok=False).splitlines()[-1] == (
+        "FAILED: contract: the expand of revision b2 has not finished (phase"
+        " backfilling); nothing was contracted. Run 'alembic upgrade b2' to"
+        " finish it (it goes on where it stopped), or 'python -m"
+        " alembic_flask_env abort'."
+    )
     result = pg.alembic("-x", "backfill_batch_size=5000", "upgrade", "head")
     assert "Revision b2: its expand was stopped while backfilling; going on" in (
         pg.output(result)
