@@ -95,7 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         " sets run_migrations(version_table=...) (default: Migrate()'s, else"
         " alembic_version)",
     )
+    for name, summary in (
+        ("status", "the expanded revisions awaiting their contract, with progress"),
+        ("contract", "complete every expanded revision (the old release is gone)"),
+        ("abort", "undo the last expand, leaving the database as before it"),
+    ):
+        expanding = commands.add_parser(name, help=summary, description=summary)
+        expanding.add_argument("-c", "--config", default="alembic.ini", type=Path)
+        expanding.add_argument(
+            "-x", action="append", default=[], help="KEY=VALUE, as alembic -x"
+        )
     arguments = parser.parse_args(argv)
+    if arguments.command in ("status", "contract", "abort"):
+        from .runtime.expand_commands import run_expand_command
+
+        return run_expand_command(arguments.command, arguments.config, arguments.x)
     if arguments.command == "lint":
         return _lint(arguments)
     if arguments.command == "ledger":
@@ -290,10 +304,12 @@ def _lint(arguments: argparse.Namespace) -> int:
             with as_run_loads(config, script), ExitStack() as stack:
                 revisions = revisions_in(script, arguments.revision_range)
                 facts = Facts(arguments.dialect)
+                awaiting: list[str] = []
                 if arguments.database:
                     facts, engine = _database_facts(config)
                     # op.get_bind() answers as this database would.
                     stack.enter_context(answering_for(engine))
+                    awaiting = _awaiting_contract(config, engine)
                 findings = lint(revisions, facts)
     except (CommandError, RevisionError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
@@ -303,9 +319,18 @@ def _lint(arguments: argparse.Namespace) -> int:
     for revision in unloaded:
         print(revision.line(), file=sys.stderr)
     print(render(findings, arguments.format))
+    for line in awaiting:
+        print(line, file=sys.stdout if arguments.format == "text" else sys.stderr)
     if unloaded:
         return EXIT_UNLOADABLE
     return 1 if findings else 0
+
+
+def _awaiting_contract(config: Config, engine: Engine) -> list[str]:
+    """A line per revision expanded and not contracted (issue 25)."""
+    from .runtime.expand_commands import awaiting_contract
+
+    return awaiting_contract(config, engine)
 
 
 def _database_facts(config: Config) -> tuple[Facts, Engine]:

@@ -30,6 +30,7 @@ from ..checks.settings import ChecksSettings
 from ..checks.settings import read_checks_settings
 from ..errors import FlaskEnvError
 from ..errors import LedgerUnavailable
+from ..expand.hook import prepare_expand_contract
 from ..ledger.settings import LedgerSettings
 from ..ledger.settings import read_ledger_settings
 from ..settings import read_x_arguments
@@ -123,6 +124,8 @@ def migrate_database(
     (no connection) or online, as a short pipeline whose steps are the
     functions below, in this order:
 
+    0. :func:`..expand.hook.prepare_expand_contract`: revisions marked
+       ``expand_contract = True`` checked and wrapped (offline too);
     1. :func:`.observers.watch_run`: the observers of each revision's end
        (lock check, report, ledger, telemetry), handed to Alembic as one
        ``on_version_apply`` hook;
@@ -142,6 +145,9 @@ def migrate_database(
     :param after_run: called with the migration context once the run has
         committed, online, while its connection is still open.
     """
+    prepare_expand_contract(
+        context.script, writes_versions(), settings.table_locks.timeout
+    )
     observers = watch_run(target, options, settings.ledger, where, app_name)
     options = {
         **options,
