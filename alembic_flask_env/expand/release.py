@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
 from ..errors import InvalidSetting
@@ -85,7 +86,7 @@ def read_release(directory: str | Path) -> Release:
         script = ScriptDirectory(str(path))
         heads = tuple(sorted(script.get_heads()))
         known = frozenset(s.revision for s in script.walk_revisions())
-    except CommandError as error:
+    except (CommandError, RevisionError) as error:
         raise InvalidSetting(
             f"VersionedSchema(directory={str(directory)!r}): Alembic cannot read"
             f" the revisions of {path}: {error}. Fix the revision files, or"

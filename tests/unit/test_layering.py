@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "tenants": {"", "app", "tenants"},
     "runtime": {"", "app", "checks", "ledger", "tenants", "runtime"},
     "convert": {"", "plugin", "convert"},
+    "expand": {"", "app", "expand"},
 }
 #: Top-level modules that sit above the rooms: the lazy API and the CLI.
 ENTRY_POINTS = {"__init__", "__main__"}
