@@ -24,8 +24,16 @@ from sqlalchemy import select  # noqa: E402
 
 label = os.path.basename(os.path.abspath(release_dir))
 app = accounts.create_app()
-report = {"release": label, "requests": 0, "failed": 0, "errors": [], "worst_ms": 0.0,
-          "others_seen": [], "nameless": [], "balances_ok": True}
+report = {
+    "release": label,
+    "requests": 0,
+    "failed": 0,
+    "errors": [],
+    "worst_ms": 0.0,
+    "others_seen": [],
+    "nameless": [],
+    "balances_ok": True,
+}
 
 
 def save():
