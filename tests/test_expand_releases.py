@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from conftest import NO_PREPARED_STATEMENTS
 
 from harness import Project
 from harness import ProjectFactory
@@ -37,6 +38,24 @@ def accounts(project_factory: ProjectFactory, postgresql_url: str) -> Project:
     """The two releases' project on a fresh PostgreSQL database at ``a1``."""
     project = project_factory("expand_accounts")
     project.env["ACCOUNTS_DATABASE_URI"] = postgresql_url
+    project.server_url = postgresql_url
+    project.alembic("upgrade", "head", cwd=project.root / "release1")
+    return project
+
+
+@pytest.fixture
+def bounced_accounts(
+    project_factory: ProjectFactory, pgbouncer_url: str, postgresql_url: str
+) -> Project:
+    """The same, both releases reaching the database through PgBouncer in
+    transaction mode, as VersionedSchema(transaction_pooling=True).
+    """
+    project = project_factory("expand_accounts")
+    project.env["ACCOUNTS_DATABASE_URI"] = pgbouncer_url
+    project.env["ACCOUNTS_ENGINE_OPTIONS"] = json.dumps(
+        {"connect_args": json.loads(NO_PREPARED_STATEMENTS)}
+    )
+    project.env["ACCOUNTS_TRANSACTION_POOLING"] = "1"
     project.server_url = postgresql_url
     project.alembic("upgrade", "head", cwd=project.root / "release1")
     return project
@@ -189,3 +208,55 @@ def test_release_1_serves_on_after_an_abort(accounts: Project) -> None:
         old_report = old.stop()
     assert_served_without_error(old_report, old.output())
     assert_served_without_error(new_report, new.output())
+
+
+def test_a_release_the_database_has_not_reached_fails_each_request_saying_why(
+    accounts: Project,
+) -> None:
+    with serving(accounts, "release2") as new:
+        new.wait_for("a failed request", lambda r: r["failed"] >= 2)
+        report = new.stop()
+    assert report["failed"] == report["requests"]
+    migrations = accounts.root / "release2" / "migrations"
+    assert report["errors"][0] == (
+        f"ReleaseNotMigrated: This release's migrations folder ({migrations}) ends"
+        " at revision 'a2', but the database is at 'a1': its tables are not yet"
+        " what this code expects. Run 'alembic upgrade head' (with this"
+        " release's migrations) before starting this release."
+    )
+
+
+def test_on_sqlite_connections_are_left_alone_and_it_says_so(
+    project_factory: ProjectFactory,
+) -> None:
+    project = project_factory("expand_accounts")
+    project.env["ACCOUNTS_DATABASE_URI"] = f"sqlite:///{project.root / 'a.db'}"
+    project.alembic("upgrade", "head", cwd=project.root / "release1")
+    with serving(project, "release1") as old:
+        old.served()
+        report = old.stop()
+    assert_served_without_error(report, old.output())
+    assert (
+        "INFO [alembic_flask_env.expand.versioned_schema] VersionedSchema: engine"
+        " default of Flask app 'accounts' is sqlite, not PostgreSQL: its"
+        " connections are left alone (expand/contract runs on PostgreSQL only)"
+    ) in old.output().splitlines()
+
+
+@pytest.mark.pgbouncer
+def test_through_pgbouncer_the_path_is_set_in_every_transaction(
+    bounced_accounts: Project,
+) -> None:
+    with serving(bounced_accounts, "release1") as old:
+        old.served()
+        expand(bounced_accounts)
+        with serving(bounced_accounts, "release2") as new:
+            new.wait_for("release 1's accounts", lambda r: r["others_seen"])
+            old.wait_for("release 2's accounts", lambda r: r["others_seen"])
+            new.served(50)
+            old.served(50)
+            new_report = new.stop()
+        old_report = old.stop()
+    assert_served_without_error(old_report, old.output())
+    assert_served_without_error(new_report, new.output())
+    assert "in every transaction" in new.output()

@@ -10,6 +10,7 @@ other release's accounts: their names under this release's column name.
 """
 
 import json
+import logging
 import os
 import sys
 import time
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.abspath(release_dir))
 import accounts  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+logging.basicConfig(level=logging.INFO, format="%(levelname)s [%(name)s] %(message)s")
 label = os.path.basename(os.path.abspath(release_dir))
 app = accounts.create_app()
 report = {
