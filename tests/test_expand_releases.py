@@ -260,3 +260,28 @@ def test_through_pgbouncer_the_path_is_set_in_every_transaction(
     assert_served_without_error(old_report, old.output())
     assert_served_without_error(new_report, new.output())
     assert "in every transaction" in new.output()
+    assert "WARNING" not in new.output()
+
+
+@pytest.mark.pgbouncer
+def test_through_pgbouncer_without_transaction_pooling_it_warns(
+    bounced_accounts: Project,
+) -> None:
+    # (The search_path then leaks between the releases' server connections:
+    # both fail requests, which is why transaction_pooling exists.)
+    bounced_accounts.env.pop("ACCOUNTS_TRANSACTION_POOLING")
+    expand(bounced_accounts)
+    with serving(bounced_accounts, "release2") as new:
+        new.served()
+        new.stop()
+    [warning] = [line for line in new.output().splitlines() if "WARNING" in line]
+    assert warning.startswith(
+        "WARNING [alembic_flask_env.expand.versioned_schema] VersionedSchema:"
+        " postgresql+psycopg://"
+    )
+    assert warning.endswith(
+        " if that is a pooler in transaction mode (PgBouncer pool_mode ="
+        " transaction), the search_path set on each connection leaks to the other"
+        " release's clients; pass VersionedSchema(..., transaction_pooling=True)"
+    )
+    assert ":***@" in warning

@@ -59,7 +59,7 @@ def state_query(version_schemas: Mapping[str, str], set_path: bool) -> str:
         f"CASE WHEN n.nspname IS NOT NULL THEN {setting} END" if set_path else "NULL"
     )
     return (
-        f"SELECT v.version_num, n.nspname, {applied}"
+        f"SELECT v.version_num, n.nspname, {applied}, inet_server_port()"
         f" FROM {VERSION_TABLE} AS v"
         f" LEFT JOIN (VALUES {pairs}) AS h (revision, version_schema)"
         " ON h.revision = v.version_num"
@@ -82,6 +82,17 @@ class DatabaseState:
     revisions: tuple[str, ...]
     #: The version schema of the release's head that is pending, if any.
     version_schema: str | None
+    #: The port the server took the connection on (None over a Unix
+    #: socket): another port than the URL's means a pooler or a proxy.
+    server_port: int | None = None
+
+
+def behind_a_proxy(url_port: int | None, state: DatabaseState) -> bool:
+    """Whether the server took the connection on another port than the
+    URL names: PgBouncer (6432 in front of 5432), or a proxy or a
+    forwarded port. Only a hint, so only ever a warning.
+    """
+    return state.server_port is not None and state.server_port != (url_port or 5432)
 
 
 def read_state(rows: Sequence[Sequence[object]]) -> DatabaseState:
@@ -92,4 +103,7 @@ def read_state(rows: Sequence[Sequence[object]]) -> DatabaseState:
         # The expand machinery refuses a second pending expand, so there is
         # at most one: the first, for a stable answer all the same.
         version_schema=schemas[0] if schemas else None,
+        server_port=next(
+            (int(str(row[3])) for row in rows if row[3] is not None), None
+        ),
     )

@@ -34,6 +34,7 @@ from ..url_masking import safe_url
 from .release import Release
 from .release import read_release
 from .search_path import DatabaseState
+from .search_path import behind_a_proxy
 from .search_path import local_path_statement
 from .search_path import read_state
 from .search_path import state_query
@@ -177,6 +178,16 @@ def _listen(engine: Engine, release: Release, pooling: bool) -> None:
         record.info[_SCHEMA_INFO_KEY] = state.version_schema
         if state.version_schema is not None and state.version_schema not in announced:
             announced.append(state.version_schema)
+            if not pooling and behind_a_proxy(engine.url.port, state):
+                log.warning(
+                    "VersionedSchema: %s reaches a server listening on port %s:"
+                    " if that is a pooler in transaction mode (PgBouncer"
+                    " pool_mode = transaction), the search_path set on each"
+                    " connection leaks to the other release's clients; pass"
+                    " VersionedSchema(..., transaction_pooling=True)",
+                    safe_url(engine.url),
+                    state.server_port,
+                )
             log.info(
                 "VersionedSchema: %s is expanded: connections to %s use the"
                 " version schema %s%s",

@@ -13,6 +13,8 @@ from alembic_flask_env import VersionedSchema
 from alembic_flask_env.errors import InvalidSetting
 from alembic_flask_env.expand.release import Release
 from alembic_flask_env.expand.release import read_release
+from alembic_flask_env.expand.search_path import DatabaseState
+from alembic_flask_env.expand.search_path import behind_a_proxy
 from alembic_flask_env.expand.search_path import local_path_statement
 from alembic_flask_env.expand.search_path import read_state
 from alembic_flask_env.expand.search_path import sql_literal
@@ -117,8 +119,20 @@ def test_the_query_sets_the_path_in_session_mode_only() -> None:
 
 
 def test_the_answer_names_the_pending_schema_if_any() -> None:
-    pending = read_state([("a2", "afe_v_a2", '"afe_v_a2", public')])
+    pending = read_state([("a2", "afe_v_a2", '"afe_v_a2", public', 5432)])
     assert pending.revisions == ("a2",)
     assert pending.version_schema == "afe_v_a2"
-    assert read_state([("a1", None, None)]).version_schema is None
+    assert pending.server_port == 5432
+    assert read_state([("a1", None, None, None)]).version_schema is None
     assert read_state([]).revisions == ()
+
+
+@pytest.mark.parametrize(
+    ("url_port", "server_port", "proxied"),
+    [(6432, 5432, True), (None, 5432, False), (5433, 5433, False), (6432, None, False)],
+)
+def test_another_port_on_the_server_than_in_the_url_hints_at_a_pooler(
+    url_port: int | None, server_port: int | None, proxied: bool
+) -> None:
+    state = DatabaseState(revisions=(), version_schema=None, server_port=server_port)
+    assert behind_a_proxy(url_port, state) is proxied
