@@ -95,7 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         " sets run_migrations(version_table=...) (default: Migrate()'s, else"
         " alembic_version)",
     )
+    for name, summary in (
+        ("status", "the expanded revisions awaiting their contract, with progress"),
+        ("contract", "complete every expanded revision (the old release is gone)"),
+        ("abort", "undo the last expand, leaving the database as before it"),
+    ):
+        expanding = commands.add_parser(name, help=summary, description=summary)
+        expanding.add_argument("-c", "--config", default="alembic.ini", type=Path)
+        expanding.add_argument(
+            "-x", action="append", default=[], help="KEY=VALUE, as alembic -x"
+        )
     arguments = parser.parse_args(argv)
+    if arguments.command in ("status", "contract", "abort"):
+        from .expand.commands import run_expand_command
+
+        return run_expand_command(arguments.command, arguments.config, arguments.x)
     if arguments.command == "lint":
         return _lint(arguments)
     if arguments.command == "ledger":

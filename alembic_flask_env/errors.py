@@ -37,6 +37,7 @@ __all__ = [
     "DatabaseUnreachable",
     "DriverNotInstalled",
     "EmptyMetadata",
+    "ExpandContractRefused",
     "ExtensionNotInstalled",
     "FlaskEnvError",
     "InvalidSetting",
@@ -233,3 +234,11 @@ def did_you_mean(name: str, choices: Iterable[str], prefix: str = "") -> str:
     """
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" Did you mean {prefix + close[0]!r}?" if close else ""
+
+
+class ExpandContractRefused(FlaskEnvError):
+    """An ``expand_contract = True`` revision cannot be run (or contracted,
+    or aborted) as asked: an operation it cannot phase, a database it does
+    not work on, another expand still pending. Said before anything of it
+    runs; the message names the revision (and the line) and the fix.
+    """

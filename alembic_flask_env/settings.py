@@ -41,6 +41,8 @@ TENANT_FAILURES_KEY = "tenant_failures"
 TENANT_CANARY_KEY = "tenant_canary"
 TENANT_REPORT_KEY = "tenant_report"
 TENANT_SHARD_KEY = "tenant_shard"
+BACKFILL_BATCH_SIZE_KEY = "backfill_batch_size"
+BACKFILL_PAUSE_KEY = "backfill_pause"
 #: The keys this package reads; "-x KEY" without "=VALUE" is an error for these.
 OUR_KEYS = (
     APP_KEY,
@@ -63,6 +65,8 @@ OUR_KEYS = (
     TENANT_CANARY_KEY,
     TENANT_REPORT_KEY,
     TENANT_SHARD_KEY,
+    BACKFILL_BATCH_SIZE_KEY,
+    BACKFILL_PAUSE_KEY,
 )
 
 #: An example value of each key, for the messages that ask for one.
@@ -87,6 +91,8 @@ EXAMPLES = {
     TENANT_CANARY_KEY: "1",
     TENANT_REPORT_KEY: "tenants.json",
     TENANT_SHARD_KEY: "0/4",
+    BACKFILL_BATCH_SIZE_KEY: "10000",
+    BACKFILL_PAUSE_KEY: "0.1",
 }
 
 #: The longest each timeout may be, in seconds, and why: the most that every
@@ -100,6 +106,8 @@ MAXIMUM_SECONDS: dict[str, tuple[int, str]] = {
         "what PostgreSQL's lock_timeout takes (2147483647 ms)",
     ),
     CONNECT_TIMEOUT_KEY: (31_536_000, "what PyMySQL's connect_timeout takes"),
+    # A pause between two batches longer than an hour is a mistake.
+    BACKFILL_PAUSE_KEY: (3600, "one hour"),
 }
 
 #: A plain decimal number as one writes it in an ini file, in ASCII digits:
@@ -123,6 +131,8 @@ _TOML_TYPES: dict[str, tuple[type, ...]] = {
     TENANT_SELECTION_KEY: (list,),
     TENANT_JOBS_KEY: (int,),
     TENANT_CANARY_KEY: (int,),
+    BACKFILL_BATCH_SIZE_KEY: (int,),
+    BACKFILL_PAUSE_KEY: (int, float),
 }
 _LIST_KEYS = (BINDS_KEY, TENANT_SELECTION_KEY)
 _TOML_TYPE_NAMES = {

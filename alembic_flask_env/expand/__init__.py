@@ -15,6 +15,7 @@ shares with this machinery.
 
 from __future__ import annotations
 
-from .naming import STATE_TABLE, version_schema_name
+from .naming import STATE_TABLE
+from .naming import version_schema_name
 
 __all__ = ["STATE_TABLE", "version_schema_name"]

@@ -29,6 +29,7 @@ from ..checks.settings import ChecksSettings
 from ..checks.settings import read_checks_settings
 from ..errors import FlaskEnvError
 from ..errors import LedgerUnavailable
+from ..expand.hook import prepare_expand_contract
 from ..ledger.settings import LedgerSettings
 from ..ledger.settings import read_ledger_settings
 from ..ledger.telemetry import run_telemetry
@@ -131,6 +132,7 @@ def migrate_database(
     :param after_run: called with the migration context once the run has
         committed, online, while its connection is still open.
     """
+    prepare_expand_contract(context.script)
     report = RunReport(where)
     lock_check = LockCheck(one_transaction=not options.get("transaction_per_migration"))
     ledger = (

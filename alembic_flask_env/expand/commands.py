@@ -1,0 +1,202 @@
+"""``python -m alembic_flask_env status|contract|abort``.
+
+Each works on the app's default database, as ``alembic`` would find it
+(``-c``, ``-x`` as the other commands); ``contract`` and ``abort`` take the
+deploy lock (so they never run beside an ``alembic upgrade``) and change
+the database in one transaction, their lock waits bounded by
+``table_lock_timeout``. ``status`` only reads, without the lock, so that it
+shows a backfill's progress while the upgrade runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+from ..errors import ExpandContractRefused
+from .sql import abort_statements
+from .sql import contract_statements
+from .sql import needs_backfill
+from .state import Pending
+from .state import pending
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Connection
+
+COMMANDS = ("status", "contract", "abort")
+
+
+def run_expand_command(command: str, config_path: Path, x: list[str]) -> int:
+    """Exit 0 when done (or nothing to do), 1 when refused or failed, 2 for
+    bad usage; a refusal or failure is one ``FAILED:`` line on stderr.
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from ..app.context import app_in_context
+    from ..app.database import default_database
+    from ..app.flask_migrate import migrate_configure_args
+    from ..runtime.connection import connected
+    from ..runtime.connection import read_connect_timeout
+    from ..runtime.lock import migration_lock
+    from ..runtime.lock.settings import read_lock_settings
+    from ..runtime.table_locks import read_table_lock_settings
+    from ..settings import METADATA_KEY
+    from ..settings import TENANTS_KEY
+    from ..settings import find_setting
+    from ..settings import read_x_arguments
+
+    if not config_path.is_file():
+        print(f"FAILED: {config_path} is not a file; pass -c.", file=sys.stderr)
+        return 2
+    config = Config(str(config_path))
+    try:
+        ScriptDirectory.from_config(config)  # (puts prepend_sys_path in place)
+        x_arguments = read_x_arguments(x)
+        timeout = read_connect_timeout(config, x_arguments)
+        lock = read_lock_settings(config, x_arguments)
+        table_locks = read_table_lock_settings(config, x_arguments)
+        if find_setting(config, x_arguments, TENANTS_KEY) is not None:
+            raise ExpandContractRefused(
+                f"{command}: this app migrates the tenants of flask_tenants, and"
+                " expand/contract works on one PostgreSQL database for now."
+            )
+        with ExitStack() as stack:
+            in_use = stack.enter_context(app_in_context(config, x_arguments))
+            database = stack.enter_context(
+                default_database(
+                    in_use, find_setting(config, x_arguments, METADATA_KEY)
+                )
+            )
+            engine = database.engine
+            if engine.dialect.name != "postgresql":
+                raise ExpandContractRefused(
+                    f"{command}: the app's database is {engine.dialect.name}, and"
+                    " expand/contract works on PostgreSQL only, for now."
+                )
+            arguments = migrate_configure_args(in_use.app)
+            version_table = arguments.get("version_table") or "alembic_version"
+            schema = arguments.get("version_table_schema") or None
+            whose = f"the database of Flask app {in_use.app.name!r}"
+            stack.enter_context(
+                migration_lock(
+                    engine,
+                    lock if command != "status" else None,
+                    version_table,
+                    schema,
+                    connect_timeout=timeout,
+                    whose=whose,
+                )
+            )
+            connection = stack.enter_context(connected(engine, whose, timeout))
+            if command == "status":
+                lines = status(connection, schema)
+                connection.rollback()
+            else:
+                with connection.begin():
+                    if table_locks.timeout is not None:
+                        milliseconds = max(1, round(table_locks.timeout * 1000))
+                        connection.execute(
+                            text(f"SET LOCAL lock_timeout = {milliseconds}")
+                        )
+                    if command == "contract":
+                        lines = contract(connection, schema)
+                    else:
+                        lines = abort(connection, schema, version_table)
+    except CommandError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0
+
+
+def status(connection: Connection, schema: str | None) -> list[str]:
+    rows = pending(connection, schema)
+    if not rows:
+        return ["No revision is expanded and awaiting its contract."]
+    return [line for row in rows for line in _described(row)]
+
+
+def _described(row: Pending) -> list[str]:
+    when = row.started.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    next_step = (
+        "contract it once the old release is gone ('python -m alembic_flask_env"
+        " contract'), or abort it"
+        if row.phase == "expanded"
+        else "'alembic upgrade' goes on with it; or abort it"
+    )
+    lines = [f"{row.revision}: {row.phase} (since {when}); {next_step}."]
+    for number, step in enumerate(row.steps):
+        if not needs_backfill(step):
+            continue
+        done = row.progress.get(str(number), {})
+        rows_done = int(done.get("done", 0))
+        finished = row.phase == "expanded"
+        lines.append(
+            f"  backfill of {step.target}: {rows_done} rows"
+            + (" (done)" if finished else f", up to key {done.get('last', '-')}")
+        )
+    return lines
+
+
+def contract(connection: Connection, schema: str | None) -> list[str]:
+    rows = pending(connection, schema)
+    if not rows:
+        return ["No revision is expanded and awaiting its contract; nothing to do."]
+    unfinished = [row for row in rows if row.phase != "expanded"]
+    if unfinished:
+        row = unfinished[0]
+        raise ExpandContractRefused(
+            f"contract: the expand of revision {row.revision} has not finished"
+            f" (phase {row.phase}); nothing was contracted. Run 'alembic upgrade"
+            f" {row.revision}' to finish it (it goes on where it stopped), or"
+            " 'python -m alembic_flask_env abort'."
+        )
+    lines = []
+    for row in rows:
+        for statement in contract_statements(row.revision, row.steps, schema):
+            connection.execute(text(statement))
+        lines.append(
+            f"Contracted revision {row.revision}: the tables have their new shape,"
+            " the triggers, old columns and version schema are gone."
+        )
+    return lines
+
+
+def abort(connection: Connection, schema: str | None, version_table: str) -> list[str]:
+    rows = pending(connection, schema)
+    if not rows:
+        return ["No revision is expanded and awaiting its contract; nothing to abort."]
+    row = rows[-1]
+    for statement in abort_statements(row.revision, row.steps, schema):
+        connection.execute(text(statement))
+    if row.phase != "expanded":
+        return [
+            f"Aborted the unfinished expand of revision {row.revision};"
+            " alembic_version was not moved by it."
+        ]
+    table = f'"{schema}"."{version_table}"' if schema else f'"{version_table}"'
+    if row.down_revision is None:
+        connection.execute(
+            text(f"DELETE FROM {table} WHERE version_num = :revision"),
+            {"revision": row.revision},
+        )
+    else:
+        connection.execute(
+            text(
+                f"UPDATE {table} SET version_num = :down WHERE version_num = :revision"
+            ),
+            {"down": row.down_revision, "revision": row.revision},
+        )
+    return [
+        f"Aborted revision {row.revision}; alembic_version is back at"
+        f" {row.down_revision or '<base>'}. Deploy the release before it (or"
+        " remove expand_contract's changes) before the next upgrade."
+    ]
