@@ -27,6 +27,8 @@ from conftest import NO_PREPARED_STATEMENTS
 
 from harness import Project
 from harness import ProjectFactory
+from harness import columns
+from harness import query
 
 pytestmark = pytest.mark.postgresql
 
@@ -137,43 +139,34 @@ def assert_served_without_error(report: dict[str, Any], output: str) -> None:
     assert report["requests"] > 0
 
 
-# -- Until the expand helper's machinery is merged: the spec's state, by hand.
+# -- The deploy's steps, run in release 2's folder as its deploy job would.
 
 
-def execute(project: Project, sql: str) -> None:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(project.server_url)
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(sql)
-    finally:
-        engine.dispose()
-
-
-def expand(project: Project) -> None:
-    execute(
-        project,
-        "CREATE SCHEMA afe_v_a2;"
-        " CREATE VIEW afe_v_a2.account AS"
-        " SELECT id, name AS full_name, balance FROM public.account;"
-        " UPDATE alembic_version SET version_num = 'a2'",
+def expand(project: Project) -> str:
+    """Release 2's ``alembic upgrade head``: the expand phase of ``a2``."""
+    return project.output(
+        project.alembic("upgrade", "head", cwd=project.root / "release2")
     )
 
 
-def contract(project: Project) -> None:
-    execute(
-        project,
-        "DROP SCHEMA afe_v_a2 CASCADE;"
-        " ALTER TABLE account RENAME COLUMN name TO full_name;"
-        " ALTER TABLE account ALTER COLUMN balance TYPE bigint",
+def contract(project: Project) -> str:
+    return _package_command(project, "contract")
+
+
+def abort(project: Project) -> str:
+    return _package_command(project, "abort")
+
+
+def _package_command(project: Project, command: str) -> str:
+    result = project.python(
+        "-m", "alembic_flask_env", command, cwd=project.root / "release2"
     )
+    return project.output(result)
 
 
-def abort(project: Project) -> None:
-    execute(
-        project,
-        "DROP SCHEMA afe_v_a2 CASCADE; UPDATE alembic_version SET version_num = 'a1'",
+def _our_schemas(project: Project) -> list[tuple[object, ...]]:
+    return query(
+        project, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'afe_v_%'"
     )
 
 
@@ -194,6 +187,14 @@ def test_both_releases_serve_through_expand_and_contract(accounts: Project) -> N
             assert_served_without_error(new_report, new.output())
     assert any(name.startswith("release2-") for name in old_report["others_seen"])
     assert any(name.startswith("release1-") for name in new_report["others_seen"])
+    assert columns(accounts, "account") == ["id", "full_name", "balance"]
+    assert query(accounts, "SELECT version_num FROM alembic_version") == [("a2",)]
+    assert _our_schemas(accounts) == []
+    # Every request of both releases wrote one account, and each is there.
+    written = old_report["requests"] + new_report["requests"]
+    assert query(accounts, "SELECT count(*), count(full_name) FROM account") == [
+        (written, written)
+    ]
 
 
 def test_release_1_serves_on_after_an_abort(accounts: Project) -> None:
@@ -208,6 +209,13 @@ def test_release_1_serves_on_after_an_abort(accounts: Project) -> None:
         old_report = old.stop()
     assert_served_without_error(old_report, old.output())
     assert_served_without_error(new_report, new.output())
+    assert columns(accounts, "account") == ["id", "name", "balance"]
+    assert query(accounts, "SELECT version_num FROM alembic_version") == [("a1",)]
+    assert _our_schemas(accounts) == []
+    written = old_report["requests"] + new_report["requests"]
+    assert query(accounts, "SELECT count(*), count(name) FROM account") == [
+        (written, written)
+    ]
 
 
 def test_a_release_the_database_has_not_reached_fails_each_request_saying_why(
