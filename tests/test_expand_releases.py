@@ -293,3 +293,28 @@ def test_through_pgbouncer_without_transaction_pooling_it_warns(
         " release's clients; pass VersionedSchema(..., transaction_pooling=True)"
     )
     assert ":***@" in warning
+
+
+def test_flask_sqlalchemy_lite_engines_are_checked_too(
+    project_factory: ProjectFactory, postgresql_url: str
+) -> None:
+    """In process: an app of Flask-SQLAlchemy-Lite, on a database never
+    migrated, is refused at its first connection.
+    """
+    from flask import Flask
+    from flask_sqlalchemy_lite import SQLAlchemy
+
+    from alembic_flask_env import ReleaseNotMigrated
+    from alembic_flask_env import VersionedSchema
+
+    project = project_factory("expand_accounts")
+    app = Flask("lite")
+    app.config["SQLALCHEMY_ENGINES"] = {"default": postgresql_url}
+    db = SQLAlchemy(app)
+    VersionedSchema(app, directory=project.root / "release2" / "migrations")
+    with app.app_context():
+        try:
+            with pytest.raises(ReleaseNotMigrated, match="at no revision"):
+                db.engine.connect()
+        finally:
+            db.engine.dispose()

@@ -9,6 +9,8 @@ from flask_sqlalchemy import SQLAlchemy
 from alembic_flask_env import VersionedSchema
 
 db = SQLAlchemy()
+# Release 2 uses the app-factory form (release 1 passes the app).
+versioned = VersionedSchema()
 #: The attribute the client writes and reads the account's name under.
 NAME = "full_name"
 
@@ -26,7 +28,7 @@ def create_app():
         os.environ.get("ACCOUNTS_ENGINE_OPTIONS", "{}")
     )
     db.init_app(app)
-    VersionedSchema(
+    versioned.init_app(
         app,
         directory=os.path.join(os.path.dirname(__file__), "migrations"),
         transaction_pooling=bool(os.environ.get("ACCOUNTS_TRANSACTION_POOLING")),
