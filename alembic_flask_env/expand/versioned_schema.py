@@ -51,6 +51,8 @@ EXTENSION_KEY = "alembic_flask_env.versioned_schema"
 #: Where a connection's pending version schema is kept for its
 #: transactions (``transaction_pooling``), in the pool entry's ``info``.
 _SCHEMA_INFO_KEY = "alembic_flask_env.version_schema"
+#: PostgreSQL's SQLSTATE for a missing table: no alembic_version yet.
+UNDEFINED_TABLE = "42P01"
 #: Set on a connection made while an Alembic migration ran in this process:
 #: checked when it is first checked out after.
 _UNCHECKED_INFO_KEY = "alembic_flask_env.unchecked"
@@ -231,9 +233,13 @@ def _database_state(engine: Engine, dbapi_connection: Any, query: str) -> Databa
     try:
         cursor.execute(query)
         rows = cursor.fetchall()
-    except engine.dialect.loaded_dbapi.ProgrammingError:
-        # UndefinedTable: never migrated.
-        rows = []
+    except engine.dialect.loaded_dbapi.ProgrammingError as error:
+        # A raw driver error (runtime.dialects.sqlstate reads SQLAlchemy's):
+        # psycopg 3 names it sqlstate, psycopg2 pgcode.
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if code != UNDEFINED_TABLE:
+            raise
+        rows = []  # never migrated
     finally:
         cursor.close()
         dbapi_connection.autocommit = autocommit
