@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     arguments = parser.parse_args(argv)
     if arguments.command in ("status", "contract", "abort"):
-        from .expand.commands import run_expand_command
+        from .runtime.expand_commands import run_expand_command
 
         return run_expand_command(arguments.command, arguments.config, arguments.x)
     if arguments.command == "lint":

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from ..errors import UnsafeMigration
-from ..expand.plan import is_marked
 from .facts import table_key
 from .findings import Finding
 from .from_operations import changes_of
 from .recording import record
 from .rules import RULES
 from .rules import RUNNING_CODE_RULES
+from .skips import is_expand_contract
 from .skips import skipped_rules
 from .stand_in import live_key
 
@@ -178,7 +178,7 @@ def _recorded(
 def _findings(step: Step, facts: Facts, dropped_later: bool) -> list[Finding]:
     """What every rule says of one change."""
     change, revision, skips = step.change, step.revision, step.skips
-    if step.direction == "upgrade" and is_marked(revision):
+    if step.direction == "upgrade" and is_expand_contract(revision):
         # Its ops are not run as written: expand/contract phases them
         # (and refuses, before the run, any it cannot).
         return []

@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from alembic.script import Script
 
 SKIP_ATTRIBUTE = "migration_checks_skip"
+#: Marks a revision whose upgrade is phased by expand/contract (issue 25):
+#: its ops are not run as written, so the rules do not apply to them.
+EXPAND_CONTRACT_ATTRIBUTE = "expand_contract"
+
+
+def is_expand_contract(revision: Script) -> bool:
+    """Whether ``revision`` sets ``expand_contract = True``."""
+    module = getattr(revision, "module", None)
+    return getattr(module, EXPAND_CONTRACT_ATTRIBUTE, False) is True
 
 
 def skipped_rules(revision: Script) -> dict[str, str]:

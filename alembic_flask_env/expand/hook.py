@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
+from ..checks.skips import is_expand_contract
 from ..errors import ExpandContractRefused
 from .plan import Step
-from .plan import is_marked
 from .plan import plan_of
 
 if TYPE_CHECKING:
@@ -35,20 +35,24 @@ log = logging.getLogger(__name__)
 _ORIGINAL = "__alembic_flask_env_expand_original__"
 
 
-def prepare_expand_contract(script: ScriptDirectory) -> None:
-    """Wrap each revision's functions as the module docstring says.
+def prepare_expand_contract(
+    script: ScriptDirectory, writes_versions: bool, lock_timeout: float | None
+) -> None:
+    """Wrap each revision's functions as the module docstring says, for a
+    command that ``writes_versions`` (upgrade, downgrade, stamp); the
+    backfill's batches wait ``lock_timeout`` seconds at most for a lock
+    (``table_lock_timeout``; None: as the server says).
 
     :raises ExpandContractRefused: a marked revision with an op that
         cannot be phased.
     """
     from ..checks.recording import record
-    from ..runtime.migration_run import writes_versions
 
-    if not writes_versions():
+    if not writes_versions:
         return
     for revision in script.walk_revisions():
         module = getattr(revision, "module", None)
-        marked = is_marked(revision)
+        marked = is_expand_contract(revision)
         for direction in ("upgrade", "downgrade"):
             function = getattr(module, direction, None)
             if not callable(function):
@@ -56,7 +60,7 @@ def prepare_expand_contract(script: ScriptDirectory) -> None:
             original = getattr(function, _ORIGINAL, function)
             if marked and direction == "upgrade":
                 steps = plan_of(revision, record(revision, original, "postgresql"))
-                wrapper = _expanding(script, revision, original, steps)
+                wrapper = _expanding(script, revision, original, steps, lock_timeout)
             elif marked:
                 wrapper = _aborting(revision, original)
             elif direction == "upgrade":
@@ -83,6 +87,7 @@ def _expanding(
     revision: Script,
     original: Callable[..., Any],
     steps: list[Step],
+    lock_timeout: float | None,
 ) -> Callable[..., Any]:
     @functools.wraps(original)
     def upgrade(*arguments: Any, **keywords: Any) -> Any:
@@ -92,7 +97,7 @@ def _expanding(
 
         _refuse_where_unsupported(revision, keywords)
         _refuse_going_past(script, revision)
-        expand(revision, steps)
+        expand(revision, steps, lock_timeout)
         return None
 
     return upgrade
@@ -171,6 +176,8 @@ def _refuse_going_past(script: ScriptDirectory, revision: Script) -> None:
     from alembic import context
 
     destination = context.get_revision_argument()
+    if destination is None:
+        return
     try:
         targets = {
             found.revision

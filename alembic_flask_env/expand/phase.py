@@ -50,11 +50,10 @@ def _state_schema() -> str | None:
     return str(schema) if schema else None
 
 
-def expand(revision: Script, planned: list[Step]) -> None:
+def expand(revision: Script, planned: list[Step], lock_timeout: float | None) -> None:
     from alembic import context
     from alembic import op
 
-    from ..runtime.table_locks import read_table_lock_settings
     from ..settings import read_x_arguments
     from .backfill import backfill
     from .backfill import read_backfill_settings
@@ -64,7 +63,6 @@ def expand(revision: Script, planned: list[Step]) -> None:
     schema = _state_schema()
     x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
     settings = read_backfill_settings(context.config, x_arguments)
-    lock_timeout = read_table_lock_settings(context.config, x_arguments).timeout
     rows = pending(connection, schema)
     others = [row for row in rows if row.revision != revision.revision]
     if others:

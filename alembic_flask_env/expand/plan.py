@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from ..checks.recording import Recorded
     from ..checks.recording import Recording
 
-#: The module attribute that marks a revision.
-MARK = "expand_contract"
 FILL_ATTRIBUTE = "expand_contract_fill"
 DOWN_ATTRIBUTE = "expand_contract_down"
 
@@ -92,10 +90,6 @@ class Step:
     def target(self) -> str:
         """``table.column``, as the module attributes name it."""
         return f"{self.table}.{self.column}"
-
-
-def is_marked(revision: Script) -> bool:
-    return getattr(getattr(revision, "module", None), MARK, False) is True
 
 
 def plan_of(revision: Script, recording: Recording) -> list[Step]:
@@ -278,8 +272,11 @@ def _altered(
     )
 
 
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def _type_sql(type_: Any) -> str:
-    return str(type_.compile(dialect=postgresql.dialect()))
+    return str(type_.compile(dialect=_DIALECT))
 
 
 def _sql_text(value: object) -> str | None:
@@ -290,7 +287,7 @@ def _sql_text(value: object) -> str | None:
     if isinstance(value, str):
         # A plain string server_default is a literal, as Alembic renders it.
         return "'" + value.replace("'", "''") + "'"
-    return str(value.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
+    return str(value.compile(dialect=_DIALECT))  # type: ignore[attr-defined]
 
 
 def _op_name(operation: object) -> str:

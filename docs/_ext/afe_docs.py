@@ -57,6 +57,7 @@ def _defaults() -> dict[str, str]:
     """
     from alembic_flask_env import settings as s
     from alembic_flask_env.checks.settings import ChecksSettings
+    from alembic_flask_env.expand.backfill import BackfillSettings
     from alembic_flask_env.ledger.settings import DEFAULT_TABLE
     from alembic_flask_env.ledger.settings import LedgerSettings
     from alembic_flask_env.runtime.connection import DEFAULT_CONNECT_TIMEOUT_SECONDS
@@ -64,6 +65,7 @@ def _defaults() -> dict[str, str]:
     from alembic_flask_env.tenants.settings import STOP
 
     checks, ledger = ChecksSettings(), LedgerSettings()
+    backfill = BackfillSettings()
 
     def boolean(value: bool) -> str:
         return "true" if value else "false"
@@ -89,6 +91,8 @@ def _defaults() -> dict[str, str]:
         s.TENANT_CANARY_KEY: "0",
         s.TENANT_REPORT_KEY: "unset: no report",
         s.TENANT_SHARD_KEY: "unset: every tenant",
+        s.BACKFILL_BATCH_SIZE_KEY: str(backfill.batch_size),
+        s.BACKFILL_PAUSE_KEY: f"{backfill.pause:g}",
     }
 
 
@@ -417,6 +421,7 @@ class RefusedMigration(SphinxDirective):
         from alembic_flask_env.checks.rules import RULES
         from alembic_flask_env.checks.run import enforce
         from alembic_flask_env.checks.settings import ChecksSettings
+    from alembic_flask_env.expand.backfill import BackfillSettings
         from alembic_flask_env.errors import UnsafeMigration
 
         rule_id, kind, table, name, rows = self.arguments

@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "checks": {"", "app", "checks"},
     "ledger": {"", "ledger"},
     "tenants": {"", "app", "tenants"},
-    "runtime": {"", "app", "checks", "ledger", "tenants", "runtime"},
+    "expand": {"", "app", "checks", "expand"},
+    "runtime": {"", "app", "checks", "expand", "ledger", "tenants", "runtime"},
     "convert": {"", "plugin", "convert"},
     "expand": {"", "app", "expand"},
 }

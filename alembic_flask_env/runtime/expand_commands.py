@@ -6,6 +6,9 @@ deploy lock (so they never run beside an ``alembic upgrade``) and change
 the database in one transaction, their lock waits bounded by
 ``table_lock_timeout``. ``status`` only reads, without the lock, so that it
 shows a backfill's progress while the upgrade runs.
+
+(In ``runtime``, not ``expand``: it takes the deploy lock and opens the
+connection as a run does, and ``runtime`` is the room above ``expand``.)
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from ..errors import ExpandContractRefused
-from .sql import abort_statements
-from .sql import contract_statements
-from .sql import needs_backfill
-from .state import Pending
-from .state import pending
+from ..expand.sql import abort_statements
+from ..expand.sql import contract_statements
+from ..expand.sql import needs_backfill
+from ..expand.state import Pending
+from ..expand.state import pending
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,15 +45,15 @@ def run_expand_command(command: str, config_path: Path, x: list[str]) -> int:
     from ..app.context import app_in_context
     from ..app.database import default_database
     from ..app.flask_migrate import migrate_configure_args
-    from ..runtime.connection import connected
-    from ..runtime.connection import read_connect_timeout
-    from ..runtime.lock import migration_lock
-    from ..runtime.lock.settings import read_lock_settings
-    from ..runtime.table_locks import read_table_lock_settings
     from ..settings import METADATA_KEY
     from ..settings import TENANTS_KEY
     from ..settings import find_setting
     from ..settings import read_x_arguments
+    from .connection import connected
+    from .connection import read_connect_timeout
+    from .lock import migration_lock
+    from .lock.settings import read_lock_settings
+    from .table_locks import read_table_lock_settings
 
     if not config_path.is_file():
         print(f"FAILED: {config_path} is not a file; pass -c.", file=sys.stderr)
