@@ -33,7 +33,6 @@ ALLOWED: dict[str, set[str]] = {
     "expand": {"", "app", "checks", "expand"},
     "runtime": {"", "app", "checks", "expand", "ledger", "tenants", "runtime"},
     "convert": {"", "plugin", "convert"},
-    "expand": {"", "app", "expand"},
 }
 #: Top-level modules that sit above the rooms: the lazy API and the CLI.
 ENTRY_POINTS = {"__init__", "__main__"}
