@@ -318,3 +318,34 @@ def test_flask_sqlalchemy_lite_engines_are_checked_too(
                 db.engine.connect()
         finally:
             db.engine.dispose()
+
+
+def _reads_of_alembic_version(project: Project) -> int:
+    [(scans,)] = query(
+        project,
+        "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables"
+        " WHERE relname = 'alembic_version'",
+    )
+    return int(str(scans))
+
+
+def test_the_state_costs_one_query_per_new_connection_not_per_request(
+    accounts: Project,
+) -> None:
+    """PostgreSQL counts the reads of alembic_version (the state query's
+    table); a backend's counts reach the statistics when it exits, so the
+    client is stopped before they are read.
+    """
+    expand(accounts)
+    before = _reads_of_alembic_version(accounts)
+    with serving(accounts, "release2") as new:
+        new.served(50)
+        report = new.stop()
+    assert_served_without_error(report, new.output())
+    deadline = time.monotonic() + 10
+    while _reads_of_alembic_version(accounts) == before:
+        assert time.monotonic() < deadline, "the client's reads were never counted"
+        time.sleep(0.1)
+    time.sleep(1)  # any later count would come in by now
+    # One pooled connection served every request: one read.
+    assert _reads_of_alembic_version(accounts) - before == 1
