@@ -349,3 +349,18 @@ def test_the_state_costs_one_query_per_new_connection_not_per_request(
     time.sleep(1)  # any later count would come in by now
     # One pooled connection served every request: one read.
     assert _reads_of_alembic_version(accounts) - before == 1
+
+
+def test_an_app_upgrading_its_own_database_is_not_refused_meanwhile(
+    project_factory: ProjectFactory, postgresql_url: str
+) -> None:
+    """The upgrade's connections come from the app's own engine while the
+    database is behind the release: they are the migration's, left alone,
+    and checked when the app uses them after.
+    """
+    project = project_factory("expand_accounts")
+    project.env["ACCOUNTS_DATABASE_URI"] = postgresql_url
+    project.server_url = postgresql_url
+    result = project.python("upgrade_in_process.py", "release1")
+    assert result.stdout == "accounts: 1\n"
+    assert query(project, "SELECT version_num FROM alembic_version") == [("a1",)]
