@@ -364,3 +364,22 @@ def test_an_app_upgrading_its_own_database_is_not_refused_meanwhile(
     result = project.python("upgrade_in_process.py", "release1")
     assert result.stdout == "accounts: 1\n"
     assert query(project, "SELECT version_num FROM alembic_version") == [("a1",)]
+
+
+def test_other_binds_are_left_alone_by_default(
+    accounts: Project, postgresql_databases: Callable[[], str]
+) -> None:
+    """A bind this migrations folder does not migrate (a reporting
+    database, say, with no alembic_version) does not stop the release.
+    """
+    reports = postgresql_databases()
+    accounts.env["ACCOUNTS_BINDS"] = json.dumps({"reports": reports})
+    with serving(accounts, "release1") as old:
+        old.served()
+        report = old.stop()
+    assert_served_without_error(report, old.output())
+    assert (
+        "INFO [alembic_flask_env.expand.versioned_schema] VersionedSchema: engine"
+        " reports of Flask app 'accounts' is left alone: expand/contract changes"
+        " the default database (binds=['default'])"
+    ) in old.output().splitlines()

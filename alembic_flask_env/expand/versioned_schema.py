@@ -19,6 +19,7 @@ to the other release's clients and be missing from this one's: with
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The default database's bind name, as flask-multidb and Flask-SQLAlchemy-
+#: Lite call it.
+DEFAULT_BIND = "default"
 #: Where the extension keeps itself in ``app.extensions``.
 EXTENSION_KEY = "alembic_flask_env.versioned_schema"
 #: Where a connection's pending version schema is kept for its
@@ -71,6 +75,11 @@ class VersionedSchema:
     :param transaction_pooling: the app reaches PostgreSQL through a pooler
         in transaction mode (PgBouncer ``pool_mode = transaction``): set the
         ``search_path`` per transaction rather than per connection.
+    :param binds: the binds (``SQLALCHEMY_BINDS`` keys; ``"default"`` for
+        the default database) whose engines are checked. Expand/contract
+        runs on the database the migrations folder migrates, the default
+        one, so only it by default: another bind, which this folder may not
+        migrate at all, would otherwise be refused as never migrated.
     """
 
     def __init__(
@@ -79,9 +88,11 @@ class VersionedSchema:
         directory: str | Path = "migrations",
         *,
         transaction_pooling: bool = False,
+        binds: Collection[str] = (DEFAULT_BIND,),
     ) -> None:
         self.directory = directory
         self.transaction_pooling = transaction_pooling
+        self.binds = frozenset(binds)
         #: The release read by the last ``init_app``.
         self.release: Release | None = None
         if app is not None:
@@ -93,9 +104,10 @@ class VersionedSchema:
         directory: str | Path | None = None,
         *,
         transaction_pooling: bool | None = None,
+        binds: Collection[str] | None = None,
     ) -> None:
-        """Read the release's migrations folder and listen on every engine
-        of ``app``'s SQLAlchemy extension.
+        """Read the release's migrations folder and listen on the engines of
+        ``binds`` of ``app``'s SQLAlchemy extension.
 
         :raises InvalidSetting: ``directory`` is not a migrations folder.
         :raises DatabaseNotFound: the app has no SQLAlchemy extension yet.
@@ -106,6 +118,7 @@ class VersionedSchema:
             if transaction_pooling is None
             else transaction_pooling
         )
+        binds = self.binds if binds is None else frozenset(binds)
         self.release = release
         app.extensions[EXTENSION_KEY] = self
         if loading_an_app():
@@ -119,6 +132,15 @@ class VersionedSchema:
             )
             return
         for name, engine in _engines_of(app):
+            if name not in binds:
+                log.info(
+                    "VersionedSchema: engine %s of Flask app %r is left alone:"
+                    " expand/contract changes the default database (binds=%r)",
+                    name,
+                    app.name,
+                    sorted(binds),
+                )
+                continue
             if engine.dialect.name != "postgresql":
                 log.info(
                     "VersionedSchema: engine %s of Flask app %r is %s, not"
@@ -134,7 +156,8 @@ class VersionedSchema:
 
 def _engines_of(app: Flask) -> Iterator[tuple[str, Engine]]:
     """The engines of the app's Flask-SQLAlchemy (3.x) or
-    Flask-SQLAlchemy-Lite extension, by name; an async engine's sync core.
+    Flask-SQLAlchemy-Lite extension, by bind name (``default`` for the
+    default one); an async engine's sync core.
 
     :raises DatabaseNotFound: no such extension on the app (yet).
     """
@@ -149,8 +172,8 @@ def _engines_of(app: Flask) -> Iterator[tuple[str, Engine]]:
     with app.app_context():
         engines: Mapping[str | None, Any] = getattr(extension, "engines", {})
         async_engines: Mapping[str, Any] = getattr(extension, "async_engines", {})
-        found = [(str(key or "default"), engine) for key, engine in engines.items()]
-        found += [(f"{key} (async)", e.sync_engine) for key, e in async_engines.items()]
+        found = [(str(key or DEFAULT_BIND), e) for key, e in engines.items()]
+        found += [(key, e.sync_engine) for key, e in async_engines.items()]
     yield from found
 
 

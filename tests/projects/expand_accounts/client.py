@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.abspath(release_dir))
 
 import accounts  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s [%(name)s] %(message)s")
 label = os.path.basename(os.path.abspath(release_dir))
@@ -53,6 +54,10 @@ def request(number):
         setattr(account, accounts.NAME, f"{label}-{number}")
         session.add(account)
         session.commit()
+        reports = accounts.db.engines.get("reports")
+        if reports is not None:  # another bind, not migrated by this folder
+            with reports.connect() as connection:
+                connection.execute(text("SELECT 1"))
         newest = session.execute(
             select(Account).order_by(Account.id.desc()).limit(20)
         ).scalars()

@@ -24,6 +24,7 @@ class Account(db.Model):
 def create_app():
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["ACCOUNTS_DATABASE_URI"]
+    app.config["SQLALCHEMY_BINDS"] = json.loads(os.environ.get("ACCOUNTS_BINDS", "{}"))
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = json.loads(
         os.environ.get("ACCOUNTS_ENGINE_OPTIONS", "{}")
     )
