@@ -304,10 +304,12 @@ def _lint(arguments: argparse.Namespace) -> int:
             with as_run_loads(config, script), ExitStack() as stack:
                 revisions = revisions_in(script, arguments.revision_range)
                 facts = Facts(arguments.dialect)
+                awaiting: list[str] = []
                 if arguments.database:
                     facts, engine = _database_facts(config)
                     # op.get_bind() answers as this database would.
                     stack.enter_context(answering_for(engine))
+                    awaiting = _awaiting_contract(config, engine)
                 findings = lint(revisions, facts)
     except (CommandError, RevisionError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
@@ -317,9 +319,18 @@ def _lint(arguments: argparse.Namespace) -> int:
     for revision in unloaded:
         print(revision.line(), file=sys.stderr)
     print(render(findings, arguments.format))
+    for line in awaiting:
+        print(line, file=sys.stdout if arguments.format == "text" else sys.stderr)
     if unloaded:
         return EXIT_UNLOADABLE
     return 1 if findings else 0
+
+
+def _awaiting_contract(config: Config, engine: Engine) -> list[str]:
+    """A line per revision expanded and not contracted (issue 25)."""
+    from .runtime.expand_commands import awaiting_contract
+
+    return awaiting_contract(config, engine)
 
 
 def _database_facts(config: Config) -> tuple[Facts, Engine]:

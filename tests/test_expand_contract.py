@@ -10,6 +10,7 @@ with one ``FAILED:`` line.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -28,6 +29,22 @@ from harness import query
 from harness import write_revision
 
 VIEWS = version_schema_name("b2")
+
+
+class _Matching:
+    """Equal to a string matching a pattern (the backfill's timing varies)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(self.pattern, other) is not None
+
+    def __repr__(self) -> str:
+        return f"<matching {self.pattern!r}>"
+
+
+ANY_ROWS = _Matching(r"account\.balance: 300 rows, 300 in this run in [0-9.]+ s")
 
 #: The table every case starts from, with ROWS rows.
 ROWS = 300
@@ -495,3 +512,81 @@ def test_refused_under_flask_tenants(pg: Project) -> None:
         "this run migrates the tenants of flask_tenants",
         before="1 of 1 tenants failed: 'acme': ",
     )
+
+
+def test_the_lint_advises_expand_contract_and_passes_a_marked_revision(
+    blog: Project,
+) -> None:
+    # (account is the database's: a table the range creates is exempt.)
+    write_revision(blog, "a1", None, 'op.execute("SELECT 1")')
+    write_revision(
+        blog,
+        "b2",
+        "a1",
+        'op.alter_column("account", "name", new_column_name="full_name")',
+    )
+    code, output = package_command(blog, "lint")
+    assert code == 1
+    assert (
+        " Or keep the op as it is in a revision of its own marked expand_contract"
+        " = True: 'alembic upgrade' then expands it (the old and the new release"
+        " both keep working) and 'python -m alembic_flask_env contract' completes"
+        " it once the old release is gone."
+    ) in output
+    write_expand(blog, 'op.alter_column("account", "name", new_column_name="n")')
+    code, output = package_command(blog, "lint")
+    assert (code, output.strip()) == (0, "No findings.")
+
+
+@pytest.mark.postgresql
+def test_the_lint_of_the_database_reports_a_revision_awaiting_contract(
+    account: Project,
+) -> None:
+    write_expand(account, 'op.alter_column("account", "name", new_column_name="n")')
+    account.alembic("upgrade", "head")
+    code, output = package_command(account, "lint", "--database")
+    assert code == 0, output
+    assert output.splitlines()[-1] == (
+        "Revision b2 is expanded and awaits its contract (phase expanded): run"
+        " 'python -m alembic_flask_env contract' once the release before it is"
+        " gone; no later revision runs until then."
+    )
+
+
+@pytest.mark.postgresql
+def test_a_long_backfill_says_how_far_it_got(pg: Project) -> None:
+    _big_account(pg)
+    result = pg.alembic(
+        "-x", "backfill_batch_size=500", "-x", "backfill_pause=0.15", "upgrade", "head"
+    )
+    log = pg.output(result)
+    assert re.search(
+        r"Backfill of account\.balance \(revision b2\): \d+ of ~\d+ rows,"
+        r" \d+ rows/s, ETA \d+ s",
+        log,
+    ), log
+    assert "Backfill of account.balance (revision b2): done, 20000 rows in " in log
+
+
+@pytest.mark.postgresql
+def test_each_phase_is_in_the_ledger(account: Project) -> None:
+    write_expand(
+        account,
+        'op.alter_column("account", "balance", type_=sa.BigInteger())',
+    )
+    account.alembic("upgrade", "head")
+    command(account, "contract")
+    rows = query(
+        account,
+        "SELECT direction, outcome, revision, error FROM alembic_ledger"
+        " WHERE revision = 'b2' ORDER BY id",
+    )
+    assert rows == [
+        ("expand", "backfilling", "b2", "retype account.balance"),
+        ("backfill", "done", "b2", ANY_ROWS),
+        ("expand", "expanded", "b2", f"version schema {VIEWS}"),
+        ("upgrade", "applied", "b2", None),
+        ("contract", "contracted", "b2", f"dropped version schema {VIEWS}"),
+    ]
+    output = command(account, "ledger")
+    assert "  contract a1 -> b2  contracted in " in output, output

@@ -85,10 +85,12 @@ def backfill(
     settings: BackfillSettings,
     state_schema: str | None,
     lock_timeout: float | None,
-) -> None:
+) -> list[str]:
     """Run every step's backfill to its end, on ``connection`` in
-    autocommit mode, from where ``progress`` (the state row's) says.
+    autocommit mode, from where ``progress`` (the state row's) says; what
+    each did, for the ledger.
     """
+    done: list[str] = []
     connection.execute(text(f"SELECT set_config('{BACKFILL_SETTING}', 'on', false)"))
     if lock_timeout is not None:
         milliseconds = max(1, round(lock_timeout * 1000))
@@ -96,7 +98,7 @@ def backfill(
     try:
         for number, step in enumerate(steps):
             if needs_backfill(step):
-                _one(
+                done += _one(
                     connection,
                     revision,
                     number,
@@ -111,6 +113,7 @@ def backfill(
         )
         if lock_timeout is not None:
             connection.execute(text("RESET lock_timeout"))
+    return done
 
 
 def _one(
@@ -121,7 +124,7 @@ def _one(
     done_before: dict[str, Any],
     settings: BackfillSettings,
     state_schema: str | None,
-) -> None:
+) -> list[str]:
     statement = text(backfill_statement(revision, number, step, state_schema))
     last: str | None = done_before.get("last")
     done = int(done_before.get("done", 0))
@@ -129,6 +132,10 @@ def _one(
         text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
         {"t": table_of(step)},
     ).scalar()
+    if estimate is None or estimate <= 0:  # never analysed: count them once
+        estimate = connection.execute(
+            text(f"SELECT count(*) FROM {table_of(step)}")
+        ).scalar()
     total = max(int(estimate or 0), done)
     what = f"Backfill of {step.target} (revision {revision})"
     if last is not None:
@@ -151,7 +158,9 @@ def _one(
             log.info("%s", progress_line(what, done, total, converted, now - started))
         if settings.pause:
             time.sleep(settings.pause)
-    log.info("%s: done, %d rows in %.1f s.", what, done, time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    log.info("%s: done, %d rows in %.1f s.", what, done, elapsed)
+    return [f"{step.target}: {done} rows, {converted} in this run in {elapsed:.1f} s"]
 
 
 def progress_line(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -25,6 +26,7 @@ from sqlalchemy import text
 from ..errors import ExpandContractRefused
 from .catalog import read_catalog
 from .catalog import table_columns
+from .naming import version_schema_name
 from .sql import abort_statements
 from .sql import expand_statements
 from .sql import validate_statements
@@ -35,9 +37,11 @@ from .state import pending
 from .state import set_phase
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from alembic.script import Script
     from sqlalchemy.engine import Connection
 
+    from ..ledger.recorder import LedgerRecorder
     from .plan import Step
 
 log = logging.getLogger(__name__)
@@ -63,25 +67,31 @@ def expand(revision: Script, planned: list[Step], lock_timeout: float | None) ->
     schema = _state_schema()
     x_arguments = read_x_arguments(context.get_x_argument(as_dictionary=False))
     settings = read_backfill_settings(context.config, x_arguments)
+    started = time.perf_counter()
+    ledger = _ledger(context.config, x_arguments, connection, schema)
     rows = pending(connection, schema)
     others = [row for row in rows if row.revision != revision.revision]
     if others:
         raise _two_pending(revision, others[0])
     mine = next(iter(rows), None)
+    down = _down(revision)
     if mine is None:
         steps = copy.deepcopy(planned)
         read_catalog(connection, revision, steps)
-        down = revision.down_revision
-        begin(
-            connection,
-            schema,
-            revision.revision,
-            down if isinstance(down, str) or down is None else ",".join(down),
-            steps,
-        )
+        begin(connection, schema, revision.revision, down, steps)
         for statement in expand_statements(revision.revision, steps):
             connection.execute(text(statement))
         set_phase(connection, schema, revision.revision, "backfilling")
+        if ledger is not None:
+            ledger.record_phase(
+                connection,
+                revision.revision,
+                down,
+                "expand",
+                "backfilling",
+                ", ".join(f"{step.kind} {_name(step)}" for step in steps),
+                started,
+            )
         progress: dict[str, object] = {}
         log.info(
             "Revision %s: expanded (%d changes); backfilling.",
@@ -96,7 +106,8 @@ def expand(revision: Script, planned: list[Step], lock_timeout: float | None) ->
             mine.phase,
         )
     with migration.autocommit_block():
-        backfill(
+        started = time.perf_counter()
+        backfilled = backfill(
             connection,
             revision.revision,
             steps,
@@ -112,11 +123,58 @@ def expand(revision: Script, planned: list[Step], lock_timeout: float | None) ->
     ):
         connection.execute(text(statement))
     set_phase(connection, schema, revision.revision, "expanded")
+    if ledger is not None:
+        for done in backfilled:
+            ledger.record_phase(
+                connection, revision.revision, down, "backfill", "done", done, started
+            )
+            started = time.perf_counter()
+        ledger.record_phase(
+            connection,
+            revision.revision,
+            down,
+            "expand",
+            "expanded",
+            f"version schema {version_schema_name(revision.revision)}",
+            started,
+        )
     log.info(
         "Revision %s: expanded; the new release reads and writes through its"
         " version schema. Once the old release is gone: python -m"
         " alembic_flask_env contract",
         revision.revision,
+    )
+
+
+def _down(revision: Script) -> str | None:
+    down = revision.down_revision
+    return down if isinstance(down, str) or down is None else ",".join(down)
+
+
+def _name(step: Step) -> str:
+    return step.table if step.kind == "rename_table" else step.target
+
+
+def _ledger(
+    config: Config,
+    x_arguments: dict[str, str],
+    connection: Connection,
+    schema: str | None,
+) -> LedgerRecorder | None:
+    from alembic import op
+    from flask import current_app
+    from flask import has_app_context
+
+    from .ledger import phase_ledger
+
+    return phase_ledger(
+        config,
+        x_arguments,
+        connection,
+        schema,
+        op.get_context().version_table,
+        current_app.name if has_app_context() else "",
+        "upgrade",
     )
 
 

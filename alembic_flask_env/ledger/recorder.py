@@ -203,6 +203,38 @@ class LedgerRecorder:
             prepared.execute(connection, row)
         self._created = True
 
+    def record_phase(
+        self,
+        connection: Connection,
+        revision: str,
+        from_revision: str | None,
+        direction: str,
+        outcome: str,
+        detail: str,
+        started: float,
+    ) -> None:
+        """A row for a phase of an expand/contract revision (``expand``,
+        ``backfill``, ``contract``, ``abort``), in the connection's
+        transaction, timed from ``started`` (``time.perf_counter()``). Its
+        ``error`` column holds ``detail`` (what changed, how many rows):
+        the ledger has no other free-text column, and ``ledger`` prints it
+        after the step.
+        """
+        if not self.usable:
+            return
+        self._last = started
+        row = self._row(
+            revision=revision,
+            from_revision=from_revision,
+            direction=direction[:10],
+            outcome=outcome[:12],
+        )
+        row["error"] = detail[:ERROR_LENGTH]
+        try:
+            self._write(connection, row)
+        except Exception as error:
+            self._unusable("write", error)
+
     # -- after a failure ----------------------------------------------------
 
     def record_failure(

@@ -14,12 +14,15 @@ connection as a run does, and ``runtime`` is the room above ``expand``.)
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from ..errors import ExpandContractRefused
+from ..expand.ledger import phase_ledger
+from ..expand.naming import version_schema_name
 from ..expand.sql import abort_statements
 from ..expand.sql import contract_statements
 from ..expand.sql import needs_backfill
@@ -29,7 +32,11 @@ from ..expand.state import pending
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from alembic.config import Config
     from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
+
+    from ..ledger.recorder import LedgerRecorder
 
 COMMANDS = ("status", "contract", "abort")
 
@@ -108,16 +115,47 @@ def run_expand_command(command: str, config_path: Path, x: list[str]) -> int:
                         connection.execute(
                             text(f"SET LOCAL lock_timeout = {milliseconds}")
                         )
+                    ledger = phase_ledger(
+                        config,
+                        x_arguments,
+                        connection,
+                        schema,
+                        version_table,
+                        in_use.app.name,
+                        command,
+                    )
                     if command == "contract":
-                        lines = contract(connection, schema)
+                        lines = contract(connection, schema, ledger)
                     else:
-                        lines = abort(connection, schema, version_table)
+                        lines = abort(connection, schema, version_table, ledger)
     except CommandError as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
     for line in lines:
         print(line)
     return 0
+
+
+def awaiting_contract(config: Config, engine: Engine) -> list[str]:
+    """For ``lint --database``: a line per expanded, not contracted
+    revision of the app's PostgreSQL database (none elsewhere), read-only.
+    """
+    from .connection import connected
+    from .connection import read_connect_timeout
+
+    if engine.dialect.name != "postgresql":
+        return []
+    with connected(engine, "the app's database", read_connect_timeout(config, {})) as (
+        connection
+    ):
+        rows = pending(connection, None)
+        connection.rollback()
+    return [
+        f"Revision {row.revision} is expanded and awaits its contract (phase"
+        f" {row.phase}): run 'python -m alembic_flask_env contract' once the"
+        " release before it is gone; no later revision runs until then."
+        for row in rows
+    ]
 
 
 def status(connection: Connection, schema: str | None) -> list[str]:
@@ -149,7 +187,9 @@ def _described(row: Pending) -> list[str]:
     return lines
 
 
-def contract(connection: Connection, schema: str | None) -> list[str]:
+def contract(
+    connection: Connection, schema: str | None, ledger: LedgerRecorder | None
+) -> list[str]:
     rows = pending(connection, schema)
     if not rows:
         return ["No revision is expanded and awaiting its contract; nothing to do."]
@@ -164,8 +204,19 @@ def contract(connection: Connection, schema: str | None) -> list[str]:
         )
     lines = []
     for row in rows:
+        started = time.perf_counter()
         for statement in contract_statements(row.revision, row.steps, schema):
             connection.execute(text(statement))
+        if ledger is not None:
+            ledger.record_phase(
+                connection,
+                row.revision,
+                row.down_revision,
+                "contract",
+                "contracted",
+                f"dropped version schema {version_schema_name(row.revision)}",
+                started,
+            )
         lines.append(
             f"Contracted revision {row.revision}: the tables have their new shape,"
             " the triggers, old columns and version schema are gone."
@@ -173,13 +224,29 @@ def contract(connection: Connection, schema: str | None) -> list[str]:
     return lines
 
 
-def abort(connection: Connection, schema: str | None, version_table: str) -> list[str]:
+def abort(
+    connection: Connection,
+    schema: str | None,
+    version_table: str,
+    ledger: LedgerRecorder | None,
+) -> list[str]:
     rows = pending(connection, schema)
     if not rows:
         return ["No revision is expanded and awaiting its contract; nothing to abort."]
     row = rows[-1]
+    started = time.perf_counter()
     for statement in abort_statements(row.revision, row.steps, schema):
         connection.execute(text(statement))
+    if ledger is not None:
+        ledger.record_phase(
+            connection,
+            row.revision,
+            row.down_revision,
+            "abort",
+            "aborted",
+            f"phase was {row.phase}",
+            started,
+        )
     if row.phase != "expanded":
         return [
             f"Aborted the unfinished expand of revision {row.revision};"

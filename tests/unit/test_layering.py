@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "checks": {"", "app", "checks"},
     "ledger": {"", "ledger"},
     "tenants": {"", "app", "tenants"},
-    "expand": {"", "app", "checks", "expand"},
+    "expand": {"", "app", "checks", "ledger", "expand"},
     "runtime": {"", "app", "checks", "expand", "ledger", "tenants", "runtime"},
     "convert": {"", "plugin", "convert"},
 }

@@ -9,6 +9,7 @@ from ..facts import Facts
 from .base import ALL
 from .base import Rule
 from .base import Verdict
+from .base import or_phased
 
 
 def _checked_first(change: Change, facts: Facts) -> bool:
@@ -53,15 +54,20 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
     return (
         "SET NOT NULL scans every row to check it, holding an ACCESS EXCLUSIVE"
         " lock (no reads, no writes) for the whole scan.",
-        "check it first without the lock, then set it (PostgreSQL 12+ uses the"
-        " valid constraint and skips the scan):\n"
-        f"    op.create_check_constraint('{column}_not_null', {table!r},"
-        f" '{column} IS NOT NULL', postgresql_not_valid=True)\n"
-        "    with op.get_context().autocommit_block():\n"
-        f"        op.execute('ALTER TABLE {table} VALIDATE CONSTRAINT"
-        f" {column}_not_null')\n"
-        f"    op.alter_column({table!r}, {column!r}, nullable=False)\n"
-        f"    op.drop_constraint('{column}_not_null', {table!r})",
+        or_phased(
+            "check it first without the lock, then set it (PostgreSQL 12+ uses the"
+            " valid constraint and skips the scan):\n"
+            f"    op.create_check_constraint('{column}_not_null', {table!r},"
+            f" '{column} IS NOT NULL', postgresql_not_valid=True)\n"
+            "    with op.get_context().autocommit_block():\n"
+            f"        op.execute('ALTER TABLE {table} VALIDATE CONSTRAINT"
+            f" {column}_not_null')\n"
+            f"    op.alter_column({table!r}, {column!r}, nullable=False)\n"
+            f"    op.drop_constraint('{column}_not_null', {table!r})\n",
+            facts,
+            f" (expand_contract_fill = {{'{table}.{column}': 'SQL'}} fills rows"
+            " that have no value)",
+        ),
     )
 
 

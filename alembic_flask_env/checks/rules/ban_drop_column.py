@@ -9,6 +9,7 @@ from ..facts import Facts
 from .base import ALL
 from .base import Rule
 from .base import Verdict
+from .base import or_phased
 
 
 def _check(change: Change, facts: Facts) -> Verdict | None:
@@ -17,9 +18,10 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
             "dropping a column breaks the code of the release still running if it "
             "still selects or writes it (SQLAlchemy selects every mapped column)."
         ),
-        (
+        or_phased(
             "remove the column from the models and deploy that first; drop it in a "
-            "later release, and skip this rule there with the reason."
+            "later release, and skip this rule there with the reason.",
+            facts,
         ),
     )
 

@@ -31,6 +31,21 @@ class Rule:
     exempt_new_tables: bool = True
 
 
+def or_phased(fix: str, facts: Facts, fill: str = "") -> str:
+    """``fix``, and on PostgreSQL the other way: keep the op as it is in a
+    revision marked ``expand_contract = True``, which the environment runs
+    in phases that keep both releases working (issue 25).
+    """
+    if facts.dialect != "postgresql":
+        return fix
+    return (
+        f"{fix} Or keep the op as it is in a revision of its own marked"
+        f" expand_contract = True{fill}: 'alembic upgrade' then expands it (the"
+        " old and the new release both keep working) and 'python -m"
+        " alembic_flask_env contract' completes it once the old release is gone."
+    )
+
+
 POSTGRESQL = frozenset({"postgresql"})
 MYSQL = frozenset({"mysql", "mariadb"})
 ALL = POSTGRESQL | MYSQL

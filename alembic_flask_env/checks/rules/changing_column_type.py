@@ -16,6 +16,7 @@ from ..facts import Facts
 from .base import ALL
 from .base import Rule
 from .base import Verdict
+from .base import or_phased
 
 _VARCHAR = re.compile(r"^(?:varchar|character varying)(?:\((\d+)\))?$")
 _NUMERIC = re.compile(r"^(?:numeric|decimal)(?:\((\d+)(?:,\s*(\d+))?\))?$")
@@ -123,8 +124,13 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
     return (
         f"changing the type of {change.name!r}{types} rewrites the table and its"
         " indexes under an ACCESS EXCLUSIVE lock (no reads, no writes).",
-        "add a new column of the new type, write both from the app, backfill in"
-        " batches, switch reads, then drop the old column.",
+        or_phased(
+            "add a new column of the new type, write both from the app, backfill"
+            " in batches, switch reads, then drop the old column.",
+            facts,
+            " (postgresql_using= gives the new value; expand_contract_down the"
+            " old one where a cast back cannot)",
+        ),
     )
 
 

@@ -7,6 +7,7 @@ from ..facts import Facts
 from .base import ALL
 from .base import Rule
 from .base import Verdict
+from .base import or_phased
 
 
 def _check(change: Change, facts: Facts) -> Verdict | None:
@@ -15,9 +16,10 @@ def _check(change: Change, facts: Facts) -> Verdict | None:
             "renaming a table breaks the code of the release still running, which "
             "queries the old name."
         ),
-        (
+        or_phased(
             "create the new table (or a view of the old name), move the app over, then"
-            " drop the old one."
+            " drop the old one.",
+            facts,
         ),
     )
 
