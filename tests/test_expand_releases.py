@@ -383,3 +383,32 @@ def test_other_binds_are_left_alone_by_default(
         " reports of Flask app 'accounts' is left alone: expand/contract changes"
         " the default database (binds=['default'])"
     ) in old.output().splitlines()
+
+
+@pytest.mark.pgbouncer
+def test_transaction_pooling_refuses_an_engine_in_autocommit(
+    bounced_accounts: Project,
+) -> None:
+    expand(bounced_accounts)
+    bounced_accounts.env["ACCOUNTS_ENGINE_OPTIONS"] = json.dumps(
+        {
+            "connect_args": json.loads(NO_PREPARED_STATEMENTS),
+            "isolation_level": "AUTOCOMMIT",
+        }
+    )
+    with serving(bounced_accounts, "release2") as new:
+        new.wait_for("a failed request", lambda r: r["failed"] >= 2)
+        report = new.stop()
+    assert report["failed"] == report["requests"]
+    error = report["errors"][0]
+    assert error.startswith(
+        "InvalidSetting: VersionedSchema(transaction_pooling=True) sets the"
+        " search_path of each transaction, but engine postgresql+psycopg://"
+    )
+    assert error.endswith(
+        " runs in AUTOCOMMIT isolation, where no transaction keeps it: its"
+        " statements would miss the version schema afe_v_a2. Drop"
+        " isolation_level='AUTOCOMMIT' from the engine options, or connect this"
+        " release without the transaction pooler during the deploy."
+    )
+    assert ":***@" in error

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from ..app.loading import loading_an_app
 from ..errors import DatabaseNotFound
+from ..errors import InvalidSetting
 from ..url_masking import safe_url
 from .release import Release
 from .release import read_release
@@ -228,7 +229,19 @@ def _listen(engine: Engine, release: Release, pooling: bool) -> None:
         def set_local_path(connection: Connection) -> None:
             schema = connection.connection.info.get(_SCHEMA_INFO_KEY)
             if schema is not None:
-                cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                dbapi_connection: Any = connection.connection.dbapi_connection
+                if getattr(dbapi_connection, "autocommit", False):
+                    raise InvalidSetting(
+                        "VersionedSchema(transaction_pooling=True) sets the"
+                        " search_path of each transaction, but engine"
+                        f" {safe_url(engine.url)} runs in AUTOCOMMIT isolation,"
+                        " where no transaction keeps it: its statements would"
+                        f" miss the version schema {schema}. Drop"
+                        " isolation_level='AUTOCOMMIT' from the engine options,"
+                        " or connect this release without the transaction"
+                        " pooler during the deploy."
+                    )
+                cursor = dbapi_connection.cursor()
                 try:
                     cursor.execute(local_path_statement(schema))
                 finally:
