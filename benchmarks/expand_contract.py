@@ -286,6 +286,11 @@ class Release:
                 sys.exit(f"release in {self.root} did not start serving")
             time.sleep(0.05)
 
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self) -> dict[str, Any]:
         (self.root / "stop").touch()
         assert self.process is not None
@@ -336,9 +341,9 @@ def fresh_table(database: str, rows: int) -> None:
 def one_case(database: str, case: Case, rows: int, expanding: bool) -> Result:
     fresh_table(database, rows)
     work = Path(tempfile.mkdtemp())
+    old = Release(work / "release1", database, case.old)
+    new = Release(work / "release2", database, case.new)
     try:
-        old = Release(work / "release1", database, case.old)
-        new = Release(work / "release2", database, case.new)
         for release in (old, new):
             release.revision("b1", None, "    pass", "")
         if expanding:
@@ -385,6 +390,9 @@ def one_case(database: str, case: Case, rows: int, expanding: bool) -> Result:
         )
         return result
     finally:
+        # A run that stopped half way must not leave a release serving.
+        old.kill()
+        new.kill()
         shutil.rmtree(work)
 
 
