@@ -195,6 +195,19 @@ def test_both_releases_serve_through_expand_and_contract(accounts: Project) -> N
     assert query(accounts, "SELECT count(*), count(full_name) FROM account") == [
         (written, written)
     ]
+    # Each balance, whichever release wrote it and whether the backfill or
+    # a trigger converted it, is the number its name ends with.
+    wrong = query(
+        accounts,
+        "SELECT count(*) FROM account"
+        " WHERE balance IS DISTINCT FROM split_part(full_name, '-', 2)::bigint",
+    )
+    assert wrong == [(0,)]
+    assert query(
+        accounts,
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 'account' AND column_name = 'balance'",
+    ) == [("bigint",)]
 
 
 def test_release_1_serves_on_after_an_abort(accounts: Project) -> None:
