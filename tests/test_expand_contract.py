@@ -15,6 +15,7 @@ import signal
 import subprocess
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from alembic_flask_env.expand import version_schema_name
 
 from harness import ALEMBIC
 from harness import Project
+from harness import other_session
 from harness import package_command
 from harness import query
 from harness import write_revision
@@ -590,3 +592,131 @@ def test_each_phase_is_in_the_ledger(account: Project) -> None:
     ]
     output = command(account, "ledger")
     assert "  contract a1 -> b2  contracted in " in output, output
+
+
+@pytest.mark.postgresql
+def test_the_backfill_leaves_the_old_columns_values_as_they_were(
+    account: Project,
+) -> None:
+    # A way back that does not give the old value again: had the triggers
+    # synced the backfill's own writes back, 'abc' would now read 'xxx'.
+    run(account, "UPDATE account SET note = 'abc' WHERE id = 1")
+    write_expand(
+        account,
+        'op.alter_column("account", "note", type_=sa.Integer(),'
+        ' postgresql_using="length(note)")',
+        'expand_contract_down = {"account.note": "repeat(\'x\', note)"}',
+    )
+    account.alembic("upgrade", "head")
+    assert query(account, "SELECT note FROM account WHERE id = 1") == [("abc",)]
+    assert query(account, f"SELECT note FROM {VIEWS}.account WHERE id = 1") == [(3,)]
+    # And the setting is the statement's own: this session does not skip.
+    run(account, f"UPDATE {VIEWS}.account SET note = 2 WHERE id = 1")
+    assert query(account, "SELECT note FROM account WHERE id = 1") == [("xx",)]
+
+
+@pytest.mark.postgresql
+def test_a_type_change_of_an_indexed_column_is_refused_before_it_expands(
+    account: Project,
+) -> None:
+    run(account, "CREATE INDEX ix_account_balance ON account (balance)")
+    path = write_expand(
+        account, 'op.alter_column("account", "balance", type_=sa.BigInteger())'
+    )
+    before = catalog(account)
+    assert account.failure("upgrade", "head") == (
+        "Revision b2 is marked expand_contract = True, and column"
+        " account.balance is in an index, a constraint or a foreign key, which"
+        f" its new-typed copy would not have ({path}, line 12); nothing ran."
+        " Fix: change the type of an indexed column with a plain revision (or"
+        " drop the index first, and make it again concurrently after the"
+        " contract)."
+    )
+    assert catalog(account) == before
+
+
+@pytest.mark.postgresql
+def test_contract_gives_up_waiting_for_a_busy_table_and_changes_nothing(
+    account: Project,
+) -> None:
+    from sqlalchemy import text
+
+    write_expand(account, 'op.alter_column("account", "name", new_column_name="n")')
+    account.alembic("upgrade", "head")
+    expanded = catalog(account)
+    with other_session(account) as reading:
+        # A request's open transaction that read the table.
+        reading.execute(text("SELECT count(*) FROM account"))
+        code, output = package_command(
+            account,
+            "contract",
+            "-x",
+            "table_lock_timeout=0.2",
+            "-x",
+            "table_lock_retries=1",
+        )
+        reading.rollback()
+    assert code == 1
+    assert output.splitlines()[-2:] == [
+        "contract: waited more than 0.2 s for a lock on table 'public.account'; trying"
+        " again in 0.2 s (attempt 2 of 2).",
+        "FAILED: contract waited more than 0.2 s for a lock on table 'public.account',"
+        " 2 time(s) (table_lock_timeout, table_lock_retries); nothing was"
+        " changed. A transaction of the app holds the table: run it again when"
+        " it is done, or allow more with -x table_lock_retries=N.",
+    ]
+    assert catalog(account) == expanded
+    assert command(account, "contract").startswith("Contracted revision b2:")
+
+
+@pytest.mark.postgresql
+def test_the_issues_example_several_changes_to_one_table(account: Project) -> None:
+    write_expand(
+        account,
+        """
+        op.alter_column("account", "name", new_column_name="full_name")
+        op.alter_column("account", "balance", type_=sa.BigInteger())
+        op.add_column("account", sa.Column("score", sa.Integer(), nullable=False))
+        op.drop_column("account", "note")
+        """,
+        'expand_contract_fill = {"account.score": "balance * 2"}',
+    )
+    account.alembic("upgrade", "head")
+    run(account, "INSERT INTO account (name, balance, note) VALUES ('old', 5, 'n')")
+    run(
+        account,
+        f"INSERT INTO {VIEWS}.account (full_name, balance, score)"
+        " VALUES ('new', 5000000, 1)",
+    )
+    assert query(
+        account,
+        f"SELECT * FROM {VIEWS}.account WHERE id IN (1, 301, 302) ORDER BY id",
+    ) == [(1, "n1", 1, 2), (301, "old", 5, 10), (302, "new", 5000000, 1)]
+    assert query(
+        account, "SELECT name, balance, note FROM account WHERE id > 300 ORDER BY id"
+    ) == [("old", 5, "n"), ("new", 5000000, None)]
+    command(account, "contract")
+    assert query(account, "SELECT * FROM account WHERE id IN (1, 302) ORDER BY id") == [
+        (1, "n1", 1, 2),
+        (302, "new", 5000000, 1),
+    ]
+    assert query(
+        account,
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+        " WHERE table_name = 'account' ORDER BY ordinal_position",
+    ) == [
+        ("id", "integer", "NO"),
+        ("full_name", "text", "NO"),
+        ("balance", "bigint", "YES"),
+        ("score", "integer", "NO"),
+    ]
+
+
+@pytest.mark.postgresql
+def test_refused_in_a_flask_multidb_run(
+    multiblog: Project, postgresql_databases: Callable[[], str]
+) -> None:
+    multiblog.env["MULTIBLOG_DATABASE_URI"] = postgresql_databases()
+    multiblog.env["MULTIBLOG_USERS_URI"] = postgresql_databases()
+    _simple_revisions(multiblog)
+    _refusal(multiblog, "this is a flask-multidb run (one database per bind)")

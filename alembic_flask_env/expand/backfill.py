@@ -23,7 +23,6 @@ from ..settings import BACKFILL_PAUSE_KEY
 from ..settings import count
 from ..settings import find_setting
 from ..settings import seconds
-from .sql import BACKFILL_SETTING
 from .sql import backfill_statement
 from .sql import needs_backfill
 from .sql import table_of
@@ -91,7 +90,6 @@ def backfill(
     each did, for the ledger.
     """
     done: list[str] = []
-    connection.execute(text(f"SELECT set_config('{BACKFILL_SETTING}', 'on', false)"))
     if lock_timeout is not None:
         milliseconds = max(1, round(lock_timeout * 1000))
         connection.execute(text(f"SET lock_timeout = {milliseconds}"))
@@ -108,9 +106,6 @@ def backfill(
                     state_schema,
                 )
     finally:
-        connection.execute(
-            text(f"SELECT set_config('{BACKFILL_SETTING}', 'off', false)")
-        )
         if lock_timeout is not None:
             connection.execute(text("RESET lock_timeout"))
     return done

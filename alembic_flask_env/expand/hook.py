@@ -50,6 +50,10 @@ def prepare_expand_contract(
 
     if not writes_versions:
         return
+    # Whether this run has looked for an expand awaiting its contract: once
+    # is enough, since nothing in the run can leave one behind and go on
+    # (an expand_contract revision is the run's last, or it is refused).
+    checked: list[bool] = []
     for revision in script.walk_revisions():
         module = getattr(revision, "module", None)
         marked = is_expand_contract(revision)
@@ -64,7 +68,7 @@ def prepare_expand_contract(
             elif marked:
                 wrapper = _aborting(revision, original)
             elif direction == "upgrade":
-                wrapper = _guarded(revision, original)
+                wrapper = _guarded(revision, original, checked)
             else:
                 continue
             setattr(wrapper, _ORIGINAL, original)
@@ -117,13 +121,16 @@ def _aborting(revision: Script, original: Callable[..., Any]) -> Callable[..., A
     return downgrade
 
 
-def _guarded(revision: Script, original: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded(
+    revision: Script, original: Callable[..., Any], checked: list[bool]
+) -> Callable[..., Any]:
     @functools.wraps(original)
     def upgrade(*arguments: Any, **keywords: Any) -> Any:
-        if not _recording():
+        if not checked and not _recording():
             from .phase import refuse_if_awaiting_contract
 
             refuse_if_awaiting_contract(revision)
+            checked.append(True)
         return original(*arguments, **keywords)
 
     return upgrade

@@ -165,6 +165,12 @@ def backfill_statement(
     after the last committed batch). Parameters: ``:last`` (the last key
     done, as text, or NULL), ``:size``, ``:revision``. Returns the batch's
     row count and its last key.
+
+    The statement itself tells the triggers to leave its rows alone
+    (``set_config(..., true)``: for its own transaction only), never the
+    session: behind a transaction pooler a session setting would stay on
+    a server connection the app's requests then use, and their writes would
+    go unsynced.
     """
     table = table_of(step)
     key = ident(step.key)
@@ -177,7 +183,8 @@ def backfill_statement(
     path = f"ARRAY['{number}']"
     done = f"COALESCE((progress -> '{number}' ->> 'done')::bigint, 0)"
     return (
-        f"WITH afe_batch AS (SELECT {key} AS afe_key FROM {table}"
+        f"WITH afe_flag AS (SELECT set_config('{BACKFILL_SETTING}', 'on', true)),"
+        f" afe_batch AS (SELECT {key} AS afe_key FROM {table}, afe_flag"
         f" WHERE CAST(:last AS text) IS NULL OR {key} > CAST(:last AS {step.key_type})"
         f" ORDER BY {key} LIMIT :size),"
         f" afe_changed AS (UPDATE {table} SET {target} = {value} FROM afe_batch"

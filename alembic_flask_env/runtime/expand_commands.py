@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from ..errors import ExpandContractRefused
+from ..errors import TableLockTimeout
 from ..expand.ledger import phase_ledger
 from ..expand.naming import version_schema_name
 from ..expand.sql import abort_statements
@@ -30,6 +31,7 @@ from ..expand.state import Pending
 from ..expand.state import pending
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from alembic.config import Config
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from ..ledger.recorder import LedgerRecorder
+    from .table_locks import TableLockSettings
 
 COMMANDS = ("status", "contract", "abort")
 
@@ -109,31 +112,77 @@ def run_expand_command(command: str, config_path: Path, x: list[str]) -> int:
                 lines = status(connection, schema)
                 connection.rollback()
             else:
-                with connection.begin():
-                    if table_locks.timeout is not None:
-                        milliseconds = max(1, round(table_locks.timeout * 1000))
-                        connection.execute(
-                            text(f"SET LOCAL lock_timeout = {milliseconds}")
-                        )
-                    ledger = phase_ledger(
-                        config,
-                        x_arguments,
-                        connection,
-                        schema,
-                        version_table,
-                        in_use.app.name,
-                        command,
-                    )
+                ledger = phase_ledger(
+                    config,
+                    x_arguments,
+                    connection,
+                    schema,
+                    version_table,
+                    in_use.app.name,
+                    command,
+                )
+
+                def change() -> list[str]:
                     if command == "contract":
-                        lines = contract(connection, schema, ledger)
-                    else:
-                        lines = abort(connection, schema, version_table, ledger)
+                        return contract(connection, schema, ledger)
+                    return abort(connection, schema, version_table, ledger)
+
+                lines = _in_one_transaction(connection, command, table_locks, change)
     except CommandError as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
     for line in lines:
         print(line)
     return 0
+
+
+def _in_one_transaction(
+    connection: Connection,
+    command: str,
+    table_locks: TableLockSettings,
+    change: Callable[[], list[str]],
+) -> list[str]:
+    """``change()`` in one transaction, each lock wait bounded by
+    ``table_lock_timeout``: a wait given up rolls it all back, and it runs
+    again after a pause as often as ``table_lock_retries`` allows, so the
+    app's requests never queue long behind a contract waiting for its lock.
+
+    :raises TableLockTimeout: the last attempt gave up too.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from .table_locks import is_lock_wait_timeout
+    from .table_locks import table_of
+
+    attempts = table_locks.retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with connection.begin():
+                if table_locks.timeout is not None:
+                    milliseconds = max(1, round(table_locks.timeout * 1000))
+                    connection.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
+                return change()
+        except DBAPIError as error:
+            if table_locks.timeout is None or not is_lock_wait_timeout(error):
+                raise
+            if attempt < attempts:
+                print(
+                    f"{command}: waited more than {table_locks.timeout:g} s for a"
+                    f" lock on table {table_of(error)}; trying again in"
+                    f" {table_locks.timeout:g} s (attempt {attempt + 1} of"
+                    f" {attempts}).",
+                    file=sys.stderr,
+                )
+                time.sleep(table_locks.timeout)
+                continue
+            raise TableLockTimeout(
+                f"{command} waited more than {table_locks.timeout:g} s for a lock"
+                f" on table {table_of(error)}, {attempts} time(s)"
+                f" (table_lock_timeout, table_lock_retries); nothing was changed."
+                " A transaction of the app holds the table: run it again when it"
+                " is done, or allow more with -x table_lock_retries=N."
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def awaiting_contract(config: Config, engine: Engine) -> list[str]:

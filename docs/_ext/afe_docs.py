@@ -421,7 +421,6 @@ class RefusedMigration(SphinxDirective):
         from alembic_flask_env.checks.rules import RULES
         from alembic_flask_env.checks.run import enforce
         from alembic_flask_env.checks.settings import ChecksSettings
-    from alembic_flask_env.expand.backfill import BackfillSettings
         from alembic_flask_env.errors import UnsafeMigration
 
         rule_id, kind, table, name, rows = self.arguments

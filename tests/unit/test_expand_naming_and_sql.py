@@ -132,7 +132,8 @@ def test_a_backfill_batch_records_its_progress_in_the_same_statement() -> None:
     )
     statement = backfill_statement("b2", 3, fill, None)
     assert statement.startswith(
-        'WITH afe_batch AS (SELECT "id" AS afe_key FROM "account" WHERE'
+        "WITH afe_flag AS (SELECT set_config('alembic_flask_env.backfill', 'on',"
+        ' true)), afe_batch AS (SELECT "id" AS afe_key FROM "account", afe_flag WHERE'
         ' CAST(:last AS text) IS NULL OR "id" > CAST(:last AS integer)'
         ' ORDER BY "id" LIMIT :size), afe_changed AS (UPDATE "account" SET'
         ' "score" = balance * 2 FROM afe_batch WHERE "account"."id" ='
