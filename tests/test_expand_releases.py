@@ -425,3 +425,25 @@ def test_transaction_pooling_refuses_an_engine_in_autocommit(
         " release without the transaction pooler during the deploy."
     )
     assert ":***@" in error
+
+
+def test_an_app_without_its_sqlalchemy_extension_yet_is_refused(
+    project_factory: ProjectFactory,
+) -> None:
+    """In process: VersionedSchema before db.init_app(app)."""
+    from flask import Flask
+
+    from alembic_flask_env import VersionedSchema
+    from alembic_flask_env.errors import DatabaseNotFound
+
+    project = project_factory("expand_accounts")
+    with pytest.raises(DatabaseNotFound) as raised:
+        VersionedSchema(
+            Flask("early"), directory=project.root / "release1" / "migrations"
+        )
+    assert str(raised.value) == (
+        "VersionedSchema found no SQLAlchemy extension on Flask app 'early'"
+        " (app.extensions has no 'sqlalchemy' entry). Call db.init_app(app)"
+        " (Flask-SQLAlchemy 3.x or Flask-SQLAlchemy-Lite) before"
+        " VersionedSchema(app, ...) or versioned.init_app(app)."
+    )

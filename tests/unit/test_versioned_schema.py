@@ -136,3 +136,14 @@ def test_another_port_on_the_server_than_in_the_url_hints_at_a_pooler(
 ) -> None:
     state = DatabaseState(revisions=(), version_schema=None, server_port=server_port)
     assert behind_a_proxy(url_port, state) is proxied
+
+
+def test_with_branches_each_head_must_be_reached() -> None:
+    release = Release(
+        directory=Path("/srv/app/migrations"),
+        heads=("a2", "b2"),
+        known=frozenset({"a1", "a2", "b2"}),
+    )
+    assert release.unreached_heads(("a2", "b2")) == []
+    assert release.unreached_heads(("a2", "a1")) == ["b2"]
+    assert release.version_schemas() == {"a2": "afe_v_a2", "b2": "afe_v_b2"}
