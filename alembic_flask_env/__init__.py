@@ -2,7 +2,8 @@
 
 The public API is :func:`run_migrations` and :func:`run_multidb_migrations`,
 called from the ``env.py`` that the templates write, :func:`alembic_config`,
-for running Alembic commands from Python, and the exceptions in
+for running Alembic commands from Python, :class:`VersionedSchema`, the
+Flask extension of expand/contract deploys, and the exceptions in
 :mod:`alembic_flask_env.errors`. All are imported lazily: this package is
 imported by Alembic's plugin loader on every ``import alembic``, and that
 must not pull in Flask, Alembic's half-imported modules or the migration
@@ -36,9 +37,11 @@ if TYPE_CHECKING:
     from .errors import MigrationLockTimeout
     from .errors import OfflineSQLiteUnsupported
     from .errors import PartlyApplied
+    from .errors import ReleaseNotMigrated
     from .errors import TableLockTimeout
     from .errors import UnknownBindFunctions
     from .errors import UnsafeMigration
+    from .expand.versioned_schema import VersionedSchema
     from .runtime.config_lookup import alembic_config
     from .runtime.environment import run_migrations
     from .runtime.multidb import run_multidb_migrations
@@ -64,9 +67,11 @@ __all__ = [
     "MigrationLockTimeout",
     "OfflineSQLiteUnsupported",
     "PartlyApplied",
+    "ReleaseNotMigrated",
     "TableLockTimeout",
     "UnknownBindFunctions",
     "UnsafeMigration",
+    "VersionedSchema",
     "alembic_config",
     "run_migrations",
     "run_multidb_migrations",
@@ -79,6 +84,7 @@ _MODULE_OF = {
     "run_migrations": ".runtime.environment",
     "run_multidb_migrations": ".runtime.multidb",
     **{name: ".errors" for name in __all__ if name[0].isupper()},
+    "VersionedSchema": ".expand.versioned_schema",
 }
 
 

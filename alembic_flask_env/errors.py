@@ -47,6 +47,7 @@ __all__ = [
     "MigrationLockTimeout",
     "OfflineSQLiteUnsupported",
     "PartlyApplied",
+    "ReleaseNotMigrated",
     "TableLockTimeout",
     "TenantsFailed",
     "TenantsNotFound",
@@ -181,6 +182,13 @@ class TenantsFailed(FlaskEnvError):
 class PartlyApplied(FlaskEnvError):
     """A revision failed on a database that cannot roll back DDL (MySQL,
     MariaDB), so part of it may be applied.
+    """
+
+
+class ReleaseNotMigrated(FlaskEnvError):
+    """``VersionedSchema``: the database has not reached the head of the
+    release's migrations folder, so the release's code would meet tables
+    it was not written for; raised at the first use of a connection.
     """
 
 

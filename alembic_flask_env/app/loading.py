@@ -92,6 +92,15 @@ FORMS_HINT = (
 )
 
 
+def loading_an_app() -> bool:
+    """Whether this package is importing an app or calling its factory now
+    (for an Alembic command): extensions that change how the app's
+    connections behave when serving (``VersionedSchema``) stay out of a
+    migration's way.
+    """
+    return _loading.get() is not None
+
+
 def load_configured_app(
     config: Config, x_arguments: Mapping[str, str]
 ) -> tuple[Flask, Setting]:
