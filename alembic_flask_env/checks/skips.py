@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidSetting
-from .rules import RULE_IDS
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -32,6 +31,9 @@ def skipped_rules(revision: Script) -> dict[str, str]:
     :raises InvalidSetting: a skip that is not a dict, names no rule, or
         gives no reason.
     """
+    # (The rules are imported only by a run that has skips to check.)
+    from .rules import RULE_IDS
+
     module = getattr(revision, "module", None)
     skips = getattr(module, SKIP_ATTRIBUTE, None)
     if skips is None:

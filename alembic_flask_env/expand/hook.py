@@ -23,12 +23,12 @@ from typing import Any
 
 from ..checks.skips import is_expand_contract
 from ..errors import ExpandContractRefused
-from .plan import Step
-from .plan import plan_of
 
 if TYPE_CHECKING:
     from alembic.script import Script
     from alembic.script import ScriptDirectory
+
+    from .plan import Step
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,25 @@ _ORIGINAL = "__alembic_flask_env_expand_original__"
 
 
 def prepare_expand_contract(
-    script: ScriptDirectory, writes_versions: bool, lock_timeout: float | None
+    script: ScriptDirectory,
+    writes_versions: bool,
+    lock_timeout: float | None,
+    dialect: str,
 ) -> None:
     """Wrap each revision's functions as the module docstring says, for a
-    command that ``writes_versions`` (upgrade, downgrade, stamp); the
-    backfill's batches wait ``lock_timeout`` seconds at most for a lock
-    (``table_lock_timeout``; None: as the server says).
+    command that ``writes_versions`` (upgrade, downgrade, stamp) on a
+    database of ``dialect``; the backfill's batches wait ``lock_timeout``
+    seconds at most for a lock (``table_lock_timeout``; None: as the server
+    says).
+
+    Only PostgreSQL can hold an expand awaiting its contract, so elsewhere
+    only the marked revisions are wrapped (to be refused as they run), and
+    a run without one imports nothing of expand/contract: recording
+    revisions and planning their phases cost every run ~50 ms.
 
     :raises ExpandContractRefused: a marked revision with an op that
         cannot be phased.
     """
-    from ..checks.recording import record
-
     if not writes_versions:
         return
     # Whether this run has looked for an expand awaiting its contract: once
@@ -63,16 +70,24 @@ def prepare_expand_contract(
                 continue
             original = getattr(function, _ORIGINAL, function)
             if marked and direction == "upgrade":
-                steps = plan_of(revision, record(revision, original, "postgresql"))
+                steps = _planned(revision, original)
                 wrapper = _expanding(script, revision, original, steps, lock_timeout)
             elif marked:
                 wrapper = _aborting(revision, original)
-            elif direction == "upgrade":
+            elif direction == "upgrade" and dialect == "postgresql":
                 wrapper = _guarded(revision, original, checked)
             else:
                 continue
             setattr(wrapper, _ORIGINAL, original)
             setattr(module, direction, wrapper)
+
+
+def _planned(revision: Script, upgrade: Callable[..., Any]) -> list[Step]:
+    """The phases of a marked revision's ``upgrade``, from its recorded ops."""
+    from ..checks.recording import record
+    from .plan import plan_of
+
+    return plan_of(revision, record(revision, upgrade, "postgresql"))
 
 
 def _recording() -> bool:

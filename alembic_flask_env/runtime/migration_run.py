@@ -146,7 +146,10 @@ def migrate_database(
         committed, online, while its connection is still open.
     """
     prepare_expand_contract(
-        context.script, writes_versions(), settings.table_locks.timeout
+        context.script,
+        writes_versions(),
+        settings.table_locks.timeout,
+        target.dialect.name,
     )
     observers = watch_run(target, options, settings.ledger, where, app_name)
     options = {
