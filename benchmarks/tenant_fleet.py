@@ -72,6 +72,64 @@ def tenants():
     return (f"t{number:05d}" for number in range(int(os.environ["FLEET_TENANTS"])))
 """
 
+#: Appended to the app when ``FLEET_PROFILE`` names a directory: each forked
+#: worker runs under cProfile and counts what it sends to the server, and
+#: writes both there when it ends (multiprocessing's finalizers run in a
+#: worker, which ends without atexit hooks; its registry is cleared after
+#: the fork, so the finalizer is registered by an after-fork hook).
+PROFILE_HOOK = """
+
+if os.environ.get("FLEET_PROFILE"):
+    import collections
+    import cProfile
+    import json
+    import multiprocessing.util
+
+    import psycopg
+
+    class _Profiled:
+        pass
+
+    _profiled = _Profiled()
+
+    def _count(counts, name, original):
+        def counting(self, query, *arguments, **keywords):
+            shown = query if isinstance(query, str) else repr(query)
+            counts[name + " " + " ".join(shown.split()[:3])] += 1
+            return original(self, query, *arguments, **keywords)
+
+        return counting
+
+    def _in_worker(_):
+        directory = os.environ["FLEET_PROFILE"]
+        counts = collections.Counter()
+        psycopg.Cursor.execute = _count(counts, "execute", psycopg.Cursor.execute)
+        psycopg.Cursor.executemany = _count(
+            counts, "executemany", psycopg.Cursor.executemany
+        )
+        for method in ("commit", "rollback"):
+            original = getattr(psycopg.Connection, method)
+
+            def counted(self, _original=original, _method=method):
+                counts[_method] += 1
+                return _original(self)
+
+            setattr(psycopg.Connection, method, counted)
+        profiler = cProfile.Profile()
+
+        def dump():
+            profiler.disable()
+            stem = os.path.join(directory, f"worker-{os.getpid()}")
+            profiler.dump_stats(stem + ".prof")
+            with open(stem + ".json", "w") as out:
+                json.dump(dict(counts), out, indent=1, sort_keys=True)
+
+        multiprocessing.util.Finalize(None, dump, exitpriority=100)
+        profiler.enable()
+
+    multiprocessing.util.register_after_fork(_profiled, _in_worker)
+"""
+
 REVISION = """
 import sqlalchemy as sa
 from alembic import op
@@ -112,7 +170,8 @@ def fresh_database(server: str) -> Iterator[str]:
 
 
 def make_project(root: Path) -> None:
-    (root / "fleetapp.py").write_text(textwrap.dedent(APP))
+    profiled = PROFILE_HOOK if os.environ.get("FLEET_PROFILE") else ""
+    (root / "fleetapp.py").write_text(textwrap.dedent(APP) + profiled)
     subprocess.run(
         [BIN / "alembic", "init", "-t", "flask", "migrations"],
         cwd=root,

@@ -5,11 +5,13 @@ A tenant's unqualified names (the raw SQL of ``op.execute()``) resolve
 through ``search_path``. A session-level ``SET search_path`` holds for the
 session, but behind PgBouncer in transaction mode a session is not a server
 connection: each transaction may run on another one, whose ``search_path``
-another client (another tenant's worker, or the app) set. So every
+another client (another tenant's worker, or the app) set. So there every
 transaction begins with ``SET LOCAL search_path`` to the tenant's schema,
 which lives and dies with that transaction on whichever server connection
 runs it; and ``schema_translate_map`` puts every table of ``op.*`` in the
-schema by name.
+schema by name. On a direct connection the session's ``search_path``, set
+when the tenant's connection is checked out, holds for all its
+transactions, and none needs a ``SET LOCAL`` of its own.
 
 A statement run outside any transaction (in an ``autocommit_block()``) has
 no transaction for ``SET LOCAL``. On a direct connection the session's
@@ -93,23 +95,32 @@ def _point(
 ) -> None:
     cursor = driver_connection.cursor()
     try:
-        if create:
-            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
-            if cursor.fetchone() is None:
-                # (IF NOT EXISTS: check and autogenerate take no lock,
-                # and may race an upgrade here.)
-                cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                log.info("Created schema %r for its tenant.", schema)
         info = connection.connection.info
         if _POOLER_INFO not in info:
             info[_POOLER_INFO] = behind_a_pooler(driver_connection, cursor)
-        if not info[_POOLER_INFO]:
-            # Behind a pooler this would stay on the server connection for
-            # its next client: never there.
-            cursor.execute(f'SET search_path TO "{schema}"')
+        # One round trip: whether the schema exists and, on a direct
+        # connection, the session's search_path (behind a pooler it would
+        # stay on the server connection for its next client: never there).
+        # set_config() with the quoted name is SET search_path TO "schema".
+        direct = not info[_POOLER_INFO]
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)"
+            + (", set_config('search_path', %s, false)" if direct else ""),
+            (schema, _quoted(schema)) if direct else (schema,),
+        )
+        row = cursor.fetchone()
+        if create and row is not None and not row[0]:
+            # (IF NOT EXISTS: check and autogenerate take no lock, and may
+            # race an upgrade here.)
+            cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            log.info("Created schema %r for its tenant.", schema)
     finally:
         cursor.close()
     driver_connection.commit()
+
+
+def _quoted(schema: str) -> str:
+    return '"' + schema.replace('"', '""') + '"'
 
 
 def behind_a_pooler(driver_connection: DBAPIConnection, cursor: Any) -> bool:
@@ -140,6 +151,11 @@ def in_the_tenants_schema(connection: Connection) -> None:
     """
     schema = connection.get_execution_options().get(SCHEMA_OPTION)
     if schema is None or _autocommit(connection):
+        return
+    if connection.connection.info.get(_POOLER_INFO) is False:
+        # Direct: the session's search_path, set when the tenant's
+        # connection was checked out (:func:`point_at_schema`), holds for
+        # every transaction; one round trip per transaction saved.
         return
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None
