@@ -1,7 +1,7 @@
-"""One database's migration run: the settings every run reads first, then
-configure Alembic, take the deploy lock, check the pending revisions, run
-them (retrying a table-lock wait given up), record the ledger and the
-telemetry, and say what a failure kept.
+"""One database's migration run, as a pipeline of named steps: the settings
+every run reads first (:func:`start_run`), then :func:`migrate_database`,
+which reads top to bottom as the run goes: the observers, the lock and the
+connection, the checks, the revisions, the summary.
 
 :mod:`.environment` (one app database), :mod:`.multidb` (each bind) and
 :mod:`.tenanted` (each tenant) all end here, and this module imports none
@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from contextlib import ExitStack
+from contextlib import contextmanager
 from dataclasses import dataclass
 from logging.config import fileConfig
 from typing import TYPE_CHECKING
@@ -31,10 +32,10 @@ from ..errors import FlaskEnvError
 from ..errors import LedgerUnavailable
 from ..ledger.settings import LedgerSettings
 from ..ledger.settings import read_ledger_settings
-from ..ledger.telemetry import run_telemetry
 from ..settings import read_x_arguments
+from .command import running_command
+from .command import writes_versions
 from .configure_options import as_tuple
-from .connection import CONNECTION_ATTRIBUTE
 from .connection import ConnectTimeout
 from .connection import connected
 from .connection import read_connect_timeout
@@ -49,10 +50,10 @@ from .failures import partly_applied
 from .failures import table_lock_timeout
 from .lock import LockLost
 from .lock import migration_lock
-from .lock.check import LockCheck
 from .lock.self_wait import SelfWaitWatch
 from .lock.settings import read_lock_settings
-from .run_report import RunReport
+from .observers import RunObservers
+from .observers import watch_run
 from .table_locks import TableLockSettings
 from .table_locks import bounded_lock_waits
 from .table_locks import is_lock_wait_timeout
@@ -61,16 +62,17 @@ from .table_locks import table_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterator
 
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
-    from alembic.runtime.migration import MigrationInfo
     from alembic.script import Script
     from sqlalchemy.engine import Connection
 
-    from ..ledger.recorder import LedgerRecorder
     from .connection import Target
+    from .lock.check import LockCheck
     from .lock.settings import LockSettings
+    from .run_report import RunReport
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +121,19 @@ def migrate_database(
     **run_arguments: Any,
 ) -> None:
     """Configure Alembic for one database and run its migrations, offline
-    (no connection) or online (under the migration lock, each statement's
-    lock wait bounded as configured), logging each revision's duration and
-    a summary.
+    (no connection) or online, as a short pipeline whose steps are the
+    functions below, in this order:
+
+    1. :func:`.observers.watch_run`: the observers of each revision's end
+       (lock check, report, ledger, telemetry), handed to Alembic as one
+       ``on_version_apply`` hook;
+    2. offline, :func:`write_sql` and done; online,
+       :func:`connection_under_lock`: the deploy lock, then the migration
+       connection (a watch cancels a statement waiting on the lock itself);
+    3. :func:`check_pending`: the safe-migration rules, before anything runs;
+    4. :func:`apply_revisions`: the revisions, a table-lock wait retried,
+       a failure explained and recorded;
+    5. the summary line.
 
     :param where: names the database in the log lines, e.g. `` (bind 'x')``.
     :param app_name: for the ledger's rows.
@@ -131,72 +143,82 @@ def migrate_database(
     :param after_run: called with the migration context once the run has
         committed, online, while its connection is still open.
     """
-    report = RunReport(where)
-    lock_check = LockCheck(one_transaction=not options.get("transaction_per_migration"))
-    ledger = (
-        _ledger_recorder()(
-            settings.ledger,
-            options.get("version_table_schema"),
-            app_name,
-            target.engine.url,
-            command="",
-            version_table=options.get("version_table", "alembic_version"),
-        )
-        # A connection handed in is a test suite's (pytest-alembic's
-        # downgrade_leaves_no_trace): its database is not ours to record in.
-        if settings.ledger.enabled and writes_versions() and _owned()
-        else None
-    )
-    telemetry = (
-        run_telemetry(target.dialect.name, where.strip(" ()"))
-        if writes_versions() and not context.is_offline_mode()
-        else None
-    )
+    observers = watch_run(target, options, settings.ledger, where, app_name)
     options = {
         **options,
         "on_version_apply": (
             *as_tuple(options.get("on_version_apply")),
-            _in_order(
-                # (Which step is ending: the one a lost lock stops.)
-                *((ledger.step_ending,) if ledger is not None else ()),
-                # The check first: a revision rolled back for a lost lock is
-                # neither reported as finished nor recorded as applied.
-                lock_check.on_version_apply,
-                report.on_version_apply,
-                *((ledger.on_version_apply,) if ledger is not None else ()),
-                *((telemetry.on_version_apply,) if telemetry is not None else ()),
-            ),
+            observers.on_version_apply,
         ),
     }
     if context.is_offline_mode():
-        context.configure(
-            url=target.engine.url,
-            literal_binds=True,
-            dialect_opts={"paramstyle": "named"},
-            **options,
-        )
-        with context.begin_transaction():
-            if ledger is not None:
-                ledger.prepare_offline(context.get_context())
-            try:
-                context.run_migrations(**run_arguments)
-            except CommandError as error:
-                if target.dialect.name == "sqlite":
-                    explain_offline_sqlite_failure(context.script, error)
-                raise
-        if writes_versions():
-            report.summarise(running_command(), offline=True)
+        write_sql(target, options, observers, run_arguments)
         return
-    # Only an Engine of our own is ours to change and to lock with; a
-    # connection handed in (or handed out by an engine-like wrapper) lives
-    # in its owner's transaction. Commands that only read the version
-    # (current, check, autogenerate) must not wait for a deploy.
+    with connection_under_lock(
+        target, options, settings, whose, lock_scope, observers.lock_check
+    ) as connection:
+        context.configure(connection=connection, **options)
+        check_pending(connection, settings.checks, run_arguments)
+        observers.command_known(running_command())
+        with observers.spans():
+            apply_revisions(connection, settings, observers, run_arguments)
+            if after_run is not None:
+                after_run(context.get_context())
+    if writes_versions():
+        observers.report.summarise(running_command(), offline=False)
+
+
+def write_sql(
+    target: Target,
+    options: dict[str, Any],
+    observers: RunObservers,
+    run_arguments: dict[str, Any],
+) -> None:
+    """``--sql``: Alembic gets the URL and no connection, and writes each
+    revision's SQL (the ledger's rows included) with literal values.
+    """
+    context.configure(
+        url=target.engine.url,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **options,
+    )
+    with context.begin_transaction():
+        if observers.ledger is not None:
+            observers.ledger.prepare_offline(context.get_context())
+        try:
+            context.run_migrations(**run_arguments)
+        except CommandError as error:
+            if target.dialect.name == "sqlite":
+                explain_offline_sqlite_failure(context.script, error)
+            raise
+    if writes_versions():
+        observers.report.summarise(running_command(), offline=True)
+
+
+@contextmanager
+def connection_under_lock(
+    target: Target,
+    options: dict[str, Any],
+    settings: RunSettings,
+    whose: str,
+    lock_scope: str | None,
+    lock_check: LockCheck,
+) -> Iterator[Connection]:
+    """The migration connection, under the deploy lock for the commands
+    that write ``alembic_version``.
+
+    The lock first: a waiting run holds no migration connection (which a
+    pool may lack, or a server may end while it waits), and the migration's
+    snapshot comes after the previous run's commit. Only an Engine of our
+    own is ours to change and to lock with; a connection handed in (or
+    handed out by an engine-like wrapper) lives in its owner's transaction.
+    Commands that only read the version (current, check, autogenerate) must
+    not wait for a deploy.
+    """
     engine = target if isinstance(target, Engine) else None
     lock = settings.lock if engine is not None and writes_versions() else None
     with (
-        # The lock first: a waiting run holds no migration connection
-        # (which a pool may lack, or a server may end while it waits), and
-        # the migration's snapshot comes after the previous run's commit.
         migration_lock(
             engine,
             lock,
@@ -215,72 +237,59 @@ def migrate_database(
             stack.enter_context(watch.watching(connection))
         if engine is not None:
             in_real_transactions(connection)
-        context.configure(connection=connection, **options)
-        if writes_versions() and connection.dialect.name in CHECKED_DIALECTS:
-            # Imported here: recording revisions and the rules (and the
-            # dialect modules they render with) are for the commands that
-            # migrate, and cost every other command (current, check) ~50 ms.
-            from ..checks.pending import check_before_running
-
-            check_before_running(
-                context.get_context(),
-                connection,
-                settings.checks,
-                running_command(),
-                context.get_revision_argument(),
-                **run_arguments,
-            )
-        elif writes_versions():
-            log.debug(
-                "migration_checks: the rules are for PostgreSQL and"
-                " MySQL/MariaDB; nothing is checked on %s.",
-                connection.dialect.name,
-            )
-        if ledger is not None:
-            ledger.command = running_command()
-        with ExitStack() as spans:
-            if telemetry is not None:
-                telemetry.command = running_command()
-                spans.enter_context(telemetry.run(_destination()))
-                telemetry.lock_waited(held.waited if held is not None else 0.0)
-            try:
-                _run_with_retries(
-                    connection, settings, run_arguments, report, lock_check, ledger
-                )
-            except Exception as error:
-                explained = _explained(error, connection, lock_check, report)
-                if ledger is not None:
-                    ledger.record_failure(connection, explained, _script_of(error))
-                if telemetry is not None:
-                    telemetry.failed_step(_revision_of(error), explained)
-                if explained is error:
-                    raise
-                raise explained from (None if isinstance(error, LockLost) else error)
-            if after_run is not None:
-                after_run(context.get_context())
-        if writes_versions():
-            report.summarise(running_command(), offline=False)
+        yield connection
 
 
-def _in_order(*hooks: Callable[..., None]) -> Callable[..., None]:
-    """Our ``on_version_apply`` hooks as one, called in order (the first
-    to raise stops the rest, as Alembic's own loop would). Alembic builds a
-    new ``MigrationInfo`` and a set of the heads for each hook it calls,
-    which for five hooks was most of what the environment cost per
-    revision; the one hook hands the same step to each of ours.
+def check_pending(
+    connection: Connection, settings: ChecksSettings, run_arguments: dict[str, Any]
+) -> None:
+    """Hold the revisions about to run to the safe-migration rules, on the
+    databases the rules are for, before any of them runs.
     """
+    if not writes_versions():
+        return
+    if connection.dialect.name not in CHECKED_DIALECTS:
+        log.debug(
+            "migration_checks: the rules are for PostgreSQL and"
+            " MySQL/MariaDB; nothing is checked on %s.",
+            connection.dialect.name,
+        )
+        return
+    # Imported here: recording revisions and the rules (and the dialect
+    # modules they render with) are for the commands that migrate, and cost
+    # every other command (current, check) ~50 ms.
+    from ..checks.pending import check_before_running
 
-    def on_version_apply(
-        *,
-        ctx: MigrationContext,
-        step: MigrationInfo,
-        heads: set[str],
-        run_args: dict[str, Any],
-    ) -> None:
-        for hook in hooks:
-            hook(ctx=ctx, step=step, heads=heads, run_args=run_args)
+    check_before_running(
+        context.get_context(),
+        connection,
+        settings,
+        running_command(),
+        context.get_revision_argument(),
+        **run_arguments,
+    )
 
-    return on_version_apply
+
+def apply_revisions(
+    connection: Connection,
+    settings: RunSettings,
+    observers: RunObservers,
+    run_arguments: dict[str, Any],
+) -> None:
+    """Run the revisions (:func:`_run_with_retries`); a failure is raised
+    in words that say what was kept (:func:`_explained`), after the
+    observers recorded it.
+    """
+    try:
+        _run_with_retries(connection, settings, run_arguments, observers)
+    except Exception as error:
+        explained = _explained(
+            error, connection, observers.lock_check, observers.report
+        )
+        observers.failed(connection, explained, _script_of(error))
+        if explained is error:
+            raise
+        raise explained from (None if isinstance(error, LockLost) else error)
 
 
 def _explained(
@@ -320,34 +329,6 @@ def _explained(
     return error
 
 
-def _ledger_recorder() -> type[LedgerRecorder]:
-    """The recorder class, imported only by the commands that write
-    ``alembic_version`` (it reads package metadata and the host's name).
-    """
-    from ..ledger.recorder import LedgerRecorder
-
-    return LedgerRecorder
-
-
-def _owned() -> bool:
-    """Whether the run migrates the app's own engine, not something handed
-    in through ``config.attributes["connection"]``.
-    """
-    return context.config.attributes.get(CONNECTION_ATTRIBUTE) is None
-
-
-def _destination() -> str | None:
-    destination = context.get_revision_argument()
-    if isinstance(destination, tuple):
-        return ", ".join(destination)
-    return destination
-
-
-def _revision_of(error: BaseException) -> str | None:
-    found = _script_of(error)
-    return found.revision if found is not None else None
-
-
 def _script_of(error: BaseException) -> Script | None:
     """The revision file the error was raised from, if any."""
     found = failing_revision(context.script, error)
@@ -358,9 +339,7 @@ def _run_with_retries(
     connection: Connection,
     settings: RunSettings,
     run_arguments: dict[str, Any],
-    report: RunReport,
-    lock_check: LockCheck,
-    ledger: LedgerRecorder | None,
+    observers: RunObservers,
 ) -> None:
     """Run the migrations; a statement that gave up waiting for a table
     lock rolls its transaction back, and the run starts again after a pause
@@ -372,6 +351,7 @@ def _run_with_retries(
         last check was rolled back.
     """
     table_locks = settings.table_locks
+    lock_check, ledger = observers.lock_check, observers.ledger
     attempts = table_locks.retries + 1
     for attempt in range(1, attempts + 1):
         try:
@@ -389,7 +369,7 @@ def _run_with_retries(
                 raise
             found = failing_revision(context.script, error)
             if lock_check.one_transaction:
-                report.rolled_back()
+                observers.report.rolled_back()
             if ledger is not None:
                 ledger.record_failure(
                     connection, error, found[0] if found is not None else None
@@ -421,30 +401,6 @@ def in_real_transactions(connection: Connection) -> None:
     """
     level = connection.get_isolation_level()
     connection.execution_options(isolation_level=level)
-
-
-def writes_versions() -> bool:
-    """Whether this command may change ``alembic_version`` (upgrade,
-    downgrade, stamp): Alembic gives exactly those a destination revision.
-    """
-    try:
-        # Documented to work before configure(), which the lock needs: it
-        # is taken before the migration connection is opened. Alembic has
-        # no "is there one?" question, and reads the argument from a dict.
-        context.get_revision_argument()
-    except KeyError:
-        return False
-    return True
-
-
-def running_command() -> str:
-    """The name of the ``alembic.command`` function this run serves
-    (``"current"``, ``"history"``, ``"upgrade"``, ...). Alembic hands each
-    command's own work function to the environment, and its qualified name
-    starts with the command's; "" when there is none.
-    """
-    work = context.get_context().opts.get("fn")
-    return str(getattr(work, "__qualname__", "")).split(".")[0]
 
 
 def configure_logging(config: Config) -> None:

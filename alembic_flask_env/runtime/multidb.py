@@ -33,13 +33,13 @@ from ..settings import TENANTS_KEY
 from ..settings import Setting
 from ..settings import find_setting
 from .bind_output import BindOutput
+from .command import running_command
+from .command import writes_versions
 from .configure_options import context_options
 from .configure_options import refuse_unknown_options
 from .connection import CONNECTION_ATTRIBUTE
 from .migration_run import migrate_database
-from .migration_run import running_command
 from .migration_run import start_run
-from .migration_run import writes_versions
 from .revision_functions import prepare_revisions
 
 log = logging.getLogger(__name__)

@@ -62,6 +62,8 @@ from ..tenants.source import list_tenants
 from ..tenants.source import own_database
 from ..url_masking import mask_secrets
 from .bind_output import BindOutput
+from .command import running_command
+from .command import writes_versions
 from .configure_options import as_tuple
 from .configure_options import context_options
 from .connection import CONNECTION_ATTRIBUTE
@@ -69,8 +71,6 @@ from .connection import connected
 from .lock import keep_lock_connections
 from .lock import stop_keeping_lock_connections
 from .migration_run import migrate_database
-from .migration_run import running_command
-from .migration_run import writes_versions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
