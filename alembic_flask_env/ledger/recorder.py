@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.runtime.migration import MigrationInfo
     from alembic.script import Script
+    from sqlalchemy import Table
     from sqlalchemy.engine import URL
     from sqlalchemy.engine import Connection
 
@@ -87,7 +88,7 @@ class LedgerRecorder:
     ) -> None:
         check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
-        self.table = ledger_table(settings.table, schema, url.get_backend_name())
+        self.table = _ledger_table(settings.table, schema, url.get_backend_name())
         #: For the rows of a failure (executemany).
         self._insert = self.table.insert()
         #: Each step's row: compiled once, for the run's connection.
@@ -228,8 +229,28 @@ class LedgerRecorder:
         if not self._created:
             ensure_table(connection, self.table)
             self._created = True
-        # (One multi-row INSERT: SQLAlchemy's insertmanyvalues.)
-        connection.execute(self._insert, rows)
+        # (executemany: psycopg 3 sends the rows in one pipeline.)
+        self._prepared_for(connection).execute_many(connection, rows)
+
+    def _prepared_for(self, connection: Connection) -> PreparedInsert:
+        """The INSERT compiled for the connection's dialect: this run's, or
+        the previous run's in this process (a worker's tenants share the
+        table and the dialect).
+        """
+        global _last_prepared
+        prepared = self._prepared
+        if prepared is not None and prepared.dialect is connection.dialect:
+            return prepared
+        last = _last_prepared
+        if last is not None and last[0] is self.table and last[1].dialect is (
+            connection.dialect
+        ):
+            prepared = last[1]
+        else:
+            prepared = PreparedInsert(self.table, connection.dialect)
+            _last_prepared = (self.table, prepared)
+        self._prepared = prepared
+        return prepared
 
     def _drop_pending(self, connection: Connection) -> None:
         """A rollback undid the steps of the rows not yet written: they are
@@ -247,9 +268,7 @@ class LedgerRecorder:
         without a savepoint PostgreSQL would abort the run's transaction,
         whose COMMIT then rolls back the migration without a word.
         """
-        prepared = self._prepared
-        if prepared is None or prepared.dialect is not connection.dialect:
-            prepared = self._prepared = PreparedInsert(self.table, connection.dialect)
+        prepared = self._prepared_for(connection)
         if connection.dialect.name == "postgresql":
             with connection.begin_nested():
                 if not self._created:
@@ -399,6 +418,21 @@ class LedgerRecorder:
                 f" a DBA, or set {LEDGER_KEY} = true to warn and run on."
             ) from None
         log.warning("%s; this run is not recorded.", message)
+
+
+#: The INSERT of the last run in this process, and its table: the next
+#: run over the same engine (a worker's next tenant) compiles nothing.
+#: One, not one per dialect: a database tenant brings a dialect of its own.
+_last_prepared: tuple[Table, PreparedInsert] | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def _ledger_table(name: str, schema: str | None, dialect: str) -> Table:
+    """The ledger's Table, made once per process for each name, schema and
+    dialect (building one was a tenant's largest cost in the ledger). No
+    run changes it.
+    """
+    return ledger_table(name, schema, dialect)
 
 
 def _first_line(error: BaseException, url: URL) -> str:

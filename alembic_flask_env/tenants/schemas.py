@@ -78,8 +78,8 @@ _SHOWN_STATEMENT = 80
 def point_at_schema(connection: Connection, schema: str, *, create: bool) -> None:
     """Create ``schema`` unless it exists (when ``create``), and, on a
     direct connection to the server, set the session's ``search_path`` to
-    it; committed, so that the migration's transaction starts clean and a
-    rollback does not undo either.
+    it; in autocommit (or committed), so that the migration's transaction
+    starts clean and a rollback does not undo either.
     """
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None
@@ -93,6 +93,9 @@ def _point(
     schema: str,
     create: bool,
 ) -> None:
+    # In autocommit, for the statements here: no COMMIT round trip after
+    # them (only SET search_path itself must outlive a rollback).
+    switched = _autocommit_on(driver_connection)
     cursor = driver_connection.cursor()
     try:
         info = connection.connection.info
@@ -116,7 +119,24 @@ def _point(
             log.info("Created schema %r for its tenant.", schema)
     finally:
         cursor.close()
-    driver_connection.commit()
+        if switched:
+            driver_connection.autocommit = False  # type: ignore[attr-defined]
+    if not switched:
+        driver_connection.commit()
+
+
+def _autocommit_on(driver_connection: DBAPIConnection) -> bool:
+    """Switch the driver's connection to autocommit (psycopg 3 and
+    psycopg2 only set a flag: no round trip); whether it was switched.
+    Not when it already is, nor in a transaction (the driver refuses).
+    """
+    if getattr(driver_connection, "autocommit", None) is not False:
+        return False
+    try:
+        driver_connection.autocommit = True  # type: ignore[attr-defined]
+    except Exception:  # the driver's "not now: in a transaction"
+        return False
+    return True
 
 
 def _quoted(schema: str) -> str:
