@@ -398,7 +398,9 @@ def test_each_tenants_ledger_rows_commit_with_their_steps(schemas: Project) -> N
         ("failed", "", "r3")
     }
 
-    write_revision(schemas, "r5", "r4", "op.execute(\"INSERT INTO runs VALUES ('r5')\")")
+    write_revision(
+        schemas, "r5", "r4", "op.execute(\"INSERT INTO runs VALUES ('r5')\")"
+    )
     schemas.alembic(
         "-x", "tenants=acme,beta", "-x", "tenant_report=report.json",
         "upgrade", "head",

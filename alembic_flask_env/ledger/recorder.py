@@ -242,8 +242,10 @@ class LedgerRecorder:
         if prepared is not None and prepared.dialect is connection.dialect:
             return prepared
         last = _last_prepared
-        if last is not None and last[0] is self.table and last[1].dialect is (
-            connection.dialect
+        if (
+            last is not None
+            and last[0] is self.table
+            and last[1].dialect is (connection.dialect)
         ):
             prepared = last[1]
         else:

@@ -120,7 +120,7 @@ def _point(
     finally:
         cursor.close()
         if switched:
-            driver_connection.autocommit = False  # type: ignore[attr-defined]
+            driver_connection.autocommit = False
     if not switched:
         driver_connection.commit()
 
@@ -133,7 +133,7 @@ def _autocommit_on(driver_connection: DBAPIConnection) -> bool:
     if getattr(driver_connection, "autocommit", None) is not False:
         return False
     try:
-        driver_connection.autocommit = True  # type: ignore[attr-defined]
+        driver_connection.autocommit = True
     except Exception:  # the driver's "not now: in a transaction"
         return False
     return True
