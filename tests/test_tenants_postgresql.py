@@ -416,6 +416,50 @@ def test_each_tenants_ledger_rows_commit_with_their_steps(schemas: Project) -> N
     }
 
 
+def test_a_lock_session_ended_during_a_fast_tenant_run_stops_it(
+    schemas: Project,
+) -> None:
+    """A run of fast revisions in one transaction asks the server about its
+    lock before it commits, and between revisions only when the server has
+    said something on the lock's connection: a lock session ended in the
+    middle (here by the revision itself, which waits until it is gone) is
+    told so at once, and the next check stops the run there, nothing of it
+    committed; the next run applies every revision once.
+    """
+    write_revision(
+        schemas,
+        "r4",
+        "r3",
+        """
+        op.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted"
+            " AND pid <> pg_backend_pid() AND database = ("
+            "SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        op.execute("INSERT INTO runs (revision) VALUES ('r4')")
+        """,
+    )
+    write_revision(
+        schemas, "r5", "r4", "op.execute(\"INSERT INTO runs VALUES ('r5')\")"
+    )
+    result = schemas.alembic("-x", "tenants=acme", "upgrade", "head", ok=False)
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED:")]
+    assert "was lost while revision r3 -> r4 was applied" in result.stderr, (
+        result.stderr
+    )
+    assert line.startswith("FAILED: 1 of 1 tenants failed: 'acme'")
+    assert not query(
+        schemas,
+        "SELECT 1 FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'runs'",
+    )
+    write_revision(
+        schemas, "r4", "r3", "op.execute(\"INSERT INTO runs VALUES ('r4')\")"
+    )
+    schemas.alembic("-x", "tenants=acme", "upgrade", "head")
+    assert runs(schemas, "acme") == ["r1", "r2", "r3", "r4", "r5"]
+
+
 def _children(pid: int) -> list[int]:
     found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(child) for child in found]
