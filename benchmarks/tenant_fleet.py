@@ -257,7 +257,7 @@ def ours(server: str, root: Path, tenants: int, jobs: int) -> dict[str, float]:
             root, url, tenants, "-x", f"tenant_jobs={jobs}", "upgrade", "head"
         )
         verify(url, tenants)
-    return {"seconds": seconds}
+    return {"seconds": seconds, "load": round(os.getloadavg()[0], 2)}
 
 
 def shell_loop(server: str, root: Path, tenants: int, sample: int) -> dict[str, float]:
@@ -270,7 +270,11 @@ def shell_loop(server: str, root: Path, tenants: int, sample: int) -> dict[str, 
                 root, url, tenants, "-x", f"tenants=t{number:05d}", "upgrade", "head"
             )
         seconds = time.perf_counter() - started
-    return {"seconds": seconds * tenants / timed, "timed_tenants": timed}
+    return {
+        "seconds": seconds * tenants / timed,
+        "timed_tenants": timed,
+        "load": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> int:
@@ -297,6 +301,17 @@ def main() -> int:
         results["shell loop"] = shell_loop(
             options.url, root, options.tenants, options.shell_sample
         )
+    if options.peer:
+        # Right after ours, before the long runs: on a shared machine the
+        # load changes within minutes.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import django_tenants_peer  # type: ignore[import-not-found,unused-ignore]
+
+        peer = django_tenants_peer.run(options.url, options.tenants, options.jobs)
+        results[f"django-tenants, {options.jobs} processes"] = {
+            "seconds": float(peer["seconds"]),
+            "load": round(os.getloadavg()[0], 2),
+        }
     if options.scale:
         # RUSAGE_CHILDREN keeps the largest process so far: each size is
         # measured in a process of its own.
@@ -304,14 +319,6 @@ def main() -> int:
             results[f"ours, {options.jobs} jobs, {tenants} tenants"] = _memory_run(
                 options.url, tenants, options.jobs
             )
-    if options.peer:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import django_tenants_peer  # type: ignore[import-not-found,unused-ignore]
-
-        peer = django_tenants_peer.run(options.url, options.tenants, options.jobs)
-        results[f"django-tenants, {options.jobs} processes"] = {
-            "seconds": float(peer["seconds"])
-        }
     print("load averages after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return report(results, options)
 

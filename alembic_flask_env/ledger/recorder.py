@@ -1,8 +1,10 @@
 """Writing the ledger during a run.
 
 A step's row is written in the step's own transaction (Alembic calls
-``on_version_apply`` inside it), so it commits exactly when the step does: a
-run killed with ``kill -9`` leaves the rows of the steps that committed.
+``on_version_apply`` inside it; on PostgreSQL the rows of a transaction are
+written together just before it commits), so it commits exactly when the
+step does: a run killed with ``kill -9`` leaves the rows of the steps that
+committed.
 A failure rolls back the run's transaction, and with it the rows of the
 steps it undid, but not always all of them: an autocommit block commits the
 run's transaction before it, and MySQL commits before every DDL statement.
