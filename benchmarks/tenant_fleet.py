@@ -294,12 +294,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         make_project(root)
-        results["ours, 1 job"] = ours(options.url, root, options.tenants, 1)
-        results[f"ours, {options.jobs} jobs"] = ours(
-            options.url, root, options.tenants, options.jobs
+        _measured(results, "ours, 1 job", ours(options.url, root, options.tenants, 1))
+        _measured(
+            results,
+            f"ours, {options.jobs} jobs",
+            ours(options.url, root, options.tenants, options.jobs),
         )
-        results["shell loop"] = shell_loop(
-            options.url, root, options.tenants, options.shell_sample
+        _measured(
+            results,
+            "shell loop",
+            shell_loop(options.url, root, options.tenants, options.shell_sample),
         )
     if options.peer:
         # Right after ours, before the long runs: on a shared machine the
@@ -308,19 +312,30 @@ def main() -> int:
         import django_tenants_peer  # type: ignore[import-not-found,unused-ignore]
 
         peer = django_tenants_peer.run(options.url, options.tenants, options.jobs)
-        results[f"django-tenants, {options.jobs} processes"] = {
-            "seconds": float(peer["seconds"]),
-            "load": round(os.getloadavg()[0], 2),
-        }
+        _measured(
+            results,
+            f"django-tenants, {options.jobs} processes",
+            {"seconds": float(peer["seconds"]), "load": round(os.getloadavg()[0], 2)},
+        )
     if options.scale:
         # RUSAGE_CHILDREN keeps the largest process so far: each size is
         # measured in a process of its own.
         for tenants in (options.tenants, options.scale):
-            results[f"ours, {options.jobs} jobs, {tenants} tenants"] = _memory_run(
-                options.url, tenants, options.jobs
+            _measured(
+                results,
+                f"ours, {options.jobs} jobs, {tenants} tenants",
+                _memory_run(options.url, tenants, options.jobs),
             )
     print("load averages after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return report(results, options)
+
+
+def _measured(
+    results: dict[str, dict[str, float]], name: str, values: dict[str, float]
+) -> None:
+    """Keep and show one result at once (a long run killed keeps them)."""
+    results[name] = values
+    print(f"  measured: {name}: {values}", flush=True)
 
 
 def _memory_run(url: str, tenants: int, jobs: int) -> dict[str, float]:
