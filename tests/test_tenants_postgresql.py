@@ -352,6 +352,114 @@ def test_raw_sql_outside_a_transaction_keeps_the_schema_on_a_direct_connection(
     assert "public" not in tables_by_schema(schemas)
 
 
+def ledger_steps(project: Project, schema: str) -> list[tuple[object, ...]]:
+    return query(
+        project,
+        f"SELECT revision, from_revision, outcome FROM {schema}.{LEDGER_TABLE}"
+        " ORDER BY id",
+    )
+
+
+def test_each_tenants_ledger_rows_commit_with_their_steps(schemas: Project) -> None:
+    """A step's ledger row is written with its transaction's commit (once
+    per tenant, not three statements per step): the commit an autocommit
+    block forces keeps the rows of the steps before it, a failure after it
+    records the rest as rolled back and the failed step, and each tenant's
+    report says where it stands.
+    """
+    write_revision(
+        schemas,
+        "r4",
+        "r3",
+        """
+        with op.get_context().autocommit_block():
+            op.execute("INSERT INTO runs (revision) VALUES ('r4')")
+        """,
+    )
+    write_revision(schemas, "r5", "r4", 'op.execute("nonsense")')
+    result = schemas.alembic(
+        "-x", "tenants=acme,beta", "-x", "tenant_jobs=2",
+        "-x", "tenant_report=report.json", "upgrade", "head", ok=False,
+    )  # fmt: skip
+    assert "2 of 2 tenants failed" in result.stdout
+    for name in ("acme", "beta"):
+        assert query(schemas, f"SELECT version_num FROM {name}.alembic_version") == [
+            ("r3",)
+        ]
+        assert ledger_steps(schemas, name) == [
+            ("r1", None, "applied"),
+            ("r2", "r1", "applied"),
+            ("r3", "r2", "applied"),
+            ("r4", "r3", "rolled back"),
+            ("r5", "r4", "failed"),
+        ]
+    report = json.loads((schemas.root / "report.json").read_text())
+    assert {(entry["status"], entry["from"], entry["to"]) for entry in report} == {
+        ("failed", "", "r3")
+    }
+
+    write_revision(
+        schemas, "r5", "r4", "op.execute(\"INSERT INTO runs VALUES ('r5')\")"
+    )
+    schemas.alembic(
+        "-x", "tenants=acme,beta", "-x", "tenant_report=report.json",
+        "upgrade", "head",
+    )  # fmt: skip
+    for name in ("acme", "beta"):
+        assert ledger_steps(schemas, name)[5:] == [
+            ("r4", "r3", "applied"),
+            ("r5", "r4", "applied"),
+        ]
+    report = json.loads((schemas.root / "report.json").read_text())
+    assert {(entry["status"], entry["from"], entry["to"]) for entry in report} == {
+        ("migrated", "r3", "r5")
+    }
+
+
+def test_a_lock_session_ended_during_a_fast_tenant_run_stops_it(
+    schemas: Project,
+) -> None:
+    """A run of fast revisions in one transaction asks the server about its
+    lock before it commits, and between revisions only when the server has
+    said something on the lock's connection: a lock session ended in the
+    middle (here by the revision itself, which waits until it is gone) is
+    told so at once, and the next check stops the run there, nothing of it
+    committed; the next run applies every revision once.
+    """
+    write_revision(
+        schemas,
+        "r4",
+        "r3",
+        """
+        op.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted"
+            " AND pid <> pg_backend_pid() AND database = ("
+            "SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        op.execute("INSERT INTO runs (revision) VALUES ('r4')")
+        """,
+    )
+    write_revision(
+        schemas, "r5", "r4", "op.execute(\"INSERT INTO runs VALUES ('r5')\")"
+    )
+    result = schemas.alembic("-x", "tenants=acme", "upgrade", "head", ok=False)
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED:")]
+    assert "was lost while revision r3 -> r4 was applied" in result.stderr, (
+        result.stderr
+    )
+    assert line.startswith("FAILED: 1 of 1 tenants failed: 'acme'")
+    assert not query(
+        schemas,
+        "SELECT 1 FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'runs'",
+    )
+    write_revision(
+        schemas, "r4", "r3", "op.execute(\"INSERT INTO runs VALUES ('r4')\")"
+    )
+    schemas.alembic("-x", "tenants=acme", "upgrade", "head")
+    assert runs(schemas, "acme") == ["r1", "r2", "r3", "r4", "r5"]
+
+
 def _children(pid: int) -> list[int]:
     found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(child) for child in found]
@@ -415,3 +523,8 @@ def test_the_workers_end_with_a_run_killed_alone(schemas: Project) -> None:
     schemas.alembic("-x", "tenant_jobs=3", "upgrade", "head")
     for name in NAMES:
         assert runs(schemas, name) == ["r1", "r2", "r3", "r4"]
+        # The killed run's rows went with its transactions: one applied
+        # row per step.
+        assert [step[0] for step in ledger_steps(schemas, name)] == [
+            "r1", "r2", "r3", "r4"
+        ]  # fmt: skip

@@ -429,23 +429,36 @@ _Found = list[tuple[str | None, str, Any]]
 def _postgresql(connection: Connection, named: list[str]) -> tuple[_Found, _Found]:
     # The default schemas in search_path order, so that a name in two of
     # them means the one PostgreSQL finds first; then the named ones.
+    # A schema's tables are found through pg_depend (every table, view and
+    # materialized view records a dependency on its schema), whose index
+    # leads to them: pg_class has no index on the schema, and scanning it
+    # cost ~50 ms per query once a fleet had 1,500 schemas (5,000: several
+    # hundred), on every tenant. Same rows as pg_class / pg_indexes by schema.
+    in_schemas = (
+        " FROM pg_namespace n JOIN pg_depend d"
+        " ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid"
+        " AND d.classid = 'pg_class'::regclass"
+        " JOIN pg_class c ON c.oid = d.objid"
+    )
+    chosen = (
+        " AND (n.nspname = ANY (current_schemas(false)) OR n.nspname IN :named)"
+        " ORDER BY position NULLS LAST"
+    )
     tables = connection.execute(
         text(
             "SELECT n.nspname, c.relname, c.reltuples::bigint,"
             " CASE WHEN c.relkind = 'r' THEN c.oid END,"
             " array_position(current_schemas(false), n.nspname) AS position"
-            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind IN ('r', 'p') AND (n.nspname = ANY"
-            " (current_schemas(false)) OR n.nspname IN :named)"
-            " ORDER BY position NULLS LAST"
+            f"{in_schemas} WHERE c.relkind IN ('r', 'p'){chosen}"
         ).bindparams(bindparam("named", named or [""], expanding=True))
     ).all()
     indexes = connection.execute(
         text(
-            "SELECT i.schemaname, i.indexname, i.tablename,"
-            " array_position(current_schemas(false), i.schemaname) AS position"
-            " FROM pg_indexes i WHERE i.schemaname = ANY (current_schemas(false))"
-            " OR i.schemaname IN :named ORDER BY position NULLS LAST"
+            "SELECT n.nspname, i.relname, c.relname,"
+            " array_position(current_schemas(false), n.nspname) AS position"
+            f"{in_schemas} JOIN pg_index x ON x.indrelid = c.oid"
+            " JOIN pg_class i ON i.oid = x.indexrelid"
+            f" WHERE c.relkind IN ('r', 'm', 'p') AND i.relkind IN ('i', 'I'){chosen}"
         ).bindparams(bindparam("named", named or [""], expanding=True))
     ).all()
     sized = (

@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Below this much idle time while the revisions were recorded (their
+#: import and ``upgrade()`` cached, a fleet's next tenant: well under a
+#: millisecond), no server's idle timeout can have ended the session, and
+#: the probe of :func:`reconnect_if_closed` (two round trips) is skipped.
+PROBE_AFTER_SECONDS = 0.1
+
 
 def pending_revisions(
     script: ScriptDirectory,
@@ -103,8 +109,9 @@ def check_before_running(
         steps = record_revisions(revisions, connection.dialect.name, **arguments)
     if ours and connection.in_transaction():  # a refused statement began one
         connection.rollback()
-    if ours:
-        reconnect_if_closed(connection, time.monotonic() - idle_since)
+    idle = time.monotonic() - idle_since
+    if ours and idle >= PROBE_AFTER_SECONDS:
+        reconnect_if_closed(connection, idle)
     try:
         # Read after recording: the schemas, tables and columns the
         # revisions change are known.

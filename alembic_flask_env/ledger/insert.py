@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -44,12 +45,18 @@ class PreparedInsert:
                 self.processors.append((column.name, processor))
 
     def execute(self, connection: Connection, row: Mapping[str, Any]) -> None:
+        connection.exec_driver_sql(self.sql, self._parameters(row))
+
+    def execute_many(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The rows in one ``executemany`` (psycopg 3 pipelines it)."""
+        connection.exec_driver_sql(self.sql, [self._parameters(row) for row in rows])
+
+    def _parameters(self, row: Mapping[str, Any]) -> Any:
         values = dict(row)
         for name, processor in self.processors:
             values[name] = processor(values[name])
         if self.order is not None:
-            connection.exec_driver_sql(
-                self.sql, tuple(values[name] for name in self.order)
-            )
-        else:
-            connection.exec_driver_sql(self.sql, values)
+            return tuple(values[name] for name in self.order)
+        return values

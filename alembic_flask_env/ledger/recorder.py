@@ -1,8 +1,10 @@
 """Writing the ledger during a run.
 
 A step's row is written in the step's own transaction (Alembic calls
-``on_version_apply`` inside it), so it commits exactly when the step does: a
-run killed with ``kill -9`` leaves the rows of the steps that committed.
+``on_version_apply`` inside it; on PostgreSQL the rows of a transaction are
+written together just before it commits), so it commits exactly when the
+step does: a run killed with ``kill -9`` leaves the rows of the steps that
+committed.
 A failure rolls back the run's transaction, and with it the rows of the
 steps it undid, but not always all of them: an autocommit block commits the
 run's transaction before it, and MySQL commits before every DDL statement.
@@ -33,6 +35,7 @@ from typing import Any
 import alembic
 import sqlalchemy
 from alembic.util import to_tuple
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.runtime.migration import MigrationInfo
     from alembic.script import Script
+    from sqlalchemy import Table
     from sqlalchemy.engine import URL
     from sqlalchemy.engine import Connection
 
@@ -85,7 +89,7 @@ class LedgerRecorder:
     ) -> None:
         check_table_name(settings, url.get_backend_name(), version_table)
         self.settings = settings
-        self.table = ledger_table(settings.table, schema, url.get_backend_name())
+        self.table = _ledger_table(settings.table, schema, url.get_backend_name())
         #: For the rows of a failure (executemany).
         self._insert = self.table.insert()
         #: Each step's row: compiled once, for the run's connection.
@@ -101,6 +105,10 @@ class LedgerRecorder:
         self.uncommitted: list[dict[str, Any]] = []
         #: The rows of this run known to be in the table besides those.
         self._kept = 0
+        #: Rows of steps not yet committed, written just before the commit
+        #: (:meth:`_batched`), and the connection whose commits write them.
+        self._pending: list[dict[str, Any]] = []
+        self._listening: Connection | None = None
         #: The step whose ``on_version_apply`` hooks are running: the one a
         #: failure in them (a lost lock) stopped.
         self._ending: MigrationInfo | None = None
@@ -169,12 +177,89 @@ class LedgerRecorder:
         )
         connection = ctx.connection
         assert connection is not None
+        if self._batched(connection):
+            self._pending.append(row)
+            self.uncommitted.append(row)
+            return
         try:
             self._write(connection, row)
         except Exception as error:
             self._unusable("write", error)
             return
         self.uncommitted.append(row)
+
+    def _batched(self, connection: Connection) -> bool:
+        """Whether the step's row waits for its transaction's commit, to be
+        written then with the other rows of that transaction: on
+        PostgreSQL (whose DDL is transactional, so the commit is the only
+        one), unless ``required`` (where a row that cannot be written must
+        stop the step before anything commits, not fail a commit). The
+        rows still commit exactly when their steps do; one savepoint and
+        one INSERT per transaction instead of three statements per step.
+        """
+        if self.settings.required or connection.dialect.name != "postgresql":
+            return False
+        if self._listening is not connection:
+            event.listen(connection, "commit", self._flush)
+            event.listen(connection, "rollback", self._drop_pending)
+            self._listening = connection
+        return True
+
+    def _flush(self, connection: Connection) -> None:
+        """Before a commit (the run's, a step's, or the one an autocommit
+        block forces): the rows of the steps it commits, in its
+        transaction. A failure is a warning, as a row written at its step
+        would be: the savepoint keeps it from aborting the migration's
+        transaction.
+        """
+        rows, self._pending = self._pending, []
+        if not rows or not self.usable:
+            return
+        try:
+            if connection.connection.driver_connection is not None and getattr(
+                connection.connection.driver_connection, "autocommit", False
+            ):
+                self._insert_rows(connection, rows)
+            else:
+                with connection.begin_nested():
+                    self._insert_rows(connection, rows)
+        except Exception as error:
+            self._unusable("write", error)
+
+    def _insert_rows(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        if not self._created:
+            ensure_table(connection, self.table)
+            self._created = True
+        # (executemany: psycopg 3 sends the rows in one pipeline.)
+        self._prepared_for(connection).execute_many(connection, rows)
+
+    def _prepared_for(self, connection: Connection) -> PreparedInsert:
+        """The INSERT compiled for the connection's dialect: this run's, or
+        the previous run's in this process (a worker's tenants share the
+        table and the dialect).
+        """
+        global _last_prepared
+        prepared = self._prepared
+        if prepared is not None and prepared.dialect is connection.dialect:
+            return prepared
+        last = _last_prepared
+        if (
+            last is not None
+            and last[0] is self.table
+            and last[1].dialect is (connection.dialect)
+        ):
+            prepared = last[1]
+        else:
+            prepared = PreparedInsert(self.table, connection.dialect)
+            _last_prepared = (self.table, prepared)
+        self._prepared = prepared
+        return prepared
+
+    def _drop_pending(self, connection: Connection) -> None:
+        """A rollback undid the steps of the rows not yet written: they are
+        in :attr:`uncommitted`, which a failure records as rolled back.
+        """
+        self._pending = []
 
     def _write(self, connection: Connection, row: dict[str, Any]) -> None:
         """The row, in the step's transaction; the table is created with the
@@ -186,9 +271,7 @@ class LedgerRecorder:
         without a savepoint PostgreSQL would abort the run's transaction,
         whose COMMIT then rolls back the migration without a word.
         """
-        prepared = self._prepared
-        if prepared is None or prepared.dialect is not connection.dialect:
-            prepared = self._prepared = PreparedInsert(self.table, connection.dialect)
+        prepared = self._prepared_for(connection)
         if connection.dialect.name == "postgresql":
             with connection.begin_nested():
                 if not self._created:
@@ -370,6 +453,21 @@ class LedgerRecorder:
                 f" a DBA, or set {LEDGER_KEY} = true to warn and run on."
             ) from None
         log.warning("%s; this run is not recorded.", message)
+
+
+#: The INSERT of the last run in this process, and its table: the next
+#: run over the same engine (a worker's next tenant) compiles nothing.
+#: One, not one per dialect: a database tenant brings a dialect of its own.
+_last_prepared: tuple[Table, PreparedInsert] | None = None
+
+
+@functools.lru_cache(maxsize=8)
+def _ledger_table(name: str, schema: str | None, dialect: str) -> Table:
+    """The ledger's Table, made once per process for each name, schema and
+    dialect (building one was a tenant's largest cost in the ledger). No
+    run changes it.
+    """
+    return ledger_table(name, schema, dialect)
 
 
 def _first_line(error: BaseException, url: URL) -> str:

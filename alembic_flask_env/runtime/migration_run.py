@@ -406,9 +406,20 @@ def in_real_transactions(connection: Connection) -> None:
     transactional DDL. The level is the one the database reports for the
     connection (its default, or what the app chose), so only autocommit
     changes; the app's engine and its other connections are left alone.
+    The level is asked once per pooled connection (the pool puts it back
+    at check-in): a fleet of tenants reuses one, and the question was two
+    round trips per tenant.
     """
-    level = connection.get_isolation_level()
+    info = connection.connection.info
+    level = info.get(_LEVEL_INFO)
+    if level is None:
+        level = info[_LEVEL_INFO] = connection.get_isolation_level()
     connection.execution_options(isolation_level=level)
+
+
+#: Where a pooled connection's record keeps the isolation level it had
+#: when first checked out for a run.
+_LEVEL_INFO = "alembic_flask_env_isolation_level"
 
 
 def configure_logging(config: Config) -> None:

@@ -3,8 +3,9 @@ schema or database migrated in one run, each with its own
 ``alembic_version``, lock, transaction, checks and ledger.
 
 A schema tenant is migrated over an engine like the app's whose every
-transaction begins with ``SET LOCAL search_path`` to the tenant's schema
-alone, and whose ``schema_translate_map`` sends every unqualified table
+transaction runs with ``search_path`` set to the tenant's schema alone
+(the session's on a direct connection, ``SET LOCAL`` behind a pooler),
+and whose ``schema_translate_map`` sends every unqualified table
 there: so every ``op.*`` lands in that schema, the raw SQL of
 ``op.execute()`` too, behind a transaction pooler as well
 (:mod:`..tenants.schemas`), the version table lives there (so a run that
@@ -387,6 +388,9 @@ class _TenantRunner:
         differing: list[str] | None = None,
     ) -> None:
         """Configure Alembic for the tenant and run the command there."""
+        #: The heads after the last step applied, which Alembic hands each
+        #: step's hook: once a step ran, no need to read them back.
+        heads_after: list[set[str]] = []
         with self._engine_for(tenant) as engine:
             options = context_options(
                 self.in_use.app,
@@ -401,7 +405,7 @@ class _TenantRunner:
             if on_step is not None:
                 options["on_version_apply"] = (
                     *as_tuple(options.get("on_version_apply")),
-                    lambda step, **_: on_step(step),
+                    _noting_heads(on_step, heads_after),
                 )
             if differing is not None:
                 options["process_revision_directives"] = _noting_differences(
@@ -418,7 +422,11 @@ class _TenantRunner:
                 after_run=(
                     None
                     if on_heads is None
-                    else lambda migration: on_heads(migration.get_current_heads())
+                    else lambda migration: on_heads(
+                        tuple(heads_after[0])
+                        if heads_after
+                        else migration.get_current_heads()
+                    )
                 ),
             )
 
@@ -572,6 +580,20 @@ def _noting_differences(hook: Any, tenant: str, differing: list[str]) -> Any:
         hook(migration, revision, directives)
 
     return process_revision_directives
+
+
+def _noting_heads(
+    on_step: Callable[[MigrationInfo], None], heads_after: list[set[str]]
+) -> Callable[..., None]:
+    """An ``on_version_apply`` hook: ``on_step``, and the heads after the
+    step kept as the only item of ``heads_after``.
+    """
+
+    def on_version_apply(*, step: MigrationInfo, heads: set[str], **_: Any) -> None:
+        on_step(step)
+        heads_after[:] = [set(heads)]
+
+    return on_version_apply
 
 
 def _revisions(ids: tuple[str, ...]) -> str:

@@ -5,11 +5,13 @@ A tenant's unqualified names (the raw SQL of ``op.execute()``) resolve
 through ``search_path``. A session-level ``SET search_path`` holds for the
 session, but behind PgBouncer in transaction mode a session is not a server
 connection: each transaction may run on another one, whose ``search_path``
-another client (another tenant's worker, or the app) set. So every
+another client (another tenant's worker, or the app) set. So there every
 transaction begins with ``SET LOCAL search_path`` to the tenant's schema,
 which lives and dies with that transaction on whichever server connection
 runs it; and ``schema_translate_map`` puts every table of ``op.*`` in the
-schema by name.
+schema by name. On a direct connection the session's ``search_path``, set
+when the tenant's connection is checked out, holds for all its
+transactions, and none needs a ``SET LOCAL`` of its own.
 
 A statement run outside any transaction (in an ``autocommit_block()``) has
 no transaction for ``SET LOCAL``. On a direct connection the session's
@@ -76,8 +78,8 @@ _SHOWN_STATEMENT = 80
 def point_at_schema(connection: Connection, schema: str, *, create: bool) -> None:
     """Create ``schema`` unless it exists (when ``create``), and, on a
     direct connection to the server, set the session's ``search_path`` to
-    it; committed, so that the migration's transaction starts clean and a
-    rollback does not undo either.
+    it; in autocommit (or committed), so that the migration's transaction
+    starts clean and a rollback does not undo either.
     """
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None
@@ -91,25 +93,54 @@ def _point(
     schema: str,
     create: bool,
 ) -> None:
+    # In autocommit, for the statements here: no COMMIT round trip after
+    # them (only SET search_path itself must outlive a rollback).
+    switched = _autocommit_on(driver_connection)
     cursor = driver_connection.cursor()
     try:
-        if create:
-            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
-            if cursor.fetchone() is None:
-                # (IF NOT EXISTS: check and autogenerate take no lock,
-                # and may race an upgrade here.)
-                cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                log.info("Created schema %r for its tenant.", schema)
         info = connection.connection.info
         if _POOLER_INFO not in info:
             info[_POOLER_INFO] = behind_a_pooler(driver_connection, cursor)
-        if not info[_POOLER_INFO]:
-            # Behind a pooler this would stay on the server connection for
-            # its next client: never there.
-            cursor.execute(f'SET search_path TO "{schema}"')
+        # One round trip: whether the schema exists and, on a direct
+        # connection, the session's search_path (behind a pooler it would
+        # stay on the server connection for its next client: never there).
+        # set_config() with the quoted name is SET search_path TO "schema".
+        direct = not info[_POOLER_INFO]
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)"
+            + (", set_config('search_path', %s, false)" if direct else ""),
+            (schema, _quoted(schema)) if direct else (schema,),
+        )
+        row = cursor.fetchone()
+        if create and row is not None and not row[0]:
+            # (IF NOT EXISTS: check and autogenerate take no lock, and may
+            # race an upgrade here.)
+            cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            log.info("Created schema %r for its tenant.", schema)
     finally:
         cursor.close()
-    driver_connection.commit()
+        if switched:
+            driver_connection.autocommit = False
+    if not switched:
+        driver_connection.commit()
+
+
+def _autocommit_on(driver_connection: DBAPIConnection) -> bool:
+    """Switch the driver's connection to autocommit (psycopg 3 and
+    psycopg2 only set a flag: no round trip); whether it was switched.
+    Not when it already is, nor in a transaction (the driver refuses).
+    """
+    if getattr(driver_connection, "autocommit", None) is not False:
+        return False
+    try:
+        driver_connection.autocommit = True
+    except Exception:  # the driver's "not now: in a transaction"
+        return False
+    return True
+
+
+def _quoted(schema: str) -> str:
+    return '"' + schema.replace('"', '""') + '"'
 
 
 def behind_a_pooler(driver_connection: DBAPIConnection, cursor: Any) -> bool:
@@ -140,6 +171,11 @@ def in_the_tenants_schema(connection: Connection) -> None:
     """
     schema = connection.get_execution_options().get(SCHEMA_OPTION)
     if schema is None or _autocommit(connection):
+        return
+    if connection.connection.info.get(_POOLER_INFO) is False:
+        # Direct: the session's search_path, set when the tenant's
+        # connection was checked out (:func:`point_at_schema`), holds for
+        # every transaction; one round trip per transaction saved.
         return
     driver_connection = connection.connection.dbapi_connection
     assert driver_connection is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import select
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -46,6 +47,10 @@ LONGEST_PAUSE_SECONDS = 1.0
 #: the shortest idle timeout it does set.
 DEFAULT_CHECK_SECONDS = 30.0
 SHORTEST_CHECK_SECONDS = 0.1
+#: Where a pooled lock connection's record keeps the server's idle timeouts.
+_TIMEOUTS_INFO = "alembic_flask_env_idle_timeouts"
+#: How long a quick check (:meth:`HeldLock.verify`) trusts the last answer.
+QUICK_CHECK_SECONDS = 0.5
 
 
 class LockLost(Exception):
@@ -115,6 +120,22 @@ def timed_out(settings: LockSettings) -> MigrationLockTimeout:
     )
 
 
+def _has_news(connection: Connection) -> bool:
+    """Whether the server sent something unasked on the connection (the
+    notice that ends its session, or the socket closed); True where the
+    driver gives no socket to look at (then the server is asked).
+    """
+    fileno = getattr(connection.connection.dbapi_connection, "fileno", None)
+    try:
+        descriptor = fileno() if callable(fileno) else None
+        if not isinstance(descriptor, int) or descriptor < 0:
+            return True
+        readable, _, _ = select.select([descriptor], [], [], 0)
+    except Exception:  # closed, or not a socket select() takes
+        return True
+    return bool(readable)
+
+
 class HeldLock:
     """The lock, held on ``connection`` (the lock's own) for one run."""
 
@@ -131,12 +152,20 @@ class HeldLock:
         self._using_connection = threading.Lock()
         self._stopped = threading.Event()
         self._keeper: threading.Thread | None = None
+        #: When the server last said the lock is held (taking it counts).
+        self._asked = time.monotonic()
 
     def keep_alive(self) -> None:
         """Start checking the lock in the background, often enough that
         no idle timeout of the server ends its session.
         """
-        timeouts = self.backend.idle_timeouts(self.connection)
+        # Asked once per pooled connection: a worker's tenants reuse it.
+        info = self.connection.connection.info
+        timeouts = info.get(_TIMEOUTS_INFO)
+        if timeouts is None:
+            timeouts = info[_TIMEOUTS_INFO] = self.backend.idle_timeouts(
+                self.connection
+            )
         interval = min([DEFAULT_CHECK_SECONDS, *(t / 3 for t in timeouts)])
         interval = max(interval, SHORTEST_CHECK_SECONDS)
         self._keeper = threading.Thread(
@@ -159,18 +188,32 @@ class HeldLock:
                     log.debug("The migration lock was lost: %s", self.lost)
                     return
 
-    def verify(self) -> None:
-        """Ask the server whether the lock is still ours.
+    def verify(self, *, quick: bool = False) -> None:
+        """Ask the server whether the lock is still ours. ``quick``: not
+        when it was asked less than :data:`QUICK_CHECK_SECONDS` ago and
+        the server has said nothing on the lock's connection since (a
+        session the server ends, by a DBA, an idle timeout or a shutdown,
+        is told so at once): a run of fast revisions in one transaction
+        asks once per :data:`QUICK_CHECK_SECONDS` and before it commits,
+        not once per revision.
 
         :raises LockLost: it is not, or its connection is gone.
         """
         with self._using_connection:
+            if (
+                quick
+                and self.lost is None
+                and time.monotonic() - self._asked < QUICK_CHECK_SECONDS
+                and not _has_news(self.connection)
+            ):
+                return
             if self.lost is None:
                 try:
                     held = self.backend.is_held(self.connection)
                 except Exception as error:
                     self.lost = f"its connection failed ({first_line(error)})"
                 else:
+                    self._asked = time.monotonic()
                     if not held:
                         self.lost = "the server no longer shows it as held"
                 if self.lost is not None:
