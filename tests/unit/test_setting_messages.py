@@ -16,6 +16,7 @@ from alembic.config import Config
 
 from alembic_flask_env.checks.settings import read_checks_settings
 from alembic_flask_env.errors import InvalidSetting
+from alembic_flask_env.expand.backfill import read_backfill_settings
 from alembic_flask_env.runtime.connection import read_connect_timeout
 from alembic_flask_env.runtime.lock.settings import read_lock_settings
 from alembic_flask_env.runtime.table_locks import read_table_lock_settings
@@ -170,3 +171,41 @@ def test_a_lock_that_is_no_boolean(make_config: ConfigFactory) -> None:
         " boolean. Set migration_lock = true (the default: one migration run"
         " at a time) or migration_lock = false."
     )
+
+
+@pytest.mark.parametrize(
+    ("x_arguments", "message"),
+    [
+        (
+            {"backfill_batch_size": "0"},
+            "backfill_batch_size = '0' (from -x backfill_batch_size=...) is 0; a"
+            " backfill batch converts at least one row. Set backfill_batch_size to"
+            " 1 or more, for example backfill_batch_size = 10000.",
+        ),
+        (
+            {"backfill_batch_size": "many"},
+            "backfill_batch_size = 'many' (from -x backfill_batch_size=...) is not"
+            " a whole number, 0 or more. Set backfill_batch_size to the rows a"
+            " backfill batch converts, for example backfill_batch_size = 10000.",
+        ),
+        (
+            {"backfill_pause": "-1"},
+            "backfill_pause = '-1' (from -x backfill_pause=...) is not a number of"
+            " seconds (finite, 0 or more). Set backfill_pause to how long to pause"
+            " between two backfill batches, for example backfill_pause = 0.1.",
+        ),
+    ],
+)
+def test_a_bad_backfill_setting_is_refused(
+    make_config: ConfigFactory, x_arguments: dict[str, str], message: str
+) -> None:
+    assert refusal(lambda: read_backfill_settings(make_config(), x_arguments)) == (
+        message
+    )
+
+
+def test_the_backfill_defaults(make_config: ConfigFactory) -> None:
+    """Unset, or empty as the template's blank keys are: the defaults."""
+    for x_arguments in ({}, {"backfill_batch_size": "", "backfill_pause": ""}):
+        settings = read_backfill_settings(make_config(), x_arguments)
+        assert (settings.batch_size, settings.pause) == (10_000, 0.0)
