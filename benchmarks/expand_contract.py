@@ -228,6 +228,8 @@ class Result:
     backfill_rows_per_s: float | None = None
     change_s: float = 0.0
     contract_s: float | None = None
+    #: How often the contract gave up a lock wait and tried again.
+    contract_retries: int = 0
     first_error: str = ""
     upgrade_error: str = ""
 
@@ -338,7 +340,12 @@ def fresh_table(database: str, rows: int) -> None:
     engine.dispose()
 
 
-def one_case(database: str, case: Case, rows: int, expanding: bool) -> Result:
+def one_case(
+    database: str, case: Case, rows: int, expanding: bool, bounds: list[str]
+) -> Result:
+    """``bounds``: the ``-x`` options of both phases (the table-lock wait):
+    how long a request may queue behind a phase's brief exclusive lock.
+    """
     fresh_table(database, rows)
     work = Path(tempfile.mkdtemp())
     old = Release(work / "release1", database, case.old)
@@ -359,7 +366,7 @@ def one_case(database: str, case: Case, rows: int, expanding: bool) -> Result:
         changing = time.time()
         try:
             if expanding:
-                result.change_s, log = new.alembic("upgrade", "head")
+                result.change_s, log = new.alembic(*bounds, "upgrade", "head")
                 result.backfill_rows_per_s = _backfill_rate(log, rows)
             else:
                 result.change_s, _ = new.alembic(
@@ -373,9 +380,10 @@ def one_case(database: str, case: Case, rows: int, expanding: bool) -> Result:
         old_report = old.stop()
         contracting = contracted = time.time()
         if expanding:
-            result.contract_s, _ = new.run(
-                sys.executable, "-m", "alembic_flask_env", "contract"
+            result.contract_s, log = new.run(
+                sys.executable, "-m", "alembic_flask_env", "contract", *bounds
             )
+            result.contract_retries = log.count("trying again")
             contracted = time.time()
         time.sleep(1)
         new_report = new.stop()
@@ -401,12 +409,17 @@ def _table(results: list[Result], rows: int) -> str:
         f"item: {rows:,} rows; each release makes a request every {PAUSE * 1000:g} ms",
         "",
         "| case | mode | requests | failed | worst ms (upgrade) | worst ms"
-        " (contract) | worst ms (all) | backfill rows/s | upgrade s | contract s |",
+        " (contract) | worst ms (all) | backfill rows/s | upgrade s | contract s"
+        " (retries) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         rate = f"{r.backfill_rows_per_s:,.0f}" if r.backfill_rows_per_s else "-"
-        contract = f"{r.contract_s:.1f}" if r.contract_s is not None else "-"
+        contract = (
+            f"{r.contract_s:.1f} ({r.contract_retries})"
+            if r.contract_s is not None
+            else "-"
+        )
         lines.append(
             f"| {r.case} | {r.mode} | {r.requests} | {r.failed} |"
             f" {r.worst_changing_ms:.1f} | {r.worst_contract_ms:.1f} |"
@@ -429,7 +442,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument(
+        "--table-lock-timeout",
+        default="0.05",
+        help="seconds a phase's exclusive lock may wait (then it retries):"
+        " a request queued behind it waits at most that long; default 0.05",
+    )
+    parser.add_argument("--table-lock-retries", default="40")
     arguments = parser.parse_args()
+    bounds = [
+        "-x",
+        f"table_lock_timeout={arguments.table_lock_timeout}",
+        "-x",
+        f"table_lock_retries={arguments.table_lock_retries}",
+    ]
     server = os.environ.get("ALEMBIC_FLASK_ENV_TEST_POSTGRESQL_URL")
     if not server:
         print("Set ALEMBIC_FLASK_ENV_TEST_POSTGRESQL_URL (.ci/start-postgresql).")
@@ -444,7 +470,9 @@ def main() -> int:
         for case_name in arguments.cases.split(","):
             for expanding in (True, False):
                 results.append(
-                    one_case(database, CASES[case_name], arguments.rows, expanding)
+                    one_case(
+                        database, CASES[case_name], arguments.rows, expanding, bounds
+                    )
                 )
                 print(_table(results[-1:], arguments.rows).splitlines()[4], flush=True)
     finally:
