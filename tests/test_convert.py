@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from alembic.command import init as alembic_init
+from alembic.config import Config
 
 from alembic_flask_env.convert.folder import convert as convert_folder
 from alembic_flask_env.errors import ConversionError
@@ -253,7 +255,13 @@ def test_a_folder_of_another_alembic_setup_is_refused(
     project_factory: ProjectFactory,
 ) -> None:
     project = project_factory("migrated")
-    project.alembic("init", "-t", "generic", "migrations")
+    # Alembic's own init, in process: the folder is the start state, not
+    # what is tested.
+    alembic_init(
+        Config(str(project.root / "alembic.ini")),
+        str(project.root / "migrations"),
+        template="generic",
+    )
     assert_refused(
         project,
         f"{project.root / 'migrations' / 'env.py'} is not Flask-Migrate's env.py."
