@@ -23,6 +23,7 @@ from alembic_flask_env.runtime.connection import connected
 from alembic_flask_env.runtime.lock.settings import read_lock_settings
 from alembic_flask_env.runtime.multidb import select_binds
 from alembic_flask_env.settings import find_setting
+from alembic_flask_env.settings import read_x_arguments
 
 from harness import BLOG_TABLES
 from harness import Project
@@ -749,28 +750,31 @@ def test_a_revision_that_predates_a_bind_is_skipped_for_it_with_a_log_line(
     assert multiblog.tables("main.db") == {"alembic_version"}
 
 
-@pytest.mark.parametrize(
-    ("source", "arguments"),
-    [
-        ("flask_binds = ,", []),
-        ("", ["-x", "flask_binds=,,,"]),
-    ],
-)
-def test_flask_binds_that_names_no_bind(
-    multiblog: Project, source: str, arguments: list[str]
-) -> None:
-    if source:
-        multiblog.set_ini_option("flask_binds", ",")
-        where = "[alembic] in alembic.ini"
-        value = ","
-    else:
-        where = "-x flask_binds=..."
-        value = ",,,"
-    assert multiblog.failure(*arguments, "upgrade", "head") == (
-        f"flask_binds = {value!r} (from {where}) names no bind. Set flask_binds"
-        " to some of default, users, separated by commas, or leave it empty (or"
-        " unset) for all."
+def test_flask_binds_that_names_no_bind(multiblog: Project) -> None:
+    """The ini's value through the command; -x's, which the same
+    ``find_setting`` and ``select_binds`` read (and test_multidb runs from
+    -x end-to-end), in process.
+    """
+
+    def expected(value: str, where: str) -> str:
+        return (
+            f"flask_binds = {value!r} (from {where}) names no bind. Set"
+            " flask_binds to some of default, users, separated by commas, or"
+            " leave it empty (or unset) for all."
+        )
+
+    multiblog.set_ini_option("flask_binds", ",")
+    assert multiblog.failure("upgrade", "head") == expected(
+        ",", "[alembic] in alembic.ini"
     )
+
+    x_arguments = read_x_arguments(["flask_binds=,,,"])
+    with pytest.raises(InvalidSetting) as raised:
+        select_binds(
+            ["default", "users"],
+            find_setting(project_config(multiblog), x_arguments, "flask_binds"),
+        )
+    assert str(raised.value) == expected(",,,", "-x flask_binds=...")
 
 
 def test_flask_binds_as_a_toml_list(multiblog: Project) -> None:
