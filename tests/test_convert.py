@@ -10,8 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from alembic.command import init as alembic_init
+from alembic.config import Config
+
+from alembic_flask_env.convert.folder import convert as convert_folder
+from alembic_flask_env.errors import ConversionError
 
 from harness import BIN_DIR
+from harness import PROJECTS
 from harness import Project
 from harness import ProjectFactory
 
@@ -33,13 +39,32 @@ def flask_db(project: Project, app: str, *arguments: str) -> str:
     return project.run(FLASK, "--app", app, "db", *arguments).stdout
 
 
-@pytest.fixture
-def flask_migrate_project(project_factory: ProjectFactory) -> Project:
-    """The shop app after 'flask db init', 'flask db migrate', 'flask db upgrade'."""
-    project = project_factory("migrated")
+@pytest.fixture(scope="session")
+def flask_migrated_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shop app after 'flask db init', 'flask db migrate', 'flask db
+    upgrade', made once per session (and xdist worker) and then only copied,
+    as conftest's ``initialised_projects`` does for 'alembic init': most
+    tests here start from it, and it costs three 'flask' subprocesses. (The
+    folder, the revision and shop.db name no absolute path, so a copy is the
+    same start state.)
+    """
+    root = tmp_path_factory.mktemp("flask-migrated-shop") / "project"
+    shutil.copytree(PROJECTS / "migrated", root)
+    project = Project(root)
     for command in (["init"], ["migrate", "-m", "init"], ["upgrade"]):
         flask_db(project, "shop:create_app", *command)
-    return project
+    return root
+
+
+@pytest.fixture
+def flask_migrate_project(flask_migrated_shop: Path, tmp_path: Path) -> Project:
+    """The shop app after 'flask db init', 'flask db migrate', 'flask db upgrade'."""
+    root = tmp_path / "project"
+    # Without the bytecode: it names the files where they were compiled.
+    shutil.copytree(
+        flask_migrated_shop, root, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return Project(root)
 
 
 @pytest.fixture
@@ -230,7 +255,13 @@ def test_a_folder_of_another_alembic_setup_is_refused(
     project_factory: ProjectFactory,
 ) -> None:
     project = project_factory("migrated")
-    project.alembic("init", "-t", "generic", "migrations")
+    # Alembic's own init, in process: the folder is the start state, not
+    # what is tested.
+    alembic_init(
+        Config(str(project.root / "alembic.ini")),
+        str(project.root / "migrations"),
+        template="generic",
+    )
     assert_refused(
         project,
         f"{project.root / 'migrations' / 'env.py'} is not Flask-Migrate's env.py."
@@ -399,19 +430,34 @@ def test_without_app_flask_app_stays_empty_and_the_output_says_so(
 # -- Hostile folders and arguments: converted right, or refused unchanged ------
 
 
-@pytest.mark.parametrize("name", ["env.py", "alembic.ini"])
 def test_a_file_that_is_not_utf8_is_refused(
-    flask_migrate_project: Project, name: str
+    flask_migrate_project: Project, flask_migrated_shop: Path, tmp_path: Path
 ) -> None:
-    path = flask_migrate_project.root / "migrations" / name
-    path.write_bytes(path.read_bytes() + b"\n# caf\xe9\n")
-    offset = len(path.read_bytes()) - 2
-    assert_refused(
-        flask_migrate_project,
-        f"{path} is not UTF-8 text (byte 0xe9 at offset {offset}), so it cannot"
-        " be converted safely. Save it as UTF-8 and run again.",
-        "migrations",
-    )
+    """env.py through the command; alembic.ini, read by the same
+    ``read_text``, through the command's ``convert`` in process, on a
+    second copy of the folder.
+    """
+
+    def spoiled(root: Path, name: str) -> str:
+        path = root / "migrations" / name
+        path.write_bytes(path.read_bytes() + b"\n# caf\xe9\n")
+        offset = len(path.read_bytes()) - 2
+        return (
+            f"{path} is not UTF-8 text (byte 0xe9 at offset {offset}), so it"
+            " cannot be converted safely. Save it as UTF-8 and run again."
+        )
+
+    message = spoiled(flask_migrate_project.root, "env.py")
+    assert_refused(flask_migrate_project, message, "migrations")
+
+    root = tmp_path / "second"
+    shutil.copytree(flask_migrated_shop, root)
+    message = spoiled(root, "alembic.ini")
+    before = digest(files(root))
+    with pytest.raises(ConversionError) as raised:
+        convert_folder(root / "migrations")
+    assert str(raised.value) == message
+    assert digest(files(root)) == before
 
 
 def test_a_line_break_in_app_is_refused(flask_migrate_project: Project) -> None:
@@ -458,21 +504,25 @@ def test_a_symlinked_folder_converts_where_it_is_linked_from(
     assert " (head)" in project.alembic("current").stdout
 
 
+def _header_with_spaces(ini: str) -> str:
+    return ini.replace("[alembic]\n", "[alembic]  \n")
+
+
+def _no_final_newline(ini: str) -> str:
+    """The section last, its header the file's last line, with no newline."""
+    return ini.replace("[alembic]\n", "", 1).rstrip("\n") + "\n\n[alembic]"
+
+
+def _upper_case_key(ini: str) -> str:
+    return ini.replace("[alembic]\n", "[alembic]\nSCRIPT_LOCATION = .\n")
+
+
 @pytest.mark.parametrize(
-    ("edit", "replaced"),
+    ("edit", "replaced", "through_the_command"),
     [
-        (lambda ini: ini.replace("[alembic]\n", "[alembic]  \n"), None),
-        # The section last, its header the file's last line, with no newline.
-        (
-            lambda ini: (
-                ini.replace("[alembic]\n", "", 1).rstrip("\n") + "\n\n[alembic]"
-            ),
-            None,
-        ),
-        (
-            lambda ini: ini.replace("[alembic]\n", "[alembic]\nSCRIPT_LOCATION = .\n"),
-            "SCRIPT_LOCATION = .",
-        ),
+        (_header_with_spaces, None, False),
+        (_no_final_newline, None, False),
+        (_upper_case_key, "SCRIPT_LOCATION = .", True),
     ],
     ids=["header-with-spaces", "no-final-newline", "upper-case-key"],
 )
@@ -480,12 +530,23 @@ def test_ini_spellings_configparser_accepts(
     flask_migrate_project: Project,
     edit: Callable[[str], str],
     replaced: str | None,
+    through_the_command: bool,
 ) -> None:
+    """Each converted ini is read by the real 'alembic current'. One
+    spelling is converted by the command, which prints what it replaced;
+    the others by its ``convert`` in process (the same code, without the
+    subprocess).
+    """
     ini = flask_migrate_project.root / "migrations" / "alembic.ini"
     ini.write_text(edit(ini.read_text()))
-    output = convert(flask_migrate_project, "migrations", "--app", "shop:create_app")
-    if replaced:
+    if through_the_command:
+        output = convert(
+            flask_migrate_project, "migrations", "--app", "shop:create_app"
+        )
         assert f"replaced '{replaced}' of the old alembic.ini" in output
+    else:
+        result = convert_folder(ini.parent, "shop:create_app")
+        assert result.replaced == ([replaced] if replaced else [])
     new = (flask_migrate_project.root / "alembic.ini").read_text()
     assert new.count("[alembic]") == 1
     assert " (head)" in flask_migrate_project.alembic("current").stdout
