@@ -182,14 +182,17 @@ FINDING = re.compile(r"^\[([a-z-]+)\] Revision (\w+) \(", re.MULTILINE)
 
 def findings_by_revision(message: str) -> dict[str, dict[str, str]]:
     """The findings of a refusal: revision -> rule -> its paragraph (each
-    finding runs to the next one, or to the advice that ends the message).
+    finding runs to the next one, or to the advice that ends the message;
+    a rule found twice in a revision, both paragraphs).
     """
     message = message.split("\n\nWrite each the safe way")[0]
     starts = list(FINDING.finditer(message))
     findings: dict[str, dict[str, str]] = {}
     for start, end in zip(starts, [*starts[1:], None], strict=True):
         text = message[start.start() : end.start() if end else None]
-        findings.setdefault(start.group(2), {})[start.group(1)] = text
+        rule, revision = start.group(1, 2)
+        of_revision = findings.setdefault(revision, {})
+        of_revision[rule] = of_revision.get(rule, "") + text
     return findings
 
 
@@ -208,6 +211,33 @@ def schema(project: Project) -> list[tuple[object, ...]]:
         project,
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
     )
+
+
+def upgrade_in_process(project: Project, target: str) -> None:
+    """Bring the project's database to ``target`` in this process: each
+    pending revision's ``upgrade()`` run with Alembic's operations on a
+    connection of the test's own, then alembic_version stamped. For a start
+    state that is not the run under test, without an ``alembic``
+    subprocess (the runs under test are the console script's).
+    """
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    script = ScriptDirectory(str(project.root / "migrations"))
+    engine = create_engine(project.server_url)
+    try:
+        with engine.begin() as connection:
+            context = MigrationContext.configure(connection)
+            heads = context.get_current_heads()
+            pending = script.iterate_revisions(target, heads, implicit_base=True)
+            with Operations.context(context):
+                for revision in reversed(list(pending)):
+                    revision.module.upgrade()
+            context.stamp(script, target)
+    finally:
+        engine.dispose()
 
 
 def at_s0(
@@ -816,7 +846,7 @@ def test_a_downgrade_drops_the_indexes_of_a_table_it_drops(pg: Project) -> None:
         'op.create_index("ix_fresh_qty", "fresh", ["qty"])',
         'op.drop_index("ix_fresh_qty", table_name="fresh")',
     )
-    pg.alembic("upgrade", "head")
+    upgrade_in_process(pg, "head")
     message = pg.alembic("downgrade", "s1", ok=False).stdout
     assert "[require-concurrent-index-deletion] Revision s2 (" in message
     assert "on table 'fresh', about 100 rows" in message
@@ -837,7 +867,7 @@ def test_drop_index_without_its_table_is_judged_on_the_index_table(
     """
     write_with_downgrade(pg, "s1", None, *FRESH_TABLE)
     write_with_downgrade(pg, "s2", "s1", 'op.drop_index("ix_fresh_name")', "pass")
-    pg.alembic("upgrade", "s1")
+    upgrade_in_process(pg, "s1")
     message = pg.alembic("upgrade", "head", ok=False).stdout
     assert (
         "[require-concurrent-index-deletion] Revision s2 (" in message
@@ -869,7 +899,7 @@ def test_the_facts_of_a_schema_qualified_table_are_its_own(started: Project) -> 
         op.execute("ANALYZE other.item")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     path = write_revision(
         started,
         "s2",
@@ -910,7 +940,7 @@ def test_a_required_field_is_judged_on_the_rows_of_its_own_schema(
         op.execute("ANALYZE box")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     path = write_revision(
         started,
         "s2",
@@ -981,7 +1011,7 @@ def test_the_facts_of_a_table_of_another_database_are_its_own(
         op.execute("ANALYZE TABLE item, {other}.item")
         """,
     )
-    maria.alembic("upgrade", "s0")
+    upgrade_in_process(maria, "s0")
     write_case(
         maria,
         'op.alter_column("item", "qty", type_=sa.BigInteger(),'
@@ -1078,7 +1108,7 @@ def test_min_rows_exempts_a_small_table_never_analysed(started: Project) -> None
         op.execute("INSERT INTO bulk SELECT g, 'n' FROM generate_series(1, 150000) g")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(started, "s2", "s1", 'op.create_index("ix_fresh", "fresh", ["name"])')
     result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "+1")
     assert (
@@ -1114,7 +1144,7 @@ def test_a_table_whose_size_is_unknown_says_so(started: Project) -> None:
         op.execute("INSERT INTO log VALUES (1, '2026-05-01'), (2, '2026-06-01')")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(
         started,
         "s2",
@@ -1155,7 +1185,7 @@ def test_a_varchar_widening_without_existing_type_is_read_from_the_database(
         op.execute("ANALYZE project")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(
         started,
         "s2",
@@ -1239,7 +1269,7 @@ def test_a_varchar_widening_on_mariadb_within_its_length_bytes(
         op.execute("INSERT INTO project VALUES (1, 'a', 'n'), (2, 'b', 'n')")
         """,
     )
-    maria.alembic("upgrade", "s0")
+    upgrade_in_process(maria, "s0")
     write_next(
         maria,
         "s1",
@@ -1280,7 +1310,7 @@ def test_a_never_analysed_table_locked_meanwhile_is_of_unknown_size(
         op.execute("INSERT INTO \\"odd:name\\" VALUES (1, 'a')")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(started, "s2", "s1", 'op.create_index("ix_odd", "odd:name", ["name"])')
     with other_session(started) as session:
         session.execute(text('LOCK TABLE "odd:name" IN ACCESS EXCLUSIVE MODE'))
@@ -1319,7 +1349,7 @@ def test_a_never_analysed_table_is_counted_through_pgbouncer(
         op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
         """,
     )
-    bounced.alembic("upgrade", "s0")
+    upgrade_in_process(bounced, "s0")
     write_next(bounced, "s1", "s0", 'op.create_index("ix_fresh", "fresh", ["name"])')
     result = bounced.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
     assert "on table 'fresh', about 3 rows:" in result.stderr, result.stderr
@@ -1340,7 +1370,7 @@ def test_min_rows_exempts_a_small_new_table_on_mariadb(maria: Project) -> None:
         op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
         """,
     )
-    maria.alembic("upgrade", "s0")
+    upgrade_in_process(maria, "s0")
     write_next(maria, "s1", "s0", 'op.drop_column("fresh", "name")')
     result = maria.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
     assert (
