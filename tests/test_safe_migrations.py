@@ -318,7 +318,9 @@ def started(
 #: the groups' forms conflict (the same index made twice, a column renamed
 #: and dropped), and the table renamed comes last. ban-drop-table is a chain
 #: of its own: a table dropped later in a run exempts every earlier change
-#: on it from the rules, which would prove nothing of the others.
+#: on it from the rules, which would prove nothing of the others. (No other
+#: case creates or drops a table, and each type change names its
+#: existing_type, so the checks judge a case in a chain as they do alone.)
 POSTGRESQL_CHAINS = {
     "every-rule-but-ban-drop-table": [
         [
@@ -406,6 +408,10 @@ def test_each_rule_refuses_its_unsafe_revision_and_passes_the_safe_one(
     started_template: str,
     chain: str,
 ) -> None:
+    """Every rule of the chain is refused by its own finding on its own
+    revision, nothing runs, and its safe form (or its unsafe revision with
+    every rule it broke skipped, with a reason) runs.
+    """
     groups = POSTGRESQL_CHAINS[chain]
     rules = [rule for group in groups for rule in group]
     before = schema(started)
@@ -769,6 +775,7 @@ def test_each_mysql_rule_on_mariadb(
     maria_template: str,
     chain: str,
 ) -> None:
+    """As on PostgreSQL, for the rules MySQL/MariaDB share."""
     groups = MARIADB_CHAINS[chain]
     rules = [rule for group in groups for rule in group]
     maria = maria_started
