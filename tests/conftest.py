@@ -7,8 +7,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from collections.abc import Generator
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pytest
 
@@ -18,6 +21,9 @@ from harness import POSTGRESQL_URL_VARIABLE
 from harness import PROJECTS
 from harness import Project
 from harness import ProjectFactory
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +117,18 @@ def mariadb_databases() -> Iterator[Callable[[], str]]:
     yield from _databases(server, "DROP DATABASE {}", "`{}`")
 
 
-def _databases(server: str, drop: str, quoted: str) -> Iterator[Callable[[], str]]:
+class _MakeDatabase(Protocol):
+    def __call__(self, template: str = "") -> str: ...
+
+
+#: How a database is made a copy of a template: on the server's
+#: connection, the new database's name, the template's.
+_Copy = Callable[["Connection", str, str], None]
+
+
+def _databases(
+    server: str, drop: str, quoted: str, copy: _Copy | None = None
+) -> Generator[_MakeDatabase, None, None]:
     from sqlalchemy import create_engine
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
@@ -119,10 +136,13 @@ def _databases(server: str, drop: str, quoted: str) -> Iterator[Callable[[], str
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     names: list[str] = []
 
-    def make() -> str:
+    def make(template: str = "") -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
         with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {quoted.format(name)}"))
+            if template and copy is not None:
+                copy(connection, name, template)
+            else:
+                connection.execute(text(f"CREATE DATABASE {quoted.format(name)}"))
         names.append(name)
         return make_url(server).set(database=name).render_as_string(hide_password=False)
 
@@ -133,6 +153,138 @@ def _databases(server: str, drop: str, quoted: str) -> Iterator[Callable[[], str
             for name in names:
                 connection.execute(text(drop.format(quoted.format(name))))
         admin.dispose()
+
+
+#: ``template(key, build)``: see :func:`postgresql_templates`.
+Templates = Callable[[str, Callable[[str], None]], str]
+
+
+@pytest.fixture(scope="session")
+def postgresql_templates() -> Iterator[Templates]:
+    """Start states made once per session (and xdist worker), to be copied
+    per test by :func:`postgresql_clones` instead of reached by an
+    ``alembic upgrade`` subprocess in every test: ``template(key, build)``
+    is the name of a PostgreSQL database that ``build(url)`` brought to the
+    state, made the first time ``key`` is asked for. Dropped at the end.
+    """
+    server = server_url(POSTGRESQL_URL_VARIABLE, "start-postgresql")
+    yield from _templates(server, "DROP DATABASE {} WITH (FORCE)", '"{}"')
+
+
+@pytest.fixture
+def postgresql_clones() -> Iterator[Callable[[str], str]]:
+    """Fresh copies of a template of :func:`postgresql_templates` for one
+    test: ``clone(template)`` is a new one's URL. ``CREATE DATABASE ...
+    TEMPLATE`` copies the files: the tables, rows, statistics (``ANALYZE``'s
+    reltuples) and alembic_version the build left. Dropped after the test.
+    """
+    server = server_url(POSTGRESQL_URL_VARIABLE, "start-postgresql")
+    yield from _databases(
+        server, "DROP DATABASE {} WITH (FORCE)", '"{}"', _copy_postgresql
+    )
+
+
+@pytest.fixture(scope="session")
+def mariadb_templates() -> Iterator[Templates]:
+    """The same for the MariaDB server of ``.ci/start-mariadb``."""
+    server = server_url(MARIADB_URL_VARIABLE, "start-mariadb")
+    yield from _templates(server, "DROP DATABASE {}", "`{}`")
+
+
+@pytest.fixture
+def mariadb_clones() -> Iterator[Callable[[str], str]]:
+    """Fresh copies of a template of :func:`mariadb_templates` for one
+    test. MariaDB has no database templates: each table is made ``LIKE``
+    the template's (columns, indexes, options) and filled with its rows, in
+    this process (see :func:`_copy_mariadb` for what it refuses to copy).
+    """
+    server = server_url(MARIADB_URL_VARIABLE, "start-mariadb")
+    yield from _databases(server, "DROP DATABASE {}", "`{}`", _copy_mariadb)
+
+
+def _templates(server: str, drop: str, quoted: str) -> Iterator[Templates]:
+    from sqlalchemy.engine import make_url
+
+    databases = _databases(server, drop, quoted)
+    make = next(databases)
+    made: dict[str, str] = {}
+
+    def template(key: str, build: Callable[[str], None]) -> str:
+        if key not in made:
+            url = make()
+            build(url)
+            name = make_url(url).database
+            assert name is not None
+            made[key] = name
+        return made[key]
+
+    try:
+        yield template
+    finally:
+        databases.close()  # drops them
+
+
+def _copy_postgresql(connection: Connection, name: str, template: str) -> None:
+    from sqlalchemy import text
+
+    # (A session still on the template would make this fail; the builds'
+    # sessions are closed, and PostgreSQL ends autovacuum's itself.)
+    connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+
+
+def _copy_mariadb(connection: Connection, name: str, template: str) -> None:
+    """Each base table of ``template``, made ``LIKE`` it in ``name`` and
+    filled with its rows. What ``LIKE`` would not carry over (foreign keys)
+    or ``INSERT ... SELECT *`` cannot fill (generated columns), and views,
+    triggers and routines, are refused: a template needing them would be
+    copied wrong.
+    """
+    from sqlalchemy import text
+
+    schema = {"schema": template}
+    unsupported = {
+        "foreign keys": "SELECT constraint_name FROM"
+        " information_schema.referential_constraints"
+        " WHERE constraint_schema = :schema",
+        "generated columns": "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = :schema AND is_generated = 'ALWAYS'",
+        "views": "SELECT table_name FROM information_schema.views"
+        " WHERE table_schema = :schema",
+        "triggers": "SELECT trigger_name FROM information_schema.triggers"
+        " WHERE trigger_schema = :schema",
+        "routines": "SELECT routine_name FROM information_schema.routines"
+        " WHERE routine_schema = :schema",
+    }
+    for what, sql in unsupported.items():
+        found = [str(row[0]) for row in connection.execute(text(sql), schema)]
+        if found:
+            raise ValueError(
+                f"the MariaDB template {template} has {what} ({', '.join(found)}),"
+                " which mariadb_clones cannot copy; make that state in each"
+                " test instead."
+            )
+    tables = connection.execute(
+        text(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = :schema AND table_type = 'BASE TABLE'"
+        ),
+        schema,
+    )
+    connection.execute(text(f"CREATE DATABASE `{name}`"))
+    try:
+        for (table,) in list(tables):
+            connection.execute(
+                text(f"CREATE TABLE `{name}`.`{table}` LIKE `{template}`.`{table}`")
+            )
+            connection.execute(
+                text(
+                    f"INSERT INTO `{name}`.`{table}`"
+                    f" SELECT * FROM `{template}`.`{table}`"
+                )
+            )
+    except BaseException:
+        connection.execute(text(f"DROP DATABASE `{name}`"))
+        raise
 
 
 @pytest.fixture

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from harness import Project
+from harness import ProjectFactory
 from harness import other_session
 from harness import query
 from harness import write_revision
@@ -157,6 +160,48 @@ def write_case(project: Project, body: str, skip: str = "") -> None:
     path.write_text(IMPORTS + skip + path.read_text())
 
 
+def write_chain(project: Project, bodies: list[tuple[str, str]]) -> None:
+    """Revisions s1, s2, ... after s0, one a (body, skip) each, in place of
+    the s1, s2, ... written before.
+    """
+    versions = project.root / "migrations" / "versions"
+    for old in versions.glob("s*.py"):
+        if old.stem != "s0":
+            old.unlink()
+    # A file rewritten in the same second at the same size would be read
+    # from its stale bytecode.
+    shutil.rmtree(versions / "__pycache__", ignore_errors=True)
+    for number, (body, skip) in enumerate(bodies, 1):
+        path = write_revision(project, f"s{number}", f"s{number - 1}", body)
+        path.write_text(IMPORTS + skip + path.read_text())
+
+
+#: The start of a finding in a refusal: its rule and revision.
+FINDING = re.compile(r"^\[([a-z-]+)\] Revision (\w+) \(", re.MULTILINE)
+
+
+def findings_by_revision(message: str) -> dict[str, dict[str, str]]:
+    """The findings of a refusal: revision -> rule -> its paragraph (each
+    finding runs to the next one, or to the advice that ends the message;
+    a rule found twice in a revision, both paragraphs).
+    """
+    message = message.split("\n\nWrite each the safe way")[0]
+    starts = list(FINDING.finditer(message))
+    findings: dict[str, dict[str, str]] = {}
+    for start, end in zip(starts, [*starts[1:], None], strict=True):
+        text = message[start.start() : end.start() if end else None]
+        rule, revision = start.group(1, 2)
+        of_revision = findings.setdefault(revision, {})
+        of_revision[rule] = of_revision.get(rule, "") + text
+    return findings
+
+
+def skip_of(rules: dict[str, str], reason: str) -> str:
+    """A migration_checks_skip of every rule in ``rules``, with ``reason``."""
+    reasons = ", ".join(f"{rule!r}: {reason!r}" for rule in sorted(rules))
+    return f"migration_checks_skip = {{{reasons}}}\n"
+
+
 def schema(project: Project) -> list[tuple[object, ...]]:
     return query(
         project,
@@ -168,90 +213,276 @@ def schema(project: Project) -> list[tuple[object, ...]]:
     )
 
 
+def upgrade_in_process(project: Project, target: str) -> None:
+    """Bring the project's database to ``target`` in this process: each
+    pending revision's ``upgrade()`` run with Alembic's operations on a
+    connection of the test's own, then alembic_version stamped. For a start
+    state that is not the run under test, without an ``alembic``
+    subprocess (the runs under test are the console script's).
+    """
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    script = ScriptDirectory(str(project.root / "migrations"))
+    engine = create_engine(project.server_url)
+    try:
+        with engine.begin() as connection:
+            context = MigrationContext.configure(connection)
+            heads = context.get_current_heads()
+            pending = script.iterate_revisions(target, heads, implicit_base=True)
+            with Operations.context(context):
+                for revision in reversed(list(pending)):
+                    revision.module.upgrade()
+            context.stamp(script, target)
+    finally:
+        engine.dispose()
+
+
+def at_s0(
+    project_factory: ProjectFactory, setup: str, url: str, subdir: str = "project"
+) -> Project:
+    """The blog project with the revision s0 of ``setup``, on ``url``."""
+    project = project_factory(
+        "blog", subdir, template="flask", flask_app="blogapp:create_app"
+    )
+    write_revision(project, "s0", None, setup)
+    project.env["BLOGAPP_DATABASE_URI"] = url
+    project.server_url = url
+    return project
+
+
+def build_at_s0(
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+    setup: str,
+) -> Callable[[str], None]:
+    """Brings a database to s0 of ``setup`` the way a test would: ``alembic
+    upgrade s0`` in a blog project of its own.
+    """
+
+    def build(url: str) -> None:
+        project = template_project(tmp_path_factory, initialised_projects, url)
+        write_revision(project, "s0", None, setup)
+        project.alembic("upgrade", "s0")
+
+    return build
+
+
+def template_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+    url: str,
+) -> Project:
+    """A blog project of its own on ``url``, to build a template with."""
+    root = tmp_path_factory.mktemp("template") / "project"
+    shutil.copytree(initialised_projects("blog", "flask"), root)
+    project = Project(root)
+    project.set_ini_option("flask_app", "blogapp:create_app")
+    project.env["BLOGAPP_DATABASE_URI"] = url
+    return project
+
+
+@pytest.fixture(scope="session")
+def started_template(
+    postgresql_templates: Callable[[str, Callable[[str], None]], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+) -> str:
+    """A PostgreSQL database at s0 (``alembic upgrade s0`` of SETUP), made
+    once per session: each test starts from a copy.
+    """
+    return postgresql_templates(
+        "safe-migrations-started",
+        build_at_s0(tmp_path_factory, initialised_projects, SETUP),
+    )
+
+
 @pytest.fixture
-def started(pg: Project) -> Project:
-    """The PostgreSQL project at s0: owner and item exist and have rows."""
-    write_revision(pg, "s0", None, SETUP)
-    pg.alembic("upgrade", "s0")
-    return pg
+def started(
+    project_factory: ProjectFactory,
+    postgresql_clones: Callable[[str], str],
+    started_template: str,
+) -> Project:
+    """The PostgreSQL project at s0: owner and item exist and have rows
+    (a copy of :func:`started_template`).
+    """
+    return at_s0(project_factory, SETUP, postgresql_clones(started_template))
 
 
-@pytest.mark.postgresql
-@pytest.mark.parametrize("rule", sorted(POSTGRESQL_CASES))
-def test_each_rule_refuses_its_unsafe_revision_and_passes_the_safe_one(
-    started: Project, rule: str
-) -> None:
-    unsafe, safe = POSTGRESQL_CASES[rule]
-    write_case(started, unsafe)
-    before = schema(started)
-    result = started.alembic("upgrade", "head", ok=False)
+#: The runs proving every rule of POSTGRESQL_CASES. The unsafe revisions of
+#: a chain, one a rule, are refused in one run (the checks judge every
+#: pending revision before any runs, and list every finding); then each
+#: group of the chain's safe forms runs in one run, on a fresh copy of s0:
+#: the groups' forms conflict (the same index made twice, a column renamed
+#: and dropped), and the table renamed comes last. ban-drop-table is a chain
+#: of its own: a table dropped later in a run exempts every earlier change
+#: on it from the rules, which would prove nothing of the others. (No other
+#: case creates or drops a table, and each type change names its
+#: existing_type, so the checks judge a case in a chain as they do alone.)
+POSTGRESQL_CHAINS = {
+    "every-rule-but-ban-drop-table": [
+        [
+            "require-concurrent-index-creation",
+            "require-concurrent-index-deletion",
+            "adding-not-nullable-field",
+            "adding-required-field",
+            "adding-field-with-default",
+            "adding-foreign-key-constraint",
+            "constraint-missing-not-valid",
+            "changing-column-type",
+            "disallowed-unique-constraint",
+            "adding-json-column",
+            "adding-stored-generated-column",
+            "adding-auto-incrementing-column",
+            "adding-exclusion-constraint",
+            "renaming-column",
+            "renaming-table",
+        ],
+        ["ban-concurrent-index-creation-in-transaction", "ban-drop-column"],
+    ],
+    "ban-drop-table": [["ban-drop-table"]],
+}
+
+
+def test_the_chains_hold_every_rule_once() -> None:
+    for chains, cases in (
+        (POSTGRESQL_CHAINS, POSTGRESQL_CASES),
+        (MARIADB_CHAINS, MARIADB_CASES),
+    ):
+        rules = [rule for chain in chains.values() for g in chain for rule in g]
+        assert sorted(rules) == sorted(cases)
+
+
+def refuse_chain(
+    project: Project, cases: dict[str, tuple[str, str | None]], rules: list[str]
+) -> dict[str, dict[str, str]]:
+    """Write the unsafe revisions of ``rules`` as s1, s2, ... and run
+    ``upgrade head``: refused, nothing run, alembic_version still s0. The
+    findings of each rule's revision, by rule.
+    """
+    write_chain(project, [(cases[rule][0], "") for rule in rules])
+    result = project.alembic("upgrade", "head", ok=False)
     message = result.stdout
     assert message.startswith("FAILED: ")
-    assert f"[{rule}] Revision s1 (" in message, message
-    assert "on table 'item', about 2 rows" in message or rule.startswith("ban-conc")
     assert "so nothing was run" in message
     assert "Traceback" not in result.stderr
-    assert "Running upgrade s0 -> s1" not in result.stderr
-    assert schema(started) == before
-    assert query(started, "SELECT version_num FROM alembic_version") == [("s0",)]
+    assert "Running upgrade s0 -> " not in result.stderr
+    assert query(project, "SELECT version_num FROM alembic_version") == [("s0",)]
+    findings = findings_by_revision(message)
+    for number, rule in enumerate(rules, 1):
+        assert rule in findings.get(f"s{number}", {}), (rule, message)
+    return {rule: findings[f"s{number}"] for number, rule in enumerate(rules, 1)}
 
-    if safe is None:
-        # Every rule the statement broke, each with its reason.
-        fired = sorted(set(re.findall(r"^\[([a-z-]+)\] ", message, re.MULTILINE)))
-        assert rule in fired
-        reasons = ", ".join(
-            f"{fired_rule!r}: 'the app no longer uses it; checked, 2026-12-01'"
-            for fired_rule in fired
-        )
-        write_case(started, unsafe, f"migration_checks_skip = {{{reasons}}}\n")
-    else:
-        write_case(started, safe)
-    started.alembic("upgrade", "head")
-    assert query(started, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+def run_safe_forms(
+    project: Project,
+    cases: dict[str, tuple[str, str | None]],
+    group: list[str],
+    findings: dict[str, dict[str, str]],
+    reason: str,
+) -> None:
+    """Write the safe forms of ``group`` as s1, s2, ... (a rule without one:
+    its unsafe revision skipping every rule it broke, each with ``reason``),
+    and run them all in one ``upgrade head``.
+    """
+    bodies = []
+    for rule in group:
+        unsafe, safe = cases[rule]
+        if safe is None:
+            bodies.append((unsafe, skip_of(findings[rule], reason)))
+        else:
+            bodies.append((safe, ""))
+    write_chain(project, bodies)
+    project.alembic("upgrade", "head")
+    versions = query(project, "SELECT version_num FROM alembic_version")
+    assert versions == [(f"s{len(group)}",)]
 
 
 @pytest.mark.postgresql
-@pytest.mark.parametrize(
-    ("unsafe", "expected"),
-    [
-        (
-            'op.create_index("ix_item_name", "item", ["name", "qty"], unique=True,'
-            ' postgresql_using="btree")',
-            "CREATE UNIQUE INDEX ix_item_name ON public.item USING btree (name, qty)",
-        ),
-        (
-            'op.add_column("item", sa.Column("code", sa.Text(), index=True))',
-            "CREATE INDEX ix_item_code ON public.item USING btree (code)",
-        ),
-    ],
-)
-def test_the_advice_pasted_as_it_is_builds_the_same_index(
-    started: Project, unsafe: str, expected: str
+@pytest.mark.parametrize("chain", sorted(POSTGRESQL_CHAINS))
+def test_each_rule_refuses_its_unsafe_revision_and_passes_the_safe_one(
+    started: Project,
+    postgresql_clones: Callable[[str], str],
+    started_template: str,
+    chain: str,
 ) -> None:
+    """Every rule of the chain is refused by its own finding on its own
+    revision, nothing runs, and its safe form (or its unsafe revision with
+    every rule it broke skipped, with a reason) runs.
+    """
+    groups = POSTGRESQL_CHAINS[chain]
+    rules = [rule for group in groups for rule in group]
+    before = schema(started)
+    findings = refuse_chain(started, POSTGRESQL_CASES, rules)
+    assert schema(started) == before
+    for rule in rules:
+        # Its own finding sizes the table.
+        finding = findings[rule][rule]
+        assert "on table 'item', about 2 rows" in finding or rule.startswith(
+            "ban-conc"
+        ), finding
+
+    for number, group in enumerate(groups):
+        if number:
+            url = postgresql_clones(started_template)
+            started.env["BLOGAPP_DATABASE_URI"] = url
+            started.server_url = url
+        run_safe_forms(
+            started,
+            POSTGRESQL_CASES,
+            group,
+            findings,
+            "the app no longer uses it; checked, 2026-12-01",
+        )
+
+
+#: An index asked for two ways (unsafe), and the index that must result.
+ADVICE_CASES = {
+    "ix_item_name": (
+        'op.create_index("ix_item_name", "item", ["name", "qty"], unique=True,'
+        ' postgresql_using="btree")',
+        "CREATE UNIQUE INDEX ix_item_name ON public.item USING btree (name, qty)",
+    ),
+    "ix_item_code": (
+        'op.add_column("item", sa.Column("code", sa.Text(), index=True))',
+        "CREATE INDEX ix_item_code ON public.item USING btree (code)",
+    ),
+}
+
+
+@pytest.mark.postgresql
+def test_the_advice_pasted_as_it_is_builds_the_same_index(started: Project) -> None:
     """The safe form a finding prints keeps the revision's columns and
     keywords (a unique index must stay unique): pasted into the revision in
     place of the unsafe call, it runs, and the index is what was asked for.
+    Both cases are revisions of one run: one refusal prints both findings.
     """
-    write_case(started, unsafe)
+    cases = list(ADVICE_CASES.values())
+    write_chain(started, [(unsafe, "") for unsafe, _ in cases])
     message = started.alembic("upgrade", "head", ok=False).stdout
-    finding = message[message.index("[require-concurrent-index-creation]") :]
-    advice = [
-        line[4:]
-        for line in finding.splitlines()[1:]
-        if line.startswith("    ") and "[...]" not in line
-    ]
-    assert len(advice) == 3, finding
-    if "add_column" in unsafe:
-        # The column first, then the index the finding is about.
-        advice = [unsafe.replace(", index=True", ""), *advice]
-    write_case(started, "\n".join(advice))
+    findings = findings_by_revision(message)
+    pasted = []
+    for number, (unsafe, _) in enumerate(cases, 1):
+        finding = findings[f"s{number}"]["require-concurrent-index-creation"]
+        advice = [
+            line[4:]
+            for line in finding.splitlines()[1:]
+            if line.startswith("    ") and "[...]" not in line
+        ]
+        assert len(advice) == 3, finding
+        if "add_column" in unsafe:
+            # The column first, then the index the finding is about.
+            advice = [unsafe.replace(", index=True", ""), *advice]
+        pasted.append(("\n".join(advice), ""))
+    write_chain(started, pasted)
     started.alembic("upgrade", "head")
-    [(definition,)] = query(
-        started,
-        "SELECT indexdef FROM pg_indexes WHERE indexname IN"
-        " ('ix_item_name', 'ix_item_code')",
-    )
-    assert definition == expected
+    for name, (_, expected) in ADVICE_CASES.items():
+        definitions = query(
+            started, f"SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'"
+        )
+        assert definitions == [(expected,)]
 
 
 @pytest.mark.postgresql
@@ -349,14 +580,10 @@ def test_a_bad_mode_is_refused(blog: Project) -> None:
 
 
 @pytest.mark.mariadb
-def test_a_type_change_that_copies_the_table_on_mariadb(maria: Project) -> None:
-    write_revision(
-        maria,
-        "s0",
-        None,
-        'op.execute("CREATE TABLE item (id int PRIMARY KEY, qty int)")',
-    )
-    maria.alembic("upgrade", "s0")
+def test_a_type_change_that_copies_the_table_on_mariadb(
+    maria_started: Project,
+) -> None:
+    maria = maria_started
     write_case(
         maria,
         'op.alter_column("item", "qty", type_=sa.BigInteger(),'
@@ -368,16 +595,48 @@ def test_a_type_change_that_copies_the_table_on_mariadb(maria: Project) -> None:
     maria.alembic("-x", "migration_checks=warn", "upgrade", "head")
 
 
+@pytest.fixture(scope="session")
+def autogenerated_template(
+    postgresql_templates: Callable[[str, Callable[[str], None]], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+) -> tuple[str, Path]:
+    """A PostgreSQL database at the blog's first autogenerated revision
+    (``revision --autogenerate``, then applied in process), and that
+    revision's file, made once per session.
+    """
+    revisions: list[Path] = []
+
+    def build(url: str) -> None:
+        project = template_project(tmp_path_factory, initialised_projects, url)
+        project.alembic("revision", "--autogenerate", "-m", "init")
+        project.server_url = url
+        upgrade_in_process(project, "head")
+        revisions.extend(project.revision_files())
+
+    name = postgresql_templates("safe-migrations-autogenerated", build)
+    [revision] = revisions
+    return name, revision
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("safe", [True, False])
-def test_autogenerate_writes_the_safe_form(pg: Project, safe: bool) -> None:
+def test_autogenerate_writes_the_safe_form(
+    blog: Project,
+    postgresql_clones: Callable[[str], str],
+    autogenerated_template: tuple[str, Path],
+    safe: bool,
+) -> None:
     """An index added to an existing table: built concurrently in an
     autocommit block (and dropped so on the way down), so that the fresh
     revision passes the checks; Alembic's plain form without the setting.
     """
     setting = ["-x", f"migration_checks_autogenerate={str(safe).lower()}"]
-    pg.alembic("revision", "--autogenerate", "-m", "init")
-    pg.alembic("upgrade", "head")
+    # The start: the first autogenerated revision, applied (a copy).
+    template, init = autogenerated_template
+    shutil.copy(init, blog.root / "migrations" / "versions")
+    pg = blog
+    pg.server_url = pg.env["BLOGAPP_DATABASE_URI"] = postgresql_clones(template)
     models = pg.root / "blogapp" / "models.py"
     models.write_text(
         models.read_text().replace(
@@ -454,37 +713,82 @@ MARIADB_CASES = {
 }
 
 
-@pytest.mark.mariadb
-@pytest.mark.parametrize("rule", sorted(MARIADB_CASES))
-def test_each_mysql_rule_on_mariadb(maria: Project, rule: str) -> None:
-    write_revision(
-        maria,
-        "s0",
-        None,
-        """
-        op.execute("CREATE TABLE owner (id int PRIMARY KEY)")
-        op.execute("CREATE TABLE item (id int PRIMARY KEY, name varchar(50),"
-                   " owner_id int, qty int)")
-        op.execute("INSERT INTO owner VALUES (1)")
-        op.execute("INSERT INTO item VALUES (1, 'a', 1, 1), (2, 'b', 1, 2)")
-        """,
+#: The tables the MariaDB cases start from, with rows.
+MARIADB_SETUP = """
+op.execute("CREATE TABLE owner (id int PRIMARY KEY)")
+op.execute("CREATE TABLE item (id int PRIMARY KEY, name varchar(50),"
+           " owner_id int, qty int)")
+op.execute("INSERT INTO owner VALUES (1)")
+op.execute("INSERT INTO item VALUES (1, 'a', 1, 1), (2, 'b', 1, 2)")
+"""
+
+#: The runs proving every rule of MARIADB_CASES, as POSTGRESQL_CHAINS: the
+#: qty column is renamed in one group and dropped in another (and the
+#: VIRTUAL column of the first reads it).
+MARIADB_CHAINS = {
+    "every-rule-but-ban-drop-table": [
+        [
+            "adding-not-nullable-field",
+            "adding-required-field",
+            "adding-foreign-key-constraint",
+            "adding-stored-generated-column",
+            "renaming-table",
+        ],
+        ["renaming-column"],
+        ["ban-drop-column"],
+    ],
+    "ban-drop-table": [["ban-drop-table"]],
+}
+
+
+@pytest.fixture(scope="session")
+def maria_template(
+    mariadb_templates: Callable[[str, Callable[[str], None]], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+) -> str:
+    """A MariaDB database at s0 (``alembic upgrade s0`` of MARIADB_SETUP),
+    made once per session: each test starts from a copy.
+    """
+    return mariadb_templates(
+        "safe-migrations-maria-started",
+        build_at_s0(tmp_path_factory, initialised_projects, MARIADB_SETUP),
     )
-    maria.alembic("upgrade", "s0")
-    unsafe, safe = MARIADB_CASES[rule]
-    write_case(maria, unsafe)
-    message = maria.alembic("upgrade", "head", ok=False).stdout
-    assert f"[{rule}] Revision s1 (" in message, message
-    assert "so nothing was run" in message
-    versions = query(maria, "SELECT version_num FROM alembic_version")
-    assert versions == [("s0",)]
-    if safe is None:
-        fired = sorted(set(re.findall(r"^\[([a-z-]+)\] ", message, re.MULTILINE)))
-        reasons = ", ".join(f"{r!r}: 'checked with the DBA, 2026-12-01'" for r in fired)
-        write_case(maria, unsafe, f"migration_checks_skip = {{{reasons}}}\n")
-    else:
-        write_case(maria, safe)
-    maria.alembic("upgrade", "head")
-    assert query(maria, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+@pytest.fixture
+def maria_started(
+    project_factory: ProjectFactory,
+    mariadb_clones: Callable[[str], str],
+    maria_template: str,
+) -> Project:
+    """The MariaDB project at s0: owner and item exist and have rows (a
+    copy of :func:`maria_template`).
+    """
+    return at_s0(project_factory, MARIADB_SETUP, mariadb_clones(maria_template))
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("chain", sorted(MARIADB_CHAINS))
+def test_each_mysql_rule_on_mariadb(
+    mariadb_clones: Callable[[str], str],
+    maria_started: Project,
+    maria_template: str,
+    chain: str,
+) -> None:
+    """As on PostgreSQL, for the rules MySQL/MariaDB share."""
+    groups = MARIADB_CHAINS[chain]
+    rules = [rule for group in groups for rule in group]
+    maria = maria_started
+    findings = refuse_chain(maria, MARIADB_CASES, rules)
+    for number, group in enumerate(groups):
+        if number:
+            url = mariadb_clones(maria_template)
+            maria.env["BLOGAPP_DATABASE_URI"] = url
+            maria.server_url = url
+        run_safe_forms(
+            maria, MARIADB_CASES, group, findings, "checked with the DBA, 2026-12-01"
+        )
 
 
 def test_a_bad_autogenerate_setting_is_refused(blog: Project) -> None:
@@ -550,7 +854,7 @@ def test_a_downgrade_drops_the_indexes_of_a_table_it_drops(pg: Project) -> None:
         'op.create_index("ix_fresh_qty", "fresh", ["qty"])',
         'op.drop_index("ix_fresh_qty", table_name="fresh")',
     )
-    pg.alembic("upgrade", "head")
+    upgrade_in_process(pg, "head")
     message = pg.alembic("downgrade", "s1", ok=False).stdout
     assert "[require-concurrent-index-deletion] Revision s2 (" in message
     assert "on table 'fresh', about 100 rows" in message
@@ -571,7 +875,7 @@ def test_drop_index_without_its_table_is_judged_on_the_index_table(
     """
     write_with_downgrade(pg, "s1", None, *FRESH_TABLE)
     write_with_downgrade(pg, "s2", "s1", 'op.drop_index("ix_fresh_name")', "pass")
-    pg.alembic("upgrade", "s1")
+    upgrade_in_process(pg, "s1")
     message = pg.alembic("upgrade", "head", ok=False).stdout
     assert (
         "[require-concurrent-index-deletion] Revision s2 (" in message
@@ -603,7 +907,7 @@ def test_the_facts_of_a_schema_qualified_table_are_its_own(started: Project) -> 
         op.execute("ANALYZE other.item")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     path = write_revision(
         started,
         "s2",
@@ -644,7 +948,7 @@ def test_a_required_field_is_judged_on_the_rows_of_its_own_schema(
         op.execute("ANALYZE box")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     path = write_revision(
         started,
         "s2",
@@ -673,18 +977,9 @@ def test_a_type_given_as_a_class_reads_as_sql(started: Project) -> None:
 
 @pytest.mark.mariadb
 def test_a_stored_generated_column_is_refused_with_the_mysql_advice(
-    maria: Project,
+    maria_started: Project,
 ) -> None:
-    write_revision(
-        maria,
-        "s0",
-        None,
-        """
-        op.execute("CREATE TABLE item (id int PRIMARY KEY, qty int)")
-        op.execute("INSERT INTO item VALUES (1, 1), (2, 2)")
-        """,
-    )
-    maria.alembic("upgrade", "s0")
+    maria = maria_started  # item has qty 1 and 2
     write_case(maria, MARIADB_CASES["adding-stored-generated-column"][0])
     message = maria.alembic("upgrade", "head", ok=False).stdout
     assert (
@@ -724,7 +1019,7 @@ def test_the_facts_of_a_table_of_another_database_are_its_own(
         op.execute("ANALYZE TABLE item, {other}.item")
         """,
     )
-    maria.alembic("upgrade", "s0")
+    upgrade_in_process(maria, "s0")
     write_case(
         maria,
         'op.alter_column("item", "qty", type_=sa.BigInteger(),'
@@ -756,7 +1051,7 @@ def test_an_autogenerated_downgrade_that_drops_tables_runs(pg: Project) -> None:
     [revision] = pg.revision_files()
     downgrade = revision.read_text().split("def downgrade")[1]
     assert downgrade.index("op.drop_index(") < downgrade.index("op.drop_table('user')")
-    pg.alembic("upgrade", "head")
+    upgrade_in_process(pg, "head")
     with other_session(pg) as session:
         session.execute(text("INSERT INTO \"user\" (name) VALUES ('a'), ('b')"))
         session.execute(text('ANALYZE "user"'))
@@ -821,7 +1116,7 @@ def test_min_rows_exempts_a_small_table_never_analysed(started: Project) -> None
         op.execute("INSERT INTO bulk SELECT g, 'n' FROM generate_series(1, 150000) g")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(started, "s2", "s1", 'op.create_index("ix_fresh", "fresh", ["name"])')
     result = started.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "+1")
     assert (
@@ -857,7 +1152,7 @@ def test_a_table_whose_size_is_unknown_says_so(started: Project) -> None:
         op.execute("INSERT INTO log VALUES (1, '2026-05-01'), (2, '2026-06-01')")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(
         started,
         "s2",
@@ -898,7 +1193,7 @@ def test_a_varchar_widening_without_existing_type_is_read_from_the_database(
         op.execute("ANALYZE project")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(
         started,
         "s2",
@@ -982,7 +1277,7 @@ def test_a_varchar_widening_on_mariadb_within_its_length_bytes(
         op.execute("INSERT INTO project VALUES (1, 'a', 'n'), (2, 'b', 'n')")
         """,
     )
-    maria.alembic("upgrade", "s0")
+    upgrade_in_process(maria, "s0")
     write_next(
         maria,
         "s1",
@@ -1023,7 +1318,7 @@ def test_a_never_analysed_table_locked_meanwhile_is_of_unknown_size(
         op.execute("INSERT INTO \\"odd:name\\" VALUES (1, 'a')")
         """,
     )
-    started.alembic("upgrade", "s1")
+    upgrade_in_process(started, "s1")
     write_next(started, "s2", "s1", 'op.create_index("ix_odd", "odd:name", ["name"])')
     with other_session(started) as session:
         session.execute(text('LOCK TABLE "odd:name" IN ACCESS EXCLUSIVE MODE'))
@@ -1062,7 +1357,7 @@ def test_a_never_analysed_table_is_counted_through_pgbouncer(
         op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
         """,
     )
-    bounced.alembic("upgrade", "s0")
+    upgrade_in_process(bounced, "s0")
     write_next(bounced, "s1", "s0", 'op.create_index("ix_fresh", "fresh", ["name"])')
     result = bounced.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
     assert "on table 'fresh', about 3 rows:" in result.stderr, result.stderr
@@ -1083,7 +1378,7 @@ def test_min_rows_exempts_a_small_new_table_on_mariadb(maria: Project) -> None:
         op.execute("INSERT INTO fresh VALUES (1, 'a'), (2, 'b'), (3, 'c')")
         """,
     )
-    maria.alembic("upgrade", "s0")
+    upgrade_in_process(maria, "s0")
     write_next(maria, "s1", "s0", 'op.drop_column("fresh", "name")')
     result = maria.alembic("-x", "migration_checks_min_rows=1000", "upgrade", "head")
     assert (
