@@ -32,11 +32,18 @@ class StartStates:
         self._made: dict[str, Path] = {}
 
     def restore(
-        self, project: Project, name: str, make: Callable[[Project], None]
+        self,
+        project: Project,
+        name: str,
+        make: Callable[[Project], None],
+        *,
+        base: tuple[str, Callable[[Project], None]] | None = None,
     ) -> None:
         """Put the state ``name`` into the fresh ``project``: made the first
         time by ``make`` (real ``alembic`` runs) in a copy of the project,
-        with its environment, and copied from there.
+        with its environment, and copied from there. With ``base`` (a name
+        and its ``make``), ``make`` starts from that state, restored (or
+        made) first, rather than repeating its runs.
 
         ``name`` must tell apart every project, settings and environment a
         state is made for: a state is made once per name.
@@ -46,6 +53,8 @@ class StartStates:
             shutil.copytree(project.root, root, ignore=_IGNORED)
             state = Project(root)
             state.env = dict(project.env)
+            if base is not None:
+                self.restore(state, *base)
             make(state)
             self._made[name] = root
         for part in _PARTS:

@@ -23,7 +23,7 @@ def _generated(project: Project) -> None:
 
 
 def _upgraded(project: Project) -> None:
-    autogenerate(project)
+    """(From the generated state: see the fixtures.)"""
     project.alembic("upgrade", "head")
 
 
@@ -44,7 +44,12 @@ def upgraded(multiblog: Project, start_states: StartStates) -> Project:
     """The two-bind blog after autogenerate and ``alembic upgrade head``
     (made once per session, then copied).
     """
-    start_states.restore(multiblog, "multiblog-upgraded", _upgraded)
+    start_states.restore(
+        multiblog,
+        "multiblog-upgraded",
+        _upgraded,
+        base=("multiblog-generated", _generated),
+    )
     [revision] = multiblog.revision_files()
     for name in ("main.db", "users.db"):
         assert multiblog.version(name) == [revision.name.split("_")[0]]
