@@ -19,6 +19,27 @@ def lint(project: Project, *arguments: str) -> tuple[int, str]:
     return package_command(project, "lint", *arguments)
 
 
+def at_revision(project: Project, revision: str, *statements: str) -> None:
+    """The project's database as an upgrade to ``revision`` leaves it (that
+    revision's ``statements`` and alembic_version), made in process: the
+    start state of a test about a later revision, without an ``alembic`` run.
+    """
+    with other_session(project) as session:
+        for statement in statements:
+            session.execute(text(statement))
+        session.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
+                " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        session.execute(
+            text("INSERT INTO alembic_version VALUES (:revision)"),
+            {"revision": revision},
+        )
+        session.commit()
+
+
 @pytest.fixture
 def revisions(blog: Project) -> Project:
     write_revision(
@@ -97,7 +118,7 @@ def test_with_the_database_its_facts_apply(
 ) -> None:
     revisions.env["BLOGAPP_DATABASE_URI"] = postgresql_url
     revisions.server_url = postgresql_url
-    revisions.alembic("upgrade", "l0")
+    at_revision(revisions, "l0", "CREATE TABLE item (id INTEGER)")
     with other_session(revisions) as session:
         session.execute(text("ANALYZE item"))
         session.commit()
@@ -250,34 +271,41 @@ def test_types_and_tables_made_through_the_connection_are_linted(
     ]
 
 
-@pytest.mark.parametrize(
-    "condition",
-    [
-        'op.get_bind().engine.url.drivername.startswith("postgresql")',
-        'op.get_bind().engine.url.get_backend_name() == "postgresql"',
-        'op.get_bind().dialect.name == "postgresql"',
-        'op.get_bind().engine.name == "postgresql"',
-        'op.get_bind().engine.dialect.name == "postgresql"',
-        'op.get_context().dialect.name == "postgresql"',
-    ],
-)
-def test_a_revision_branching_on_its_database_is_recorded(
-    blog: Project, condition: str
+#: The ways a revision asks which database it runs on.
+BRANCH_CONDITIONS = [
+    'op.get_bind().engine.url.drivername.startswith("postgresql")',
+    'op.get_bind().engine.url.get_backend_name() == "postgresql"',
+    'op.get_bind().dialect.name == "postgresql"',
+    'op.get_bind().engine.name == "postgresql"',
+    'op.get_bind().engine.dialect.name == "postgresql"',
+    'op.get_context().dialect.name == "postgresql"',
+]
+
+
+def test_revisions_branching_on_their_database_each_way_are_recorded(
+    blog: Project,
 ) -> None:
-    path = write_revision(
-        blog,
-        "d1",
-        None,
-        f"""
-        if {condition}:
-            op.alter_column("item", "created", type_=sa.DateTime(timezone=True),
-                            existing_type=sa.DateTime())
-        """,
-    )
-    _with_imports(path, "import sqlalchemy as sa\n")
+    """A revision per way of asking, linted in one run (which records each
+    revision's upgrade() on its own): each is recorded down its branch.
+    """
+    down = None
+    for number, condition in enumerate(BRANCH_CONDITIONS, start=1):
+        path = write_revision(
+            blog,
+            f"d{number}",
+            down,
+            f"""
+            if {condition}:
+                op.alter_column("item", "created", type_=sa.DateTime(timezone=True),
+                                existing_type=sa.DateTime())
+            """,
+        )
+        _with_imports(path, "import sqlalchemy as sa\n")
+        down = f"d{number}"
     code, output = lint(blog)
     assert code == 1, output
-    assert "[changing-column-type] Revision d1 (" in output
+    for number, condition in enumerate(BRANCH_CONDITIONS, start=1):
+        assert f"[changing-column-type] Revision d{number} (" in output, condition
     assert "could not be checked" not in output
 
 
@@ -367,41 +395,61 @@ def test_an_env_py_import_that_fails_is_named(blog: Project) -> None:
     assert "Revision e1 (" in output and "could not be checked to its end" in output
 
 
-@pytest.mark.parametrize(
-    ("before", "after", "refused"),
-    [
-        ("SET foreign_key_checks = 0", "", False),
-        ("SET SESSION foreign_key_checks = OFF", "", False),
-        ("SET @@foreign_key_checks = false", "", False),
-        ("set @@session.foreign_key_checks = OFF", "", False),
-        ("SET LOCAL foreign_key_checks='0'", "", False),
-        ("/*!40014 SET FOREIGN_KEY_CHECKS=0 */", "", False),
-        (
-            "SET SESSION foreign_key_checks = 0",
-            "SET SESSION foreign_key_checks = 1",
-            True,
-        ),
-        ("SET @@session.foreign_key_checks = OFF", "SET foreign_key_checks = ON", True),
-        ("SET GLOBAL foreign_key_checks = 0", "", True),
-    ],
-)
-def test_the_last_foreign_key_checks_setting_counts_on_mysql(
-    blog: Project, before: str, after: str, refused: bool
-) -> None:
-    write_revision(
-        blog,
-        "f1",
-        None,
-        f"""
-        op.execute({before!r})
-        {f"op.execute({after!r})" if after else ""}
-        op.create_foreign_key("fk_item_owner", "item", "owner", ["owner_id"], ["id"])
-        """,
-    )
+#: What a revision sets foreign_key_checks to before it adds a foreign
+#: key, and whether the foreign key is then refused on MySQL/MariaDB.
+FOREIGN_KEY_CHECKS = [
+    ("SET foreign_key_checks = 0", "", False),
+    ("SET SESSION foreign_key_checks = OFF", "", False),
+    ("SET @@foreign_key_checks = false", "", False),
+    ("set @@session.foreign_key_checks = OFF", "", False),
+    ("SET LOCAL foreign_key_checks='0'", "", False),
+    ("/*!40014 SET FOREIGN_KEY_CHECKS=0 */", "", False),
+    (
+        "SET SESSION foreign_key_checks = 0",
+        "SET SESSION foreign_key_checks = 1",
+        True,
+    ),
+    ("SET @@session.foreign_key_checks = OFF", "SET foreign_key_checks = ON", True),
+    ("SET GLOBAL foreign_key_checks = 0", "", True),
+]
+
+
+def test_the_last_foreign_key_checks_setting_counts_on_mysql(blog: Project) -> None:
+    """A revision per case, linted in one run per dialect: the rule looks
+    at the settings earlier in the same upgrade() only (the lint starts
+    each revision afresh), so each revision's finding is its own case's.
+    """
+    down = None
+    for number, (before, after, _) in enumerate(FOREIGN_KEY_CHECKS, start=1):
+        write_revision(
+            blog,
+            f"f{number}",
+            down,
+            f"""
+            op.execute({before!r})
+            {f"op.execute({after!r})" if after else ""}
+            op.create_foreign_key("fk_item_owner", "item", "owner",
+                                  ["owner_id"], ["id"])
+            """,
+        )
+        down = f"f{number}"
+    refused = [
+        f"f{number}"
+        for number, (_, _, is_refused) in enumerate(FOREIGN_KEY_CHECKS, start=1)
+        if is_refused
+    ]
     for dialect in ("mysql", "mariadb"):
-        code, output = lint(blog, "--dialect", dialect)
-        assert code == (1 if refused else 0), output
-        assert ("[adding-foreign-key-constraint]" in output) == refused
+        code, output = lint(blog, "--dialect", dialect, "--format", "json")
+        assert code == 1, output
+        findings = json.loads(output)
+        for number, case in enumerate(FOREIGN_KEY_CHECKS, start=1):
+            found = [f["rule"] for f in findings if f["revision"] == f"f{number}"]
+            assert (found == ["adding-foreign-key-constraint"]) == case[2], (
+                dialect,
+                case,
+                found,
+            )
+        assert sorted(f["revision"] for f in findings) == sorted(refused)
 
 
 @pytest.mark.mariadb
@@ -422,7 +470,13 @@ def test_on_mariadb_a_branch_on_the_database_is_checked_before_it_runs(
         op.execute("INSERT INTO item VALUES (1, NULL, NOW())")
         """,
     )
-    maria.alembic("upgrade", "m0")
+    at_revision(
+        maria,
+        "m0",
+        "CREATE TABLE owner (id int PRIMARY KEY)",
+        "CREATE TABLE item (id int PRIMARY KEY, owner_id int, created DATETIME)",
+        "INSERT INTO item VALUES (1, NULL, NOW())",
+    )
     path = write_revision(
         maria,
         "m1",
@@ -463,9 +517,10 @@ def test_with_the_database_the_stand_in_answers_as_it_would(
     that branches on them is recorded down the branch the run will take.
     """
     blog.env["BLOGAPP_DATABASE_URI"] = postgresql_url
+    blog.server_url = postgresql_url
     database = make_url(postgresql_url).database
     write_revision(blog, "v0", None, 'op.execute("CREATE TABLE item (qty int)")')
-    blog.alembic("upgrade", "v0")
+    at_revision(blog, "v0", "CREATE TABLE item (qty int)")
     path = write_revision(
         blog,
         "v1",

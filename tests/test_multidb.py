@@ -6,10 +6,54 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy.engine import make_url
+from start_states import StartStates
 
 from harness import LEDGER_TABLE
 from harness import Project
 from harness import autogenerate
+
+
+@pytest.fixture(scope="session")
+def start_states(tmp_path_factory: pytest.TempPathFactory) -> StartStates:
+    return StartStates(tmp_path_factory)
+
+
+def _generated(project: Project) -> None:
+    autogenerate(project)
+
+
+def _upgraded(project: Project) -> None:
+    """(From the generated state: see the fixtures.)"""
+    project.alembic("upgrade", "head")
+
+
+@pytest.fixture
+def generated(multiblog: Project, start_states: StartStates) -> Project:
+    """The two-bind blog as autogenerate leaves it: one revision, and an
+    empty alembic_version in each bind's database (made once per session,
+    then copied; test_one_revision_migrates_every_bind... runs it).
+    """
+    start_states.restore(multiblog, "multiblog-generated", _generated)
+    [revision] = multiblog.revision_files()
+    assert "def upgrade_users() -> None:" in revision.read_text()
+    return multiblog
+
+
+@pytest.fixture
+def upgraded(multiblog: Project, start_states: StartStates) -> Project:
+    """The two-bind blog after autogenerate and ``alembic upgrade head``
+    (made once per session, then copied).
+    """
+    start_states.restore(
+        multiblog,
+        "multiblog-upgraded",
+        _upgraded,
+        base=("multiblog-generated", _generated),
+    )
+    [revision] = multiblog.revision_files()
+    for name in ("main.db", "users.db"):
+        assert multiblog.version(name) == [revision.name.split("_")[0]]
+    return multiblog
 
 
 def test_listed_and_written_by_init(multiblog: Project) -> None:
@@ -46,9 +90,8 @@ def test_one_revision_migrates_every_bind_into_its_own_database(
     assert multiblog.tables("users.db") == {"alembic_version"}
 
 
-def test_no_revision_when_no_bind_changed(multiblog: Project) -> None:
-    autogenerate(multiblog)
-    multiblog.alembic("upgrade", "head")
+def test_no_revision_when_no_bind_changed(upgraded: Project) -> None:
+    multiblog = upgraded
     assert "No changes in schema detected." in autogenerate(multiblog, "nothing")
     assert len(multiblog.revision_files()) == 1
 
@@ -61,8 +104,8 @@ def test_a_plain_revision_has_a_function_per_bind(multiblog: Project) -> None:
         assert f"def {function}() -> None:" in source
 
 
-def test_flask_binds_restricts_the_run(multiblog: Project) -> None:
-    autogenerate(multiblog)
+def test_flask_binds_restricts_the_run(generated: Project) -> None:
+    multiblog = generated
     multiblog.alembic("-x", "flask_binds=users", "upgrade", "head")
     assert multiblog.tables("users.db") == {"account", "alembic_version"}
     # (autogenerate made an empty alembic_version in each bind)
@@ -75,9 +118,9 @@ def test_flask_binds_restricts_the_run(multiblog: Project) -> None:
 
 
 def test_current_labels_each_bind_and_shows_binds_at_base(
-    multiblog: Project,
+    generated: Project,
 ) -> None:
-    autogenerate(multiblog)
+    multiblog = generated
     [revision] = multiblog.revision_files()
     revision_id = revision.name.split("_")[0]
     assert multiblog.alembic("current").stdout == ("default: <base>\nusers: <base>\n")
@@ -87,8 +130,8 @@ def test_current_labels_each_bind_and_shows_binds_at_base(
     )
 
 
-def test_history_is_printed_once_not_once_per_bind(multiblog: Project) -> None:
-    autogenerate(multiblog)
+def test_history_is_printed_once_not_once_per_bind(generated: Project) -> None:
+    multiblog = generated
     multiblog.alembic("revision", "-m", "second")
     first, second = (
         p.name.split("_")[0]
@@ -114,8 +157,8 @@ def test_an_unknown_bind_is_a_clear_error(multiblog: Project) -> None:
     assert multiblog.tables("users.db") == set()
 
 
-def test_offline_sql_is_labelled_by_bind(multiblog: Project) -> None:
-    autogenerate(multiblog)
+def test_offline_sql_is_labelled_by_bind(generated: Project) -> None:
+    multiblog = generated
     for name in ("main.db", "users.db"):
         multiblog.database(name).unlink()
     output = multiblog.alembic("upgrade", "head", "--sql").stdout
@@ -130,9 +173,8 @@ def test_offline_sql_is_labelled_by_bind(multiblog: Project) -> None:
     assert not multiblog.database("main.db").exists()
 
 
-def test_a_failing_bind_stops_the_run_and_is_named(multiblog: Project) -> None:
-    autogenerate(multiblog)
-    multiblog.alembic("upgrade", "head")
+def test_a_failing_bind_stops_the_run_and_is_named(upgraded: Project) -> None:
+    multiblog = upgraded
     first = multiblog.version("main.db")
     multiblog.alembic("revision", "-m", "breaks users")
     [new] = [p for p in multiblog.revision_files() if "breaks_users" in p.name]
@@ -160,13 +202,13 @@ def test_a_failing_bind_stops_the_run_and_is_named(multiblog: Project) -> None:
     "command", [("check",), ("revision", "--autogenerate", "-m", "again")]
 )
 def test_a_command_that_migrates_nothing_does_not_say_a_migration_failed(
-    multiblog: Project, command: tuple[str, ...]
+    generated: Project, command: tuple[str, ...]
 ) -> None:
     """``alembic check`` (or autogenerate) on binds behind the head fails
     with Alembic's own message; the log names the bind, and does not claim
     a migration failed and was rolled back.
     """
-    autogenerate(multiblog)
+    multiblog = generated
     result = multiblog.alembic(*command, ok=False)
     output = multiblog.output(result)
     assert "FAILED: Target database is not up to date." in output

@@ -68,6 +68,32 @@ def write_revisions(project: Project) -> None:
     )
 
 
+#: What each revision of write_revisions does, for migrated().
+REVISION_SQL = {
+    "r1": ["CREATE TABLE runs (revision varchar(8))", "INSERT INTO runs VALUES ('r1')"],
+    "r2": ["CREATE TABLE clash (id int)", "INSERT INTO runs VALUES ('r2')"],
+    "r3": ["INSERT INTO runs VALUES ('r3')"],
+}
+
+
+def migrated(project: Project, tenant: str, revision: str) -> None:
+    """The tenant's database as an upgrade to ``revision`` leaves it (the
+    revisions' statements and alembic_version), made in process: the start
+    state of a test about another command, without an ``alembic`` run.
+    """
+    steps = list(REVISION_SQL)[: list(REVISION_SQL).index(revision) + 1]
+    with closing(sqlite3.connect(project.database(f"{tenant}.db"))) as connection:
+        for step in steps:
+            for statement in REVISION_SQL[step]:
+                connection.execute(statement)
+        connection.execute(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
+            " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        connection.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+        connection.commit()
+
+
 def runs(project: Project, tenant: str) -> list[str]:
     return [str(row[0]) for row in project.query(f"{tenant}.db", "SELECT * FROM runs")]
 
@@ -113,8 +139,8 @@ def test_upgrade_migrates_every_tenant_in_parallel_and_reports(fleet: Project) -
 
 @slow
 def test_current_check_downgrade_and_stamp_per_tenant(fleet: Project) -> None:
-    fleet.alembic("-x", "tenant_jobs=1", "upgrade", "r1")
-    fleet.alembic("-x", "tenants=acme", "upgrade", "head")
+    for name in NAMES:
+        migrated(fleet, name, "r3" if name == "acme" else "r1")
     current = fleet.alembic("current").stdout.splitlines()
     assert current == [
         "acme: r3 (head)",
@@ -131,7 +157,8 @@ def test_current_check_downgrade_and_stamp_per_tenant(fleet: Project) -> None:
 
 @slow
 def test_check_names_the_tenants_that_differ(fleet: Project) -> None:
-    fleet.alembic("upgrade", "head")
+    for name in NAMES:
+        migrated(fleet, name, "r3")
     # The models (user, post) are in no tenant: all four differ.
     message = fleet.failure("check")
     assert message.startswith(
@@ -147,7 +174,8 @@ def test_check_names_the_tenants_that_differ(fleet: Project) -> None:
     assert fleet.failure("check").startswith(
         "3 of 4 tenants are not at head: 'beta', 'gamma', 'delta'."
     )
-    fleet.alembic("upgrade", "head")
+    for name in NAMES[1:]:  # the others at head too: acme's database, copied
+        shutil.copyfile(fleet.database("acme.db"), fleet.database(f"{name}.db"))
     assert "No new upgrade operations detected." in fleet.alembic("check").stdout
     with closing(sqlite3.connect(fleet.database("gamma.db"))) as connection:
         connection.execute("DROP TABLE post")  # drift in one tenant
@@ -159,7 +187,7 @@ def test_check_names_the_tenants_that_differ(fleet: Project) -> None:
 
 @slow
 def test_autogenerate_compares_with_the_first_tenant(fleet: Project) -> None:
-    fleet.alembic("-x", "tenants=acme", "upgrade", "head")
+    migrated(fleet, "acme", "r3")
     output = fleet.output(fleet.alembic("revision", "--autogenerate", "-m", "models"))
     assert "revision compared the models with tenant 'acme' only (of 4)." in output
     [written] = [path for path in fleet.revision_files() if "models" in path.name]
@@ -204,7 +232,7 @@ def test_shards_together_cover_every_tenant_once(fleet: Project) -> None:
 
 @slow
 def test_a_failing_tenant_stops_new_ones(fleet: Project) -> None:
-    fleet.alembic("-x", "tenants=beta", "upgrade", "r1")
+    migrated(fleet, "beta", "r1")
     break_tenant(fleet, "beta")
     result = fleet.alembic(
         "-x", "tenant_jobs=1", "-x", "tenant_report=report.json",
@@ -289,36 +317,6 @@ def _report(project: Project) -> list[dict[str, object]]:
             " yourpackage.tenancy:tenants.",
         ),
         (
-            "tenancy:not_callable",
-            "flask_tenants = 'tenancy:not_callable' (from -x flask_tenants=...) is a"
-            " builtins.list, not a callable. Name a function that returns the"
-            " tenants, for example flask_tenants = yourpackage.tenancy:tenants.",
-        ),
-        (
-            "tenancy:a_number",
-            "flask_tenants = 'tenancy:a_number' (from -x flask_tenants=...)"
-            " returned a builtins.int, which lists no tenants. Return an iterable"
-            " of PostgreSQL schema names (['acme', 'beta']) or a mapping of"
-            " tenant name to database URL or Engine"
-            " ({'acme': 'postgresql://.../acme'}).",
-        ),
-        (
-            "tenancy:duplicated",
-            "flask_tenants = 'tenancy:duplicated' (from -x flask_tenants=...)"
-            " returned tenant 'acme' twice; each tenant must be listed once (one"
-            " schema or database, one alembic_version). Remove the duplicate;"
-            " nothing was touched.",
-        ),
-        (
-            "tenancy:bad_schema",
-            "flask_tenants = 'tenancy:bad_schema' (from -x flask_tenants=...)"
-            ' returned "Robert\'); DROP TABLE students;--" among the schema'
-            " names, which is not a PostgreSQL identifier as the server stores"
-            " it (a lowercase letter or _, then lowercase letters, digits, _ or"
-            " $, at most 63 in all). Return the tenants' schema names as"
-            " pg_namespace has them; nothing was touched.",
-        ),
-        (
             "tenancy:schemas",
             "flask_tenants = 'tenancy:schemas' (from -x flask_tenants=...)"
             " returned schema names, but a schema per tenant needs PostgreSQL and"
@@ -330,39 +328,19 @@ def _report(project: Project) -> list[dict[str, object]]:
 def test_a_tenants_callable_that_cannot_be_used(
     fleet: Project, value: str, message: str
 ) -> None:
+    """One callable list_tenants refuses, and the schema names a SQLite app
+    cannot take (refused after the listing). The other refusals of
+    list_tenants, in process: tests/unit/test_tenant_refusals.py.
+    """
     assert fleet.failure("-x", f"flask_tenants={value}", "upgrade", "head") == message
     assert list((fleet.root / "instance").iterdir()) == []
-
-
-@slow
-def test_a_url_that_does_not_parse_is_masked(fleet: Project) -> None:
-    message = fleet.failure("-x", "flask_tenants=tenancy:bad_url", "upgrade", "head")
-    assert message.startswith(
-        "flask_tenants = 'tenancy:bad_url' (from -x flask_tenants=...) returned"
-        " 'postgresql://***@db.internal:notaport/acme' for tenant 'acme', which"
-        " is not a database URL SQLAlchemy can use ("
-    )
-    assert "hunter2" not in message
-
-
-@slow
-def test_a_raising_callable_keeps_its_traceback(fleet: Project) -> None:
-    result = fleet.alembic(
-        "-x", "flask_tenants=tenancy:raising", "upgrade", "head", ok=False
-    )
-    assert result.stdout.strip() == (
-        "FAILED: flask_tenants = 'tenancy:raising' (from -x flask_tenants=...)"
-        " raised LookupError: the tenants service is down (its traceback is"
-        " above); no tenant was touched. Fix the callable and run again."
-    )
-    assert 'tenancy.py", line' in result.stderr
-    assert "LookupError: the tenants service is down" in result.stderr
 
 
 def test_current_names_a_tenant_it_cannot_read_and_shows_the_others(
     fleet: Project,
 ) -> None:
-    fleet.alembic("-x", "tenant_jobs=1", "upgrade", "head")
+    for name in NAMES:
+        migrated(fleet, name, "r3")
     with closing(sqlite3.connect(fleet.database("beta.db"))) as connection:
         connection.execute("UPDATE alembic_version SET version_num = 'zzz'")
         connection.commit()
@@ -408,22 +386,6 @@ def test_a_generator_that_raises_midway_touches_nothing(fleet: Project) -> None:
     assert list((fleet.root / "instance").iterdir()) == []
 
 
-def test_two_tenants_on_one_database_are_refused(fleet: Project) -> None:
-    message = fleet.failure(
-        "-x", "flask_tenants=tenancy:one_database_twice", "upgrade", "head"
-    )
-    shared = fleet.root / "instance" / "shared.db"
-    assert message == (
-        "flask_tenants = 'tenancy:one_database_twice' (from -x flask_tenants=...)"
-        " returned tenants 'acme' and 'beta' on the same database,"
-        f" sqlite+pysqlite:///{shared}: they would share its alembic_version, so"
-        " the second would never get its tables. Point each tenant at a database"
-        " of its own (or return schema names for tenants that share one); nothing"
-        " was touched."
-    )
-    assert list((fleet.root / "instance").iterdir()) == []
-
-
 def test_a_tenant_url_whose_driver_is_not_installed(fleet: Project) -> None:
     """mysqlclient (MySQLdb) is installed in no test environment: one line
     per tenant naming the driver and the package, the password masked.
@@ -453,63 +415,19 @@ def test_a_tenant_url_whose_driver_is_not_installed(fleet: Project) -> None:
             " one per CPU.",
         ),
         (
-            "tenant_failures=ignore",
-            "tenant_failures = 'ignore' (from -x tenant_failures=...) is neither"
-            " 'stop' nor 'continue'. Set tenant_failures = stop (the default: start"
-            " no tenant after one fails) or tenant_failures = continue (migrate"
-            " every tenant that can be).",
-        ),
-        (
-            "tenant_shard=3/3",
-            "tenant_shard = '3/3' (from -x tenant_shard=...) (index 3 of 3 shards)"
-            " names no shard: the index must be from 0 to 2. Set tenant_shard to"
-            " INDEX/COUNT, from 0/COUNT to COUNT-1/COUNT (for example tenant_shard"
-            " = 0/4), or to COUNT alone in a Kubernetes Indexed Job, which sets"
-            " JOB_COMPLETION_INDEX.",
-        ),
-        (
-            "tenant_shard=4",
-            "tenant_shard = '4' (from -x tenant_shard=...) gives the count only,"
-            " and JOB_COMPLETION_INDEX is 'not set', not this run's index. Set"
-            " tenant_shard to INDEX/COUNT, from 0/COUNT to COUNT-1/COUNT (for"
-            " example tenant_shard = 0/4), or to COUNT alone in a Kubernetes"
-            " Indexed Job, which sets JOB_COMPLETION_INDEX.",
-        ),
-        (
-            "tenant_report=missing/report.json",
-            "tenant_report = 'missing/report.json' (from -x tenant_report=...) is in"
-            " a directory that does not exist. Point tenant_report at a file in a"
-            " directory that exists and is writable.",
-        ),
-        (
-            "tenant_jobs=two",
-            "tenant_jobs = 'two' (from -x tenant_jobs=...) is not a whole number,"
-            " 0 or more. Set tenant_jobs to how many tenants to migrate at once,"
-            " for example tenant_jobs = 4.",
-        ),
-        (
-            "tenant_canary=-1",
-            "tenant_canary = '-1' (from -x tenant_canary=...) is not a whole"
-            " number, 0 or more. Set tenant_canary to how many tenants to migrate"
-            " alone first, for example tenant_canary = 1.",
-        ),
-        (
             "tenants=,",
             "tenants = ',' (from -x tenants=...) names no tenant. Set tenants to"
             " tenant names separated by commas, or leave it unset for all.",
-        ),
-        (
-            "tenant_shard=1/two",
-            "tenant_shard = '1/two' (from -x tenant_shard=...) is not INDEX/COUNT."
-            " Set tenant_shard to INDEX/COUNT, from 0/COUNT to COUNT-1/COUNT (for"
-            " example tenant_shard = 0/4), or to COUNT alone in a Kubernetes"
-            " Indexed Job, which sets JOB_COMPLETION_INDEX.",
         ),
     ],
 )
 def test_bad_tenant_settings_fail_before_any_tenant(
     fleet: Project, argument: str, message: str
 ) -> None:
+    """One value read_tenant_settings refuses, and a selection that
+    select_tenants refuses (after the listing). The other values of
+    read_tenant_settings, in process: tests/unit/test_tenant_refusals.py.
+    """
     assert fleet.failure("-x", argument, "upgrade", "head") == message
     assert list((fleet.root / "instance").iterdir()) == []
 
