@@ -6,10 +6,10 @@ import re
 import textwrap
 
 import pytest
-from start_states import StartStates
 
 from harness import BLOG_TABLES
 from harness import Project
+from start_states import StartStates
 
 
 def autogenerate(project: Project, message: str = "init") -> str:

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy.engine import make_url
-from start_states import StartStates
 
 from harness import LEDGER_TABLE
 from harness import Project
 from harness import autogenerate
+from start_states import StartStates
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from start_states import StartStates
 
 from harness import BLOG_TABLES
 from harness import Project
+from start_states import StartStates
 
 pytestmark = pytest.mark.slow
 
