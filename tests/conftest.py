@@ -21,6 +21,7 @@ from harness import POSTGRESQL_URL_VARIABLE
 from harness import PROJECTS
 from harness import Project
 from harness import ProjectFactory
+from start_states import StartStates
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -46,6 +47,14 @@ def initialised_projects(
         return made[name, template]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def start_states(tmp_path_factory: pytest.TempPathFactory) -> StartStates:
+    """States after real ``alembic`` runs, made once per session (and xdist
+    worker) and then copied (see tests/start_states.py).
+    """
+    return StartStates(tmp_path_factory)
 
 
 @pytest.fixture

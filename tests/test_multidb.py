@@ -11,20 +11,8 @@ from harness import LEDGER_TABLE
 from harness import Project
 from harness import autogenerate
 from start_states import StartStates
-
-
-@pytest.fixture(scope="session")
-def start_states(tmp_path_factory: pytest.TempPathFactory) -> StartStates:
-    return StartStates(tmp_path_factory)
-
-
-def _generated(project: Project) -> None:
-    autogenerate(project)
-
-
-def _upgraded(project: Project) -> None:
-    """(From the generated state: see the fixtures.)"""
-    project.alembic("upgrade", "head")
+from start_states import run_autogenerate
+from start_states import run_upgrade
 
 
 @pytest.fixture
@@ -33,7 +21,7 @@ def generated(multiblog: Project, start_states: StartStates) -> Project:
     empty alembic_version in each bind's database (made once per session,
     then copied; test_one_revision_migrates_every_bind... runs it).
     """
-    start_states.restore(multiblog, "multiblog-generated", _generated)
+    start_states.restore(multiblog, "multiblog-generated", run_autogenerate)
     [revision] = multiblog.revision_files()
     assert "def upgrade_users() -> None:" in revision.read_text()
     return multiblog
@@ -47,8 +35,8 @@ def upgraded(multiblog: Project, start_states: StartStates) -> Project:
     start_states.restore(
         multiblog,
         "multiblog-upgraded",
-        _upgraded,
-        base=("multiblog-generated", _generated),
+        run_upgrade,
+        base=("multiblog-generated", run_autogenerate),
     )
     [revision] = multiblog.revision_files()
     for name in ("main.db", "users.db"):

@@ -15,11 +15,6 @@ from start_states import StartStates
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def start_states(tmp_path_factory: pytest.TempPathFactory) -> StartStates:
-    return StartStates(tmp_path_factory)
-
-
 def _autogenerate_and_drop_the_database(project: Project) -> None:
     project.alembic("revision", "--autogenerate", "-m", "init")
     project.database().unlink()
