@@ -279,6 +279,33 @@ def write_revision(
     return path
 
 
+def upgrade_in_process(project: Project, target: str) -> None:
+    """Bring the project's database to ``target`` in this process: each
+    pending revision's ``upgrade()`` run with Alembic's operations on a
+    connection of the test's own, then alembic_version stamped. For a start
+    state that is not the run under test, without an ``alembic``
+    subprocess (the runs under test are the console script's).
+    """
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    script = ScriptDirectory(str(project.root / "migrations"))
+    engine = create_engine(project.server_url)
+    try:
+        with engine.begin() as connection:
+            context = MigrationContext.configure(connection)
+            heads = context.get_current_heads()
+            pending = script.iterate_revisions(target, heads, implicit_base=True)
+            with Operations.context(context):
+                for revision in reversed(list(pending)):
+                    revision.module.upgrade()
+            context.stamp(script, target)
+    finally:
+        engine.dispose()
+
+
 def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
     """Take the migration lock of the project's database in this process,
     as a running deploy would; close the connection to release it.

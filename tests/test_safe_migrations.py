@@ -19,6 +19,7 @@ from harness import Project
 from harness import ProjectFactory
 from harness import other_session
 from harness import query
+from harness import upgrade_in_process
 from harness import write_revision
 
 #: The tables every case starts from, with rows: an existing, used table.
@@ -211,33 +212,6 @@ def schema(project: Project) -> list[tuple[object, ...]]:
         project,
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
     )
-
-
-def upgrade_in_process(project: Project, target: str) -> None:
-    """Bring the project's database to ``target`` in this process: each
-    pending revision's ``upgrade()`` run with Alembic's operations on a
-    connection of the test's own, then alembic_version stamped. For a start
-    state that is not the run under test, without an ``alembic``
-    subprocess (the runs under test are the console script's).
-    """
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine
-
-    script = ScriptDirectory(str(project.root / "migrations"))
-    engine = create_engine(project.server_url)
-    try:
-        with engine.begin() as connection:
-            context = MigrationContext.configure(connection)
-            heads = context.get_current_heads()
-            pending = script.iterate_revisions(target, heads, implicit_base=True)
-            with Operations.context(context):
-                for revision in reversed(list(pending)):
-                    revision.module.upgrade()
-            context.stamp(script, target)
-    finally:
-        engine.dispose()
 
 
 def at_s0(
