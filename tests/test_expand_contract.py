@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import textwrap
@@ -56,6 +57,9 @@ op.execute("CREATE TABLE account (id serial PRIMARY KEY, name text NOT NULL,"
 op.execute("INSERT INTO account (name, balance) SELECT 'n' || i, i"
            " FROM generate_series(1, {ROWS}) AS i")
 """
+#: The backfill tests' table: BIG rows.
+BIG = 20_000
+_BIG_TABLE = TABLE.replace(str(ROWS), str(BIG))
 
 
 def write_expand(
@@ -140,12 +144,93 @@ def command(project: Project, *arguments: str, ok: bool = True) -> str:
     return output
 
 
+def _at_a1(
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+    table: str,
+) -> Callable[[str], None]:
+    """Brings a database to a1 of ``table`` the way a test would: ``alembic
+    upgrade a1`` in a blog project of its own (so the template has what
+    that run leaves, the ledger included: the catalog tests compare it).
+    """
+
+    def build(url: str) -> None:
+        root = tmp_path_factory.mktemp("template") / "project"
+        shutil.copytree(initialised_projects("blog", "flask"), root)
+        project = Project(root)
+        project.set_ini_option("flask_app", "blogapp:create_app")
+        project.env["BLOGAPP_DATABASE_URI"] = url
+        write_revision(project, "a1", None, table)
+        project.alembic("upgrade", "a1")
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def account_template(
+    postgresql_templates: Callable[[str, Callable[[str], None]], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+) -> str:
+    """A PostgreSQL database at a1 (table account, ROWS rows), made once per
+    session by a real ``alembic upgrade a1``: each test starts from a copy.
+    """
+    return postgresql_templates(
+        "expand-contract-account",
+        _at_a1(tmp_path_factory, initialised_projects, TABLE),
+    )
+
+
+@pytest.fixture(scope="session")
+def big_account_template(
+    postgresql_templates: Callable[[str, Callable[[str], None]], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+) -> str:
+    """The same with BIG rows, for the backfills slow enough to be killed."""
+    return postgresql_templates(
+        "expand-contract-big-account",
+        _at_a1(tmp_path_factory, initialised_projects, _BIG_TABLE),
+    )
+
+
+def _on_a_copy(blog: Project, url: str, table: str) -> Project:
+    """The blog project with revision a1 of ``table``, on ``url`` (a copy of
+    a template already at a1).
+    """
+    write_revision(blog, "a1", None, table)
+    blog.env["BLOGAPP_DATABASE_URI"] = url
+    blog.server_url = url
+    return blog
+
+
 @pytest.fixture
-def account(pg: Project) -> Project:
-    """The blog on PostgreSQL, at revision a1: table account, ROWS rows."""
-    write_revision(pg, "a1", None, TABLE)
-    pg.alembic("upgrade", "a1")
-    return pg
+def account(
+    blog: Project,
+    postgresql_clones: Callable[[str], str],
+    account_template: str,
+) -> Project:
+    """The blog on PostgreSQL, at revision a1: table account, ROWS rows
+    (a copy of :func:`account_template`).
+    """
+    return _on_a_copy(blog, postgresql_clones(account_template), TABLE)
+
+
+@pytest.fixture
+def big_account(
+    blog: Project,
+    postgresql_clones: Callable[[str], str],
+    big_account_template: str,
+) -> Project:
+    """The blog on PostgreSQL at a1 with BIG rows (a copy of
+    :func:`big_account_template`), and b2 retyping account.balance.
+    """
+    project = _on_a_copy(blog, postgresql_clones(big_account_template), _BIG_TABLE)
+    write_expand(
+        project,
+        'op.alter_column("account", "balance", type_=sa.BigInteger())',
+    )
+    return project
 
 
 @dataclass(frozen=True)
@@ -312,16 +397,6 @@ def test_downgrade_of_an_expanded_revision_aborts_it(account: Project) -> None:
 
 #: A backfill slow enough to be killed halfway: small batches, a pause.
 SLOW = ("-x", "backfill_batch_size=200", "-x", "backfill_pause=0.05")
-BIG = 20_000
-
-
-def _big_account(project: Project) -> None:
-    write_revision(project, "a1", None, TABLE.replace(str(ROWS), str(BIG)))
-    project.alembic("upgrade", "a1")
-    write_expand(
-        project,
-        'op.alter_column("account", "balance", type_=sa.BigInteger())',
-    )
 
 
 def _kill_during_backfill(project: Project) -> None:
@@ -359,8 +434,10 @@ def _done(project: Project) -> int:
 
 
 @pytest.mark.postgresql
-def test_a_backfill_killed_halfway_goes_on_when_run_again(pg: Project) -> None:
-    _big_account(pg)
+def test_a_backfill_killed_halfway_goes_on_when_run_again(
+    big_account: Project,
+) -> None:
+    pg = big_account
     _kill_during_backfill(pg)
     assert query(pg, "SELECT phase FROM alembic_flask_env_expand") == [("backfilling",)]
     assert query(pg, "SELECT version_num FROM alembic_version") == [("a1",)]
@@ -388,9 +465,9 @@ def test_a_backfill_killed_halfway_goes_on_when_run_again(pg: Project) -> None:
 
 @pytest.mark.postgresql
 def test_abort_after_a_partial_backfill_leaves_the_database_as_before(
-    pg: Project,
+    big_account: Project,
 ) -> None:
-    _big_account(pg)
+    pg = big_account
     before = catalog(pg)
     _kill_during_backfill(pg)
     output = command(pg, "abort")
@@ -562,8 +639,8 @@ def test_the_lint_of_the_database_reports_a_revision_awaiting_contract(
 
 
 @pytest.mark.postgresql
-def test_a_long_backfill_says_how_far_it_got(pg: Project) -> None:
-    _big_account(pg)
+def test_a_long_backfill_says_how_far_it_got(big_account: Project) -> None:
+    pg = big_account
     result = pg.alembic(
         "-x", "backfill_batch_size=500", "-x", "backfill_pause=0.15", "upgrade", "head"
     )

@@ -14,6 +14,7 @@ accounts under its own column name.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +25,10 @@ from typing import Any
 
 import pytest
 from conftest import NO_PREPARED_STATEMENTS
+from conftest import server_url
 
+from harness import PGBOUNCER_URL_VARIABLE
+from harness import PROJECTS
 from harness import Project
 from harness import ProjectFactory
 from harness import columns
@@ -35,31 +39,59 @@ pytestmark = pytest.mark.postgresql
 CLIENT = "client.py"
 
 
+@pytest.fixture(scope="session")
+def accounts_template(
+    postgresql_templates: Callable[[str, Callable[[str], None]], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """A PostgreSQL database at ``a1``, made once per session by release 1's
+    real ``alembic upgrade head`` in a project of its own: each test starts
+    from a copy.
+    """
+
+    def build(url: str) -> None:
+        root = tmp_path_factory.mktemp("template") / "expand_accounts"
+        shutil.copytree(PROJECTS / "expand_accounts", root)
+        project = Project(root)
+        project.env["ACCOUNTS_DATABASE_URI"] = url
+        project.alembic("upgrade", "head", cwd=root / "release1")
+
+    return postgresql_templates("expand-releases-accounts", build)
+
+
 @pytest.fixture
-def accounts(project_factory: ProjectFactory, postgresql_url: str) -> Project:
+def accounts_url(
+    postgresql_clones: Callable[[str], str], accounts_template: str
+) -> str:
+    """A fresh PostgreSQL database at ``a1`` (a copy of the template)."""
+    return postgresql_clones(accounts_template)
+
+
+@pytest.fixture
+def accounts(project_factory: ProjectFactory, accounts_url: str) -> Project:
     """The two releases' project on a fresh PostgreSQL database at ``a1``."""
     project = project_factory("expand_accounts")
-    project.env["ACCOUNTS_DATABASE_URI"] = postgresql_url
-    project.server_url = postgresql_url
-    project.alembic("upgrade", "head", cwd=project.root / "release1")
+    project.env["ACCOUNTS_DATABASE_URI"] = accounts_url
+    project.server_url = accounts_url
     return project
 
 
 @pytest.fixture
-def bounced_accounts(
-    project_factory: ProjectFactory, pgbouncer_url: str, postgresql_url: str
-) -> Project:
+def bounced_accounts(project_factory: ProjectFactory, accounts_url: str) -> Project:
     """The same, both releases reaching the database through PgBouncer in
     transaction mode, as VersionedSchema(transaction_pooling=True).
     """
+    from sqlalchemy.engine import make_url
+
+    bouncer = make_url(server_url(PGBOUNCER_URL_VARIABLE, "start-pgbouncer"))
+    through = make_url(accounts_url).set(host=bouncer.host, port=bouncer.port)
     project = project_factory("expand_accounts")
-    project.env["ACCOUNTS_DATABASE_URI"] = pgbouncer_url
+    project.env["ACCOUNTS_DATABASE_URI"] = through.render_as_string(hide_password=False)
     project.env["ACCOUNTS_ENGINE_OPTIONS"] = json.dumps(
         {"connect_args": json.loads(NO_PREPARED_STATEMENTS)}
     )
     project.env["ACCOUNTS_TRANSACTION_POOLING"] = "1"
-    project.server_url = postgresql_url
-    project.alembic("upgrade", "head", cwd=project.root / "release1")
+    project.server_url = accounts_url
     return project
 
 
