@@ -28,6 +28,7 @@ from harness import other_session
 from harness import parallel_commands
 from harness import parallel_upgrades
 from harness import query
+from harness import upgrade_in_process
 from harness import use_transaction_per_migration
 from harness import write_deploy_revisions
 from harness import write_revision
@@ -362,7 +363,8 @@ def test_downgrades_racing_upgrades_leave_one_consistent_state(pg: Project) -> N
                 f" WHERE revision = '{revision}'\")\n",
             )
         )
-    pg.alembic("upgrade", "head")
+    # The start state, in this process: the races below are the runs.
+    upgrade_in_process(pg, "head")
     commands = [["downgrade", "r1"], ["upgrade", "head"]] * VARIANT_DEPLOYS
     codes, outputs = parallel_commands(pg, commands)
     assert codes == [0] * len(commands), "\n".join(outputs)

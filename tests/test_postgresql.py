@@ -16,6 +16,7 @@ from harness import hold_the_migration_lock
 from harness import outputs_of_every_command
 from harness import parallel_upgrades
 from harness import query
+from harness import upgrade_in_process
 from harness import use_transaction_per_migration
 from harness import write_deploy_revisions
 from harness import write_revision
@@ -50,7 +51,7 @@ def write_notes_revisions(project: Project) -> None:
 
 def test_a_failed_run_rolls_everything_back_by_default(pg: Project) -> None:
     write_notes_revisions(pg)
-    pg.alembic("upgrade", "r1")
+    upgrade_in_process(pg, "r1")  # the start state, in this process
 
     result = pg.alembic("upgrade", "head", ok=False)
     assert "this_function_does_not_exist() does not exist" in pg.output(result)
@@ -68,7 +69,7 @@ def test_transaction_per_migration_keeps_the_revisions_that_succeeded(
 ) -> None:
     use_transaction_per_migration(pg)
     write_notes_revisions(pg)
-    pg.alembic("upgrade", "r1")
+    upgrade_in_process(pg, "r1")  # the start state, in this process
 
     pg.alembic("upgrade", "head", ok=False)
     assert columns(pg, "tag") == ["id"], "r2 was committed on its own"

@@ -22,6 +22,7 @@ from harness import columns
 from harness import other_session
 from harness import parallel_upgrades
 from harness import query
+from harness import upgrade_in_process
 from harness import use_transaction_per_migration
 from harness import write_deploy_revisions
 from harness import write_revision
@@ -64,7 +65,7 @@ def test_a_table_lock_wait_is_bounded_rolled_back_and_retried(
     if per_migration:
         use_transaction_per_migration(pg)
     write_revision(pg, "n1", None, 'op.execute("CREATE TABLE note (id integer)")')
-    pg.alembic("upgrade", "head")
+    upgrade_in_process(pg, "n1")  # the start state, in this process
     write_revision(pg, "n2", "n1", 'op.execute("CREATE TABLE tag (id integer)")')
     altering = write_revision(
         pg, "n3", "n2", 'op.execute("ALTER TABLE note ADD COLUMN body text")'
@@ -216,7 +217,7 @@ def test_the_table_lock_bound_outlives_an_autocommit_block(
     it: the transaction Alembic begins after the block is bounded again.
     """
     write_revision(pg, "n1", None, 'op.execute("CREATE TABLE note (id integer)")')
-    pg.alembic("upgrade", "head")
+    upgrade_in_process(pg, "n1")  # the start state, in this process
     write_revision(
         pg,
         "n2",
