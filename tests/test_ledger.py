@@ -17,15 +17,23 @@ from datetime import timedelta
 from datetime import timezone
 
 import pytest
+from alembic.config import Config
 from sqlalchemy.engine import make_url
+
+from alembic_flask_env.errors import InvalidSetting
+from alembic_flask_env.ledger.settings import read_ledger_settings
 
 from harness import ALEMBIC
 from harness import Project
 from harness import ProjectFactory
 from harness import package_command
 from harness import query
+from harness import upgrade_in_process
 from harness import use_transaction_per_migration
 from harness import write_revision
+from start_states import StartStates
+from start_states import run_autogenerate
+from start_states import run_upgrade
 
 COLUMNS = (
     "revision, from_revision, direction, outcome, error, os_user, host,"
@@ -91,9 +99,20 @@ def test_a_run_that_does_nothing_creates_no_table(blog: Project) -> None:
     }
 
 
-def test_autogenerate_never_proposes_to_drop_the_ledger(blog: Project) -> None:
-    blog.alembic("revision", "--autogenerate", "-m", "init")
-    blog.alembic("upgrade", "head")
+def test_autogenerate_never_proposes_to_drop_the_ledger(
+    blog: Project, start_states: StartStates
+) -> None:
+    # After real autogenerate and upgrade runs (made once per session): the
+    # database has the ledger table, which the models do not.
+    start_states.restore(
+        blog,
+        "blog-upgraded",
+        run_upgrade,
+        base=("blog-generated", run_autogenerate),
+    )
+    assert ("alembic_ledger",) in blog.query(
+        "default.db", "SELECT name FROM sqlite_master"
+    )
     (blog.root / "migrations" / "env.py").write_text(
         "from alembic_flask_env import run_migrations\n\n"
         "run_migrations(include_object=lambda *args: True)\n"
@@ -118,35 +137,50 @@ def test_the_ledger_command_in_both_formats(blog: Project) -> None:
     assert [run["steps"][0]["revision"] for run in runs] == ["r2", "r1"]
 
 
-@pytest.mark.parametrize(
-    ("key", "value", "message"),
-    [
-        (
-            "migration_ledger",
-            "maybe",
-            "migration_ledger = 'maybe' (from -x migration_ledger=...) is neither a"
-            " boolean nor 'required'. Set migration_ledger = true (the default:"
-            " record every run, warn if the table cannot be written), required"
-            " (fail instead) or false.",
-        ),
-        (
-            "migration_ledger_table",
-            "my-ledger",
-            "migration_ledger_table = 'my-ledger' (from -x"
-            " migration_ledger_table=...) is not a table name (letters, digits and"
-            " underscores, not starting with a digit). Set migration_ledger_table ="
-            " alembic_ledger (the default) or another such name.",
-        ),
-    ],
-)
-def test_bad_ledger_settings(blog: Project, key: str, value: str, message: str) -> None:
+BAD_LEDGER_SETTINGS = [
+    (
+        "migration_ledger",
+        "maybe",
+        "migration_ledger = 'maybe' (from -x migration_ledger=...) is neither a"
+        " boolean nor 'required'. Set migration_ledger = true (the default:"
+        " record every run, warn if the table cannot be written), required"
+        " (fail instead) or false.",
+    ),
+    (
+        "migration_ledger_table",
+        "my-ledger",
+        "migration_ledger_table = 'my-ledger' (from -x"
+        " migration_ledger_table=...) is not a table name (letters, digits and"
+        " underscores, not starting with a digit). Set migration_ledger_table ="
+        " alembic_ledger (the default) or another such name.",
+    ),
+]
+
+
+def test_bad_ledger_settings(blog: Project) -> None:
+    """The first end to end; every one's message from the function the run
+    calls to read the settings (the same path, one setting after the other).
+    """
+    key, value, message = BAD_LEDGER_SETTINGS[0]
     assert blog.failure("-x", f"{key}={value}", "upgrade", "head") == message
+    config = Config(str(blog.root / "alembic.ini"))
+    for key, value, message in BAD_LEDGER_SETTINGS:
+        with pytest.raises(InvalidSetting) as raised:
+            read_ledger_settings(config, {key: value})
+        assert str(raised.value) == message
 
 
 def test_a_ledger_that_cannot_be_written_warns_unless_required(blog: Project) -> None:
     """(A view in the table's place stands in for a user without CREATE.)"""
     write_two(blog, "op.execute('SELECT 1')")
-    blog.alembic("-x", "migration_ledger=false", "upgrade", "r1")
+    # At r1 with no ledger, as `-x migration_ledger=false upgrade r1` leaves
+    # it (made in this process: not the run under test).
+    blog.database().parent.mkdir(exist_ok=True)
+    blog.server_url = f"sqlite:///{blog.database()}"
+    upgrade_in_process(blog, "r1")
+    assert ("alembic_ledger",) not in blog.query(
+        "default.db", "SELECT name FROM sqlite_master"
+    )
     blog.query("default.db", "CREATE VIEW alembic_ledger AS SELECT 1 AS x")
     result = blog.alembic(
         "-x", "migration_ledger=required", "upgrade", "head", ok=False

@@ -16,11 +16,15 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from alembic_flask_env.ledger.table import ledger_table
+
+from harness import LEDGER_TABLE
 from harness import POSTGRESQL_URL_VARIABLE
 from harness import Project
 from harness import ProjectFactory
 from harness import package_command
 from harness import query
+from harness import upgrade_in_process
 from harness import write_revision
 
 
@@ -29,8 +33,17 @@ def ledger(project: Project, *arguments: str) -> tuple[int, str]:
 
 
 def test_a_count_below_one_is_refused(blog: Project) -> None:
+    # A database the tool has migrated (made in this process: the refusal
+    # is what is tested): r1 applied, and the ledger table.
     write_revision(blog, "r1", None, "op.execute('SELECT 1')")
-    blog.alembic("upgrade", "head")
+    blog.database().parent.mkdir(exist_ok=True)
+    blog.server_url = f"sqlite:///{blog.database()}"
+    upgrade_in_process(blog, "head")
+    engine = create_engine(blog.server_url)
+    try:
+        ledger_table(LEDGER_TABLE, None, "sqlite").create(engine)
+    finally:
+        engine.dispose()
     for count in ("0", "-1"):
         assert ledger(blog, "-n", count) == (
             2,

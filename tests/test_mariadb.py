@@ -10,10 +10,12 @@ from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
 
+from alembic_flask_env.ledger.table import ledger_table
 from alembic_flask_env.runtime.lock.keys import mysql_lock_name
 
 from harness import LEDGER_TABLE
@@ -23,6 +25,7 @@ from harness import autogenerate
 from harness import other_session
 from harness import parallel_upgrades
 from harness import query
+from harness import upgrade_in_process
 from harness import write_deploy_revisions
 from harness import write_revision
 
@@ -41,6 +44,19 @@ def versions(project: Project) -> list[str]:
     return [
         str(row[0]) for row in query(project, "SELECT version_num FROM alembic_version")
     ]
+
+
+def upgraded_in_process(project: Project) -> None:
+    """The start state ``alembic upgrade head`` leaves, made in this process
+    (it is not the run under test): the revisions applied, alembic_version
+    stamped, and the (empty) ledger table a run would have made.
+    """
+    upgrade_in_process(project, "head")
+    engine = create_engine(project.server_url)
+    try:
+        ledger_table(LEDGER_TABLE, None, engine.dialect.name).create(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -151,7 +167,7 @@ def test_a_failed_downgrade_says_what_mariadb_kept(maria: Project) -> None:
         )
     )
     write_revision(maria, "r3", "r2", 'op.execute("CREATE TABLE c (id int)")')
-    maria.alembic("upgrade", "head")
+    upgraded_in_process(maria)
     result = maria.alembic("downgrade", "base", ok=False)
     [line] = [x for x in result.stdout.splitlines() if x.startswith("FAILED: ")]
     assert line.startswith(
@@ -203,7 +219,7 @@ def test_a_table_lock_wait_is_bounded_and_retried(
     maria: Project, session: Connection
 ) -> None:
     write_revision(maria, "n1", None, 'op.execute("CREATE TABLE note (id int)")')
-    maria.alembic("upgrade", "head")
+    upgraded_in_process(maria)
     altering = write_revision(
         maria, "n2", "n1", 'op.execute("ALTER TABLE note ADD COLUMN body text")'
     )
