@@ -306,6 +306,23 @@ def upgrade_in_process(project: Project, target: str) -> None:
         engine.dispose()
 
 
+def upgraded_in_process(project: Project) -> None:
+    """The start state ``alembic upgrade head`` leaves, made in this process
+    (it is not the run under test): the revisions applied, alembic_version
+    stamped, and the ledger table a run would have made, with no rows.
+    """
+    upgrade_in_process(project, "head")
+    from sqlalchemy import create_engine
+
+    from alembic_flask_env.ledger.table import ledger_table
+
+    engine = create_engine(project.server_url)
+    try:
+        ledger_table(LEDGER_TABLE, None, engine.dialect.name).create(engine)
+    finally:
+        engine.dispose()
+
+
 def hold_the_migration_lock(project: Project) -> tuple[Engine, Connection]:
     """Take the migration lock of the project's database in this process,
     as a running deploy would; close the connection to release it.

@@ -15,19 +15,15 @@ from datetime import timedelta
 from datetime import timezone
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from alembic_flask_env.ledger.table import ledger_table
-
-from harness import LEDGER_TABLE
 from harness import Project
 from harness import ProjectFactory
 from harness import other_session
 from harness import package_command
 from harness import query
-from harness import upgrade_in_process
+from harness import upgraded_in_process
 from harness import use_transaction_per_migration
 from harness import write_revision
 
@@ -127,19 +123,6 @@ def write_both_ways(
         f"def upgrade():\n    {upgrade}\n\n\n"
         f"def downgrade():\n    {downgrade}\n"
     )
-
-
-def upgraded_in_process(project: Project) -> None:
-    """The start state ``alembic upgrade head`` leaves, made in this process
-    (it is not the run under test): the revisions applied, alembic_version
-    stamped, and the ledger table a run would have made, with no rows.
-    """
-    upgrade_in_process(project, "head")
-    engine = create_engine(project.server_url)
-    try:
-        ledger_table(LEDGER_TABLE, None, engine.dialect.name).create(engine)
-    finally:
-        engine.dispose()
 
 
 AUTOCOMMIT = "with op.get_context().autocommit_block(): op.execute('SELECT 1')"

@@ -10,12 +10,10 @@ from collections.abc import Callable
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
 
-from alembic_flask_env.ledger.table import ledger_table
 from alembic_flask_env.runtime.lock.keys import mysql_lock_name
 
 from harness import LEDGER_TABLE
@@ -25,7 +23,7 @@ from harness import autogenerate
 from harness import other_session
 from harness import parallel_upgrades
 from harness import query
-from harness import upgrade_in_process
+from harness import upgraded_in_process
 from harness import write_deploy_revisions
 from harness import write_revision
 
@@ -44,19 +42,6 @@ def versions(project: Project) -> list[str]:
     return [
         str(row[0]) for row in query(project, "SELECT version_num FROM alembic_version")
     ]
-
-
-def upgraded_in_process(project: Project) -> None:
-    """The start state ``alembic upgrade head`` leaves, made in this process
-    (it is not the run under test): the revisions applied, alembic_version
-    stamped, and the (empty) ledger table a run would have made.
-    """
-    upgrade_in_process(project, "head")
-    engine = create_engine(project.server_url)
-    try:
-        ledger_table(LEDGER_TABLE, None, engine.dialect.name).create(engine)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
