@@ -21,6 +21,7 @@ from harness import POSTGRESQL_URL_VARIABLE
 from harness import PROJECTS
 from harness import Project
 from harness import ProjectFactory
+from harness import write_revision
 from start_states import StartStates
 
 if TYPE_CHECKING:
@@ -166,6 +167,45 @@ def _databases(
 
 #: ``template(key, build)``: see :func:`postgresql_templates`.
 Templates = Callable[[str, Callable[[str], None]], str]
+
+
+@pytest.fixture(scope="session")
+def template_blogs(
+    tmp_path_factory: pytest.TempPathFactory,
+    initialised_projects: Callable[[str, str], Path],
+) -> Callable[[str], Project]:
+    """``template_blogs(url)``: a blog project of its own (initialised with
+    the flask template, flask_app set) on ``url``, to build a template
+    database with the real commands.
+    """
+
+    def make(url: str) -> Project:
+        root = tmp_path_factory.mktemp("template") / "project"
+        shutil.copytree(initialised_projects("blog", "flask"), root)
+        project = Project(root)
+        project.set_ini_option("flask_app", "blogapp:create_app")
+        project.env["BLOGAPP_DATABASE_URI"] = url
+        return project
+
+    return make
+
+
+def upgraded_to(
+    template_blogs: Callable[[str], Project], revision: str, body: str
+) -> Callable[[str], None]:
+    """A ``build`` for :func:`postgresql_templates` or
+    :func:`mariadb_templates`: the database brought to ``revision`` (whose
+    ``upgrade()`` is ``body``) the way a test would, by ``alembic upgrade``
+    in a blog project of its own, so it holds what that run leaves (the
+    ledger table included).
+    """
+
+    def build(url: str) -> None:
+        project = template_blogs(url)
+        write_revision(project, revision, None, body)
+        project.alembic("upgrade", revision)
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -306,12 +306,13 @@ def upgrade_in_process(project: Project, target: str) -> None:
         engine.dispose()
 
 
-def upgraded_in_process(project: Project) -> None:
-    """The start state ``alembic upgrade head`` leaves, made in this process
-    (it is not the run under test): the revisions applied, alembic_version
-    stamped, and the ledger table a run would have made, with no rows.
+def upgraded_in_process(project: Project, target: str = "head") -> None:
+    """The start state ``alembic upgrade TARGET`` leaves, made in this
+    process (it is not the run under test): the revisions applied,
+    alembic_version stamped, and the ledger table a run would have made,
+    with no rows (in the schema the project's URL puts first).
     """
-    upgrade_in_process(project, "head")
+    upgrade_in_process(project, target)
     from sqlalchemy import create_engine
 
     from alembic_flask_env.ledger.table import ledger_table

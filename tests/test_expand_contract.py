@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import textwrap
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import upgraded_to
 
 from alembic_flask_env.expand import version_schema_name
 
@@ -144,53 +144,31 @@ def command(project: Project, *arguments: str, ok: bool = True) -> str:
     return output
 
 
-def _at_a1(
-    tmp_path_factory: pytest.TempPathFactory,
-    initialised_projects: Callable[[str, str], Path],
-    table: str,
-) -> Callable[[str], None]:
-    """Brings a database to a1 of ``table`` the way a test would: ``alembic
-    upgrade a1`` in a blog project of its own (so the template has what
-    that run leaves, the ledger included: the catalog tests compare it).
-    """
-
-    def build(url: str) -> None:
-        root = tmp_path_factory.mktemp("template") / "project"
-        shutil.copytree(initialised_projects("blog", "flask"), root)
-        project = Project(root)
-        project.set_ini_option("flask_app", "blogapp:create_app")
-        project.env["BLOGAPP_DATABASE_URI"] = url
-        write_revision(project, "a1", None, table)
-        project.alembic("upgrade", "a1")
-
-    return build
-
-
 @pytest.fixture(scope="session")
 def account_template(
     postgresql_templates: Callable[[str, Callable[[str], None]], str],
-    tmp_path_factory: pytest.TempPathFactory,
-    initialised_projects: Callable[[str, str], Path],
+    template_blogs: Callable[[str], Project],
 ) -> str:
     """A PostgreSQL database at a1 (table account, ROWS rows), made once per
     session by a real ``alembic upgrade a1``: each test starts from a copy.
     """
     return postgresql_templates(
         "expand-contract-account",
-        _at_a1(tmp_path_factory, initialised_projects, TABLE),
+        # A real ``alembic upgrade a1``: the template holds what that run
+        # leaves, the ledger included (the catalog tests compare it).
+        upgraded_to(template_blogs, "a1", TABLE),
     )
 
 
 @pytest.fixture(scope="session")
 def big_account_template(
     postgresql_templates: Callable[[str, Callable[[str], None]], str],
-    tmp_path_factory: pytest.TempPathFactory,
-    initialised_projects: Callable[[str, str], Path],
+    template_blogs: Callable[[str], Project],
 ) -> str:
     """The same with BIG rows, for the backfills slow enough to be killed."""
     return postgresql_templates(
         "expand-contract-big-account",
-        _at_a1(tmp_path_factory, initialised_projects, _BIG_TABLE),
+        upgraded_to(template_blogs, "a1", _BIG_TABLE),
     )
 
 

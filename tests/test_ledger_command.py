@@ -16,15 +16,12 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from alembic_flask_env.ledger.table import ledger_table
-
-from harness import LEDGER_TABLE
 from harness import POSTGRESQL_URL_VARIABLE
 from harness import Project
 from harness import ProjectFactory
 from harness import package_command
 from harness import query
-from harness import upgrade_in_process
+from harness import upgraded_in_process
 from harness import write_revision
 
 
@@ -38,12 +35,7 @@ def test_a_count_below_one_is_refused(blog: Project) -> None:
     write_revision(blog, "r1", None, "op.execute('SELECT 1')")
     blog.database().parent.mkdir(exist_ok=True)
     blog.server_url = f"sqlite:///{blog.database()}"
-    upgrade_in_process(blog, "head")
-    engine = create_engine(blog.server_url)
-    try:
-        ledger_table(LEDGER_TABLE, None, "sqlite").create(engine)
-    finally:
-        engine.dispose()
+    upgraded_in_process(blog)
     for count in ("0", "-1"):
         assert ledger(blog, "-n", count) == (
             2,

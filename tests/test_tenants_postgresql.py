@@ -20,15 +20,13 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from alembic_flask_env.ledger.table import ledger_table
-
 from harness import ALEMBIC
 from harness import LEDGER_TABLE
 from harness import Project
 from harness import package_command
 from harness import parallel_upgrades
 from harness import query
-from harness import upgrade_in_process
+from harness import upgraded_in_process
 from harness import write_revision
 
 pytestmark = pytest.mark.postgresql
@@ -93,14 +91,9 @@ def tenant_at(project: Project, tenant: str, target: str) -> None:
         .render_as_string(hide_password=False)
     )
     try:
-        upgrade_in_process(project, target)
+        upgraded_in_process(project, target)
     finally:
         project.server_url = direct
-    engine = create_engine(direct)
-    try:
-        ledger_table(LEDGER_TABLE, tenant, "postgresql").create(engine)
-    finally:
-        engine.dispose()
 
 
 def tables_by_schema(project: Project) -> dict[str, set[str]]:
