@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import warm_processes
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine
@@ -81,22 +83,20 @@ class Project:
         self,
         *args: str,
         cwd: Path | None = None,
-        ok: bool = True,
+        ok: bool | None = True,
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            list(args),
-            cwd=cwd or self.root,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        """Run a command in the project; ``ok`` says whether it must
+        succeed (True), fail (False) or may do either (None).
+        """
+        result = warm_processes.run(
+            args, cwd or self.root, self.env, server_env=clean_environment()
         )
         if ok and result.returncode != 0:
             pytest.fail(
                 f"{args} exited {result.returncode}\n"
                 f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
             )
-        if not ok and result.returncode == 0:
+        if ok is False and result.returncode == 0:
             pytest.fail(
                 f"{args} unexpectedly succeeded\n"
                 f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
@@ -441,14 +441,7 @@ def package_command(project: Project, *arguments: str) -> tuple[int, str]:
     """``python -m alembic_flask_env ARGUMENTS`` in the project: its exit
     code and its output (stdout, then stderr).
     """
-    result = subprocess.run(
-        [sys.executable, "-m", "alembic_flask_env", *arguments],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = project.run(sys.executable, "-m", "alembic_flask_env", *arguments, ok=None)
     return result.returncode, result.stdout + result.stderr
 
 
